@@ -1,0 +1,445 @@
+"""Feed-forward networks over a population axis.
+
+The parameters of ``P`` same-shaped networks live in one float64 array of shape
+``(P, n_params)``. The flat layout of one network (one row) is, layer by layer::
+
+    W_1 (n_0 * n_1, row-major: W_1[i, j] at i * n_1 + j), b_1 (n_1),
+    W_2 (n_1 * n_2), b_2 (n_2), ..., W_L, b_L
+
+so for the classic one-hidden-layer network it is exactly the MATLAB GA-BP chromosome:
+input-to-hidden weights, hidden biases, hidden-to-output weights, output biases. Each layer's
+``W`` (``(P, fan_in, fan_out)``) and ``b`` (``(P, 1, fan_out)``) are *views* into that array,
+so a genetic algorithm's genomes and the trainer's weights are the same memory.
+
+A layer computes ``a = f(a_prev @ W + b)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_array, check_choice, check_float, check_int, fail
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .losses import LOSS_OUTPUT, LOSSES
+
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "uniform")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of a feed-forward network and where each parameter lives in the flat vector.
+
+    Parameters
+    ----------
+    layer_sizes : tuple of int
+        ``(n_in, hidden..., n_out)``; at least two entries.
+    activations : tuple of str
+        One activation per layer after the input (``len(layer_sizes) - 1``).
+    """
+
+    layer_sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+
+    @classmethod
+    def build(
+        cls,
+        layer_sizes: Sequence[int],
+        *,
+        hidden_activation: str | Sequence[str] = "tanh",
+        output_activation: str = "identity",
+        where: str = "Architecture",
+    ) -> Architecture:
+        """Validate sizes and activation names and return the architecture."""
+        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+            fail("layer_sizes", where, "a sequence of integers", layer_sizes, exc=TypeError)
+        if len(layer_sizes) < 2:
+            fail("layer_sizes", where, "a sequence of at least 2 sizes (n_in, n_out)", layer_sizes)
+        sizes = tuple(check_int(s, "layer_sizes", where, low=1) for s in layer_sizes)
+        n_hidden = len(sizes) - 2
+        if isinstance(hidden_activation, str):
+            hidden = (hidden_activation,) * n_hidden
+        else:
+            hidden = tuple(hidden_activation)
+            if len(hidden) != n_hidden:
+                fail(
+                    "hidden_activation",
+                    where,
+                    f"a name or a sequence of {n_hidden} names (one per hidden layer)",
+                    hidden_activation,
+                )
+        for name in hidden:
+            check_choice(name, HIDDEN_ACTIVATIONS, "hidden_activation", where)
+        check_choice(output_activation, OUTPUT_ACTIVATIONS, "output_activation", where)
+        return cls(sizes, hidden + (output_activation,))
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layer_sizes[-1]
+
+    @property
+    def offsets(self) -> tuple[tuple[int, int, int], ...]:
+        """``(w_start, b_start, b_end)`` of each layer in the flat parameter vector."""
+        out, pos = [], 0
+        for fi, fo in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True):
+            out.append((pos, pos + fi * fo, pos + fi * fo + fo))
+            pos += fi * fo + fo
+        return tuple(out)
+
+    @property
+    def n_params(self) -> int:
+        """Length of one network's flat parameter vector."""
+        return self.offsets[-1][2]
+
+    def weight_mask(self) -> np.ndarray:
+        """Boolean ``(n_params,)``: True where the entry is a weight, False for a bias."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for w0, b0, _ in self.offsets:
+            mask[w0:b0] = True
+        return mask
+
+    def views(self, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per-layer ``(W, b)`` views of ``flat`` (shape ``(P, n_params)``).
+
+        ``W`` has shape ``(P, fan_in, fan_out)`` and ``b`` ``(P, 1, fan_out)``; writing into
+        them writes into ``flat``.
+        """
+        P = flat.shape[0]
+        layers = []
+        for (w0, b0, b1), fi, fo in zip(
+            self.offsets, self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
+        ):
+            layers.append((flat[:, w0:b0].reshape(P, fi, fo), flat[:, b0:b1].reshape(P, 1, fo)))
+        return layers
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer_sizes": list(self.layer_sizes), "activations": list(self.activations)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Architecture:
+        acts = list(d["activations"])
+        return cls.build(d["layer_sizes"], hidden_activation=acts[:-1], output_activation=acts[-1])
+
+
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype: Any, where: str) -> np.dtype:
+    """Return ``dtype`` as a NumPy float dtype if it is float64 or float32."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        fail("dtype", where, "numpy.float64 or numpy.float32", dtype)
+    return dt
+
+
+def init_params(
+    arch: Architecture,
+    n_networks: int,
+    *,
+    method: str = "glorot_uniform",
+    init_range: float = 0.5,
+    rng: np.random.Generator | int | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Draw initial parameters for ``n_networks`` networks.
+
+    Parameters
+    ----------
+    method : {"glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "uniform"}
+        Glorot/Xavier: ``U(+-sqrt(6 / (fan_in + fan_out)))`` or ``N(0, 2 / (fan_in + fan_out))``
+        (for sigmoid layers the uniform bound is multiplied by 4, as Glorot & Bengio advise);
+        He: ``N(0, 2 / fan_in)`` or ``U(+-sqrt(6 / fan_in))``. These set biases to zero.
+        ``"uniform"`` is the classic GA-BP recipe: weights *and* biases ``U(-init_range,
+        init_range)``.
+    dtype : {numpy.float64, numpy.float32}
+        Precision of the parameters; float32 trains about twice as fast, float64 is exact
+        enough for finite-difference checks.
+
+    Returns
+    -------
+    ndarray of shape (n_networks, n_params)
+    """
+    where = "init_params"
+    n_networks = check_int(n_networks, "n_networks", where, low=1)
+    check_choice(method, INITIALIZERS, "method", where)
+    init_range = check_float(init_range, "init_range", where, low=0, low_open=True)
+    rng = np.random.default_rng(rng)
+    dtype = check_dtype(dtype, where)
+    flat = np.zeros((n_networks, arch.n_params), dtype=dtype)
+    for (W, b), act in zip(arch.views(flat), arch.activations, strict=True):
+        fi, fo = W.shape[1:]
+        if method == "glorot_uniform":
+            bound = np.sqrt(6.0 / (fi + fo)) * (4.0 if act == "sigmoid" else 1.0)
+            W[...] = rng.uniform(-bound, bound, W.shape)
+        elif method == "glorot_normal":
+            W[...] = rng.normal(0.0, np.sqrt(2.0 / (fi + fo)), W.shape)
+        elif method == "he_normal":
+            W[...] = rng.normal(0.0, np.sqrt(2.0 / fi), W.shape)
+        elif method == "he_uniform":
+            bound = np.sqrt(6.0 / fi)
+            W[...] = rng.uniform(-bound, bound, W.shape)
+        else:
+            W[...] = rng.uniform(-init_range, init_range, W.shape)
+            b[...] = rng.uniform(-init_range, init_range, b.shape)
+    return flat
+
+
+def forward(
+    arch: Architecture, params: np.ndarray, X: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Run the forward pass of every network.
+
+    Parameters
+    ----------
+    params : ndarray of shape (P, n_params)
+    X : ndarray of shape (n, n_in), shared by all networks
+
+    Returns
+    -------
+    activations : list of ndarray
+        ``[X, a_1, ..., a_L]``; ``a_l`` has shape ``(P, n, n_l)``.
+    z_out : ndarray of shape (P, n, n_out)
+        Pre-activation of the output layer (the losses need it for stable log terms).
+    """
+    acts = [X]
+    a = X
+    z = X
+    for (W, b), name in zip(arch.views(params), arch.activations, strict=True):
+        z = np.matmul(a, W)
+        z += b
+        a = ACTIVATIONS[name][0](z)
+        acts.append(a)
+    return acts, z
+
+
+def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
+
+
+def loss_and_grad(
+    arch: Architecture,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    loss: str = "mse",
+    alpha: float | np.ndarray = 0.0,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and its gradient for every network (one forward and one backward pass).
+
+    The objective is ``loss(outputs, Y) + alpha / 2 * sum(W ** 2)`` over weights only
+    (biases are not penalized).
+
+    Parameters
+    ----------
+    params : ndarray of shape (P, n_params)
+    X : ndarray of shape (n, n_in)
+    Y : ndarray of shape (n, n_out)
+    alpha : float or ndarray of shape (P,)
+        L2 strength, one per network or shared.
+    out : ndarray of shape (P, n_params), optional
+        Where to write the gradient (same flat layout as ``params``).
+
+    Returns
+    -------
+    objective : ndarray of shape (P,)
+    grad : ndarray of shape (P, n_params)
+    """
+    P = params.shape[0]
+    acts, z = forward(arch, params, X)
+    value, delta = LOSSES[loss](z, acts[-1], Y, arch.activations[-1])
+    grad = np.empty_like(params) if out is None else out
+    layers = arch.views(params)
+    glayers = arch.views(grad)
+    for layer in range(arch.n_layers - 1, -1, -1):
+        W, _ = layers[layer]
+        gW, gb = glayers[layer]
+        a_prev = acts[layer]
+        if a_prev.ndim == 2:  # the shared input: one product for the whole population
+            np.matmul(a_prev.T, delta, out=gW)
+        else:
+            np.matmul(a_prev.transpose(0, 2, 1), delta, out=gW)
+        gb[...] = delta.sum(axis=1, keepdims=True)
+        if layer > 0:
+            delta = np.matmul(delta, W.transpose(0, 2, 1))
+            delta *= ACTIVATIONS[arch.activations[layer - 1]][1](a_prev)
+    if np.any(alpha):
+        a_col = _alpha_column(alpha, P)
+        mask = arch.weight_mask()
+        w = params[:, mask]
+        grad[:, mask] += a_col * w
+        value = value + 0.5 * a_col[:, 0] * np.einsum("pi,pi->p", w, w)
+    return value, grad
+
+
+def evaluate_loss(
+    arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *, loss: str = "mse"
+) -> np.ndarray:
+    """Data loss (no L2 term) of every network on ``(X, Y)``: shape ``(P,)``."""
+    acts, z = forward(arch, params, X)
+    return LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0]
+
+
+def check_loss(loss: str, arch: Architecture, where: str) -> str:
+    """Validate a loss name and that the output activation suits it."""
+    check_choice(loss, LOSSES, "loss", where)
+    need = LOSS_OUTPUT[loss]
+    if need is not None and arch.activations[-1] != need:
+        fail(
+            "loss",
+            where,
+            f"used with a '{need}' output activation when it is '{loss}'",
+            loss,
+            hint=f"The network's output activation is '{arch.activations[-1]}'.",
+        )
+    return loss
+
+
+class Network:
+    """A population of ``n_networks`` same-shaped feed-forward networks.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_in, hidden..., n_out)``.
+    hidden_activation : str or sequence of str
+        One of ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``.
+    output_activation : str
+        ``identity`` (regression), ``sigmoid`` (binary / multi-label), ``softmax``
+        (multi-class) or ``tanh``.
+    n_networks : int
+        Population size ``P``; ``1`` for a single network.
+    init : str
+        Initializer, see :func:`init_params`.
+    seed : int, Generator or None
+        Seed for the initial weights.
+    params : ndarray of shape (P, n_params), optional
+        Use these parameters (not copied if float64/float32) instead of drawing new ones.
+    dtype : numpy.float64 or numpy.float32
+        Precision of newly drawn parameters.
+
+    Examples
+    --------
+    >>> net = Network((2, 5, 1), hidden_activation="tanh", seed=0)
+    >>> net.predict([[0.0, 1.0]]).shape
+    (1, 1)
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        *,
+        hidden_activation: str | Sequence[str] = "tanh",
+        output_activation: str = "identity",
+        n_networks: int = 1,
+        init: str = "glorot_uniform",
+        init_range: float = 0.5,
+        seed: np.random.Generator | int | None = None,
+        params: np.ndarray | None = None,
+        dtype: type = np.float64,
+    ) -> None:
+        self.arch = Architecture.build(
+            layer_sizes,
+            hidden_activation=hidden_activation,
+            output_activation=output_activation,
+            where="Network",
+        )
+        if params is None:
+            params = init_params(
+                self.arch, n_networks, method=init, init_range=init_range, rng=seed, dtype=dtype
+            )
+        else:
+            params = np.asarray(params)
+            if params.dtype.name not in DTYPES:
+                params = params.astype(np.float64)
+            if params.ndim == 1:
+                params = params[None, :]
+            if params.ndim != 2 or params.shape[1] != self.arch.n_params:
+                fail(
+                    "params",
+                    "Network",
+                    f"an array of shape (P, {self.arch.n_params})",
+                    params,
+                )
+        self.params = params
+
+    @classmethod
+    def from_architecture(cls, arch: Architecture, params: np.ndarray) -> Network:
+        """Wrap existing parameters (not copied) of shape ``(P, arch.n_params)``."""
+        acts = arch.activations
+        return cls(
+            arch.layer_sizes, hidden_activation=acts[:-1], output_activation=acts[-1], params=params
+        )
+
+    @property
+    def n_networks(self) -> int:
+        return self.params.shape[0]
+
+    @property
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per-layer ``(W, b)`` views into :attr:`params`."""
+        return self.arch.views(self.params)
+
+    def _check_X(self, X: Any, where: str) -> np.ndarray:
+        X = check_array(X, "X", where, ndim=2, dtype=self.params.dtype)
+        if X.shape[1] != self.arch.n_inputs:
+            fail("X", where, f"an array with {self.arch.n_inputs} columns", X)
+        return X
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Outputs of every network: shape ``(P, n, n_out)``."""
+        X = self._check_X(X, "Network.forward")
+        with np.errstate(over="ignore", invalid="ignore"):
+            return forward(self.arch, self.params, X)[0][-1]
+
+    def predict(self, X: Any, *, member: int = 0) -> np.ndarray:
+        """Outputs of network ``member``: shape ``(n, n_out)``."""
+        return self.forward(X)[member]
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in self.arch.layer_sizes)
+        return (
+            f"Network({sizes}, activations={list(self.arch.activations)}, "
+            f"n_networks={self.n_networks}, n_params={self.arch.n_params})"
+        )
+
+
+def save_network(path: str | os.PathLike, net: Network, *, extra: dict | None = None) -> None:
+    """Save parameters and architecture to one ``.npz`` file (no pickle).
+
+    The architecture (and ``extra``, any JSON-able dict) is stored as a JSON string.
+    The file is written to a temporary name and renamed, so it is never half-written.
+    """
+    path = os.fspath(path)
+    meta = {"format": "gabp.network/1", "architecture": net.arch.to_dict(), "extra": extra or {}}
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, params=net.params, meta=np.array(json.dumps(meta)))
+    os.replace(tmp, path)
+
+
+def load_network(path: str | os.PathLike) -> tuple[Network, dict]:
+    """Load a network saved by :func:`save_network`; returns ``(network, extra)``."""
+    with np.load(os.fspath(path), allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        params = np.array(data["params"])
+    arch = Architecture.from_dict(meta["architecture"])
+    return Network.from_architecture(arch, params), meta.get("extra", {})
