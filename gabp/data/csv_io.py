@@ -193,6 +193,8 @@ def load_csv(
     task = check_choice(task, ("regression", "classification", "series"), "task", "load_csv")
     if features is None:
         fcols = [j for j in range(len(header)) if j not in tcols and j != dcol]
+    elif len(features) == 0:
+        fcols = []
     else:
         fcols = _resolve(features, header, "features", path)
     overlap = set(fcols) & (set(tcols) | {dcol})
