@@ -1,0 +1,572 @@
+"""The GA-BP driver: evolve network weights with DEAP, refine with backpropagation.
+
+One loop serves every mode:
+
+- ``classic``: fitness is the error of the decoded weights with no training; when the
+  evolution ends, BP fine-tunes the best individual (the MATLAB GA-BP recipe).
+- ``baldwinian``: each new individual is trained by BP for ``bp.bp_epochs`` epochs before it
+  is scored; the genome keeps its untrained weights.
+- ``lamarckian``: as baldwinian, and the trained weights are written back into the genome
+  (each individual with probability ``ga.lamarck_prob``).
+- ``bp``: no evolution; one network trained by BP from the standard initializer.
+
+The population is a ``(P, n_params)`` array whose rows are network parameter vectors, so a
+generation is scored as batches of networks by the population-batched trainer; joblib scores
+the batches in parallel with one pool reused across generations. DEAP provides the toolbox
+(operators are registered there and may be replaced), ``Statistics``, ``Logbook`` and
+``HallOfFame``.
+
+Randomness: one seed -> ``numpy.random.SeedSequence`` -> a stream per purpose and
+generation, drawn in the parent process; Python's ``random`` (for any DEAP operator a user
+registers) is reseeded from the same sequence every generation. Results do not depend on
+``n_jobs``, and resuming from a checkpoint gives the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from deap import base, creator, tools
+from joblib import Parallel, delayed, effective_n_jobs
+from tqdm.auto import tqdm
+
+from .._validation import check_array, check_int, check_same_length, fail
+from ..network import Architecture, Network, check_loss, init_params
+from ..trainer import History, as_targets, train
+from .config import GAConfig
+from .operators import CROSSOVERS, MUTATIONS, SELECTIONS
+from .problem import BPConfig, check_fitness, check_mode, fitness_errors, score_genomes
+
+logger = logging.getLogger(__name__)
+
+# DEAP creator classes, defined once at import so that worker processes can unpickle them.
+if not hasattr(creator, "GABPFitnessMin"):
+    creator.create("GABPFitnessMin", base.Fitness, weights=(-1.0,))
+if not hasattr(creator, "GABPIndividual"):
+    creator.create("GABPIndividual", np.ndarray, fitness=creator.GABPFitnessMin)
+
+# Stream keys of the seed sequence.
+_INIT, _GEN, _BP, _FINAL, _BASELINE, _LAMARCK, _PYRANDOM = range(7)
+CHECKPOINT_FORMAT = "gabp.checkpoint/1"
+
+
+def _stream(entropy: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
+
+
+def _int_seed(entropy: int, *keys: int) -> int:
+    return int(np.random.SeedSequence(entropy, spawn_key=keys).generate_state(1)[0])
+
+
+@dataclass
+class GAState:
+    """What a callback sees after each generation."""
+
+    generation: int
+    population: np.ndarray
+    errors: np.ndarray
+    best_genome: np.ndarray
+    best_error: float
+    logbook: tools.Logbook
+    elapsed: float
+
+
+@dataclass
+class BaselineResult:
+    """Plain BP from the standard initializer, at the GA-BP run's gradient-step budget.
+
+    Attributes
+    ----------
+    network : Network
+        The ``n_restarts`` trained networks (one population).
+    history : History
+    val_errors : ndarray of shape (n_restarts,)
+        Fitness metric on the validation data.
+    budget_steps : int
+        Gradient steps allowed to each restart (the GA-BP run's total).
+    """
+
+    network: Network
+    history: History
+    val_errors: np.ndarray
+    budget_steps: int
+
+    @property
+    def best(self) -> int:
+        """Index of the restart with the lowest validation error."""
+        return int(np.argmin(self.val_errors))
+
+
+@dataclass
+class EvolutionResult:
+    """Everything a GA-BP run produced; plain data that reports and files read.
+
+    Attributes
+    ----------
+    network : Network
+        The final model (one network): the best individual after BP fine-tuning.
+    best_genome : ndarray of shape (n_params,)
+        The best genome the evolution found (before the final fine-tune).
+    best_fitness : float
+        Its fitness (error; lower is better).
+    val_error : float
+        The final model's fitness metric on the validation (fitness) data.
+    logbook : deap.tools.Logbook or None
+        One record per generation (``None`` in mode ``"bp"``).
+    bp_history : History
+        Per-epoch curves of the final fine-tune.
+    baseline : BaselineResult or None
+    n_evaluations, n_failed : int
+    total_steps : int
+        Gradient steps of the whole run (evolution + fine-tune).
+    """
+
+    network: Network
+    best_genome: np.ndarray
+    best_fitness: float
+    val_error: float
+    logbook: tools.Logbook | None
+    bp_history: History
+    baseline: BaselineResult | None
+    hall_of_fame: list[np.ndarray]
+    population: np.ndarray | None
+    errors: np.ndarray | None
+    n_evaluations: int
+    n_failed: int
+    total_steps: int
+    generations: int
+    stop_reason: str
+    elapsed: float
+    seed: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def make_toolbox(ga: GAConfig) -> base.Toolbox:
+    """DEAP toolbox with ``select``, ``mate`` and ``mutate`` registered from ``ga``.
+
+    The registered functions follow :mod:`gabp.evolution.operators`' population-level
+    signatures; replace them with ``toolbox.register`` to plug in other operators.
+    """
+    tb = base.Toolbox()
+    sel_kw: dict[str, Any] = {}
+    if ga.selection == "tournament":
+        sel_kw["tournsize"] = ga.tournsize
+    else:
+        sel_kw["pressure"] = ga.rank_pressure
+    tb.register("select", SELECTIONS[ga.selection], **sel_kw)
+    cx_kw: dict[str, Any] = {}
+    if ga.crossover == "blend":
+        cx_kw["alpha"] = ga.blend_alpha
+    elif ga.crossover == "sbx":
+        cx_kw["eta"] = ga.eta
+    tb.register("mate", CROSSOVERS[ga.crossover], **cx_kw)
+    mut_kw: dict[str, Any] = {"indpb": ga.mutation_prob}
+    if ga.mutation == "gaussian":
+        mut_kw["sigma"] = ga.mutation_sigma
+    elif ga.mutation == "polynomial":
+        mut_kw["eta"] = ga.eta
+    tb.register("mutate", MUTATIONS[ga.mutation], **mut_kw)
+    return tb
+
+
+def _statistics() -> tools.Statistics:
+    stats = tools.Statistics()
+    stats.register("error_min", lambda e: float(np.min(e)) if len(e) else math.inf)
+    stats.register("error_mean", lambda e: float(np.mean(e)) if len(e) else math.inf)
+    stats.register("error_std", lambda e: float(np.std(e)) if len(e) else math.inf)
+    stats.register("error_max", lambda e: float(np.max(e)) if len(e) else math.inf)
+    return stats
+
+
+def _diversity(pop: np.ndarray) -> float:
+    """Mean over genes of the population's standard deviation."""
+    return float(np.mean(np.std(pop, axis=0)))
+
+
+def _as_individual(genome: np.ndarray, error: float) -> Any:
+    ind = creator.GABPIndividual(genome.copy())
+    ind.fitness.values = (float(error),)
+    return ind
+
+
+class _Evaluator:
+    """Scores genomes in chunks through one joblib pool (kept open for the whole run)."""
+
+    def __init__(self, parallel: Parallel, n_chunks: int, arch: Architecture,
+                 data: tuple[np.ndarray, ...], settings: dict[str, Any]) -> None:
+        self.parallel = parallel
+        self.n_chunks = max(1, n_chunks)
+        self.arch_dict = arch.to_dict()
+        self.data = data
+        self.settings = settings
+
+    def __call__(self, genomes: np.ndarray, seed: int):
+        k = genomes.shape[0]
+        if k == 0:
+            return np.zeros(0), None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
+        results = self.parallel(
+            delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings, seed)
+            for c in chunks
+        )
+        errors = np.concatenate([r[0] for r in results])
+        trained = None if results[0][1] is None else np.concatenate([r[1] for r in results])
+        steps = np.concatenate([r[2] for r in results])
+        failed = np.concatenate([r[3] for r in results])
+        return errors, trained, steps, failed
+
+
+def _validate_data(X, Y, X_val, Y_val, arch_out: int | None, where: str):
+    X = check_array(X, "X", where, ndim=2)
+    Y = check_array(Y, "Y", where, ndim=(1, 2))
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    check_same_length(X, Y, ("X", "Y"), where)
+    if X_val is None and Y_val is None:
+        return X, Y, None, None
+    if X_val is None or Y_val is None:
+        fail("X_val", where, "given together with Y_val", X_val)
+    X_val = check_array(X_val, "X_val", where, ndim=2)
+    if X_val.shape[1] != X.shape[1]:
+        fail("X_val", where, f"an array with {X.shape[1]} columns (as X)", X_val)
+    Y_val = as_targets(Y_val, Y.shape[1], "Y_val", where)
+    check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
+    return X, Y, X_val, Y_val
+
+
+def _save_checkpoint(path: str, state: dict[str, Any]) -> None:
+    tmp = path + ".tmp"
+    meta = {k: state[k] for k in ("format", "generation", "entropy", "n_evaluations", "n_failed",
+                                  "total_steps", "elapsed", "stall", "best_so_far", "config",
+                                  "logbook")}
+    with open(tmp, "wb") as fh:
+        np.savez(fh, population=state["population"], errors=state["errors"],
+                 hof_genomes=state["hof_genomes"], hof_errors=state["hof_errors"],
+                 meta=np.array(json.dumps(meta)))
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`evolve` (no pickle)."""
+    with np.load(os.fspath(path), allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a gabp checkpoint (format {meta.get('format')!r}).")
+        meta.update({k: np.array(data[k]) for k in ("population", "errors", "hof_genomes",
+                                                     "hof_errors")})
+    return meta
+
+
+def _logbook_from_records(records: list[dict[str, Any]]) -> tools.Logbook:
+    lb = tools.Logbook()
+    lb.header = list(records[0].keys()) if records else []
+    for r in records:
+        lb.record(**r)
+    return lb
+
+
+def evolve(
+    X: Any,
+    Y: Any,
+    X_val: Any = None,
+    Y_val: Any = None,
+    *,
+    hidden_layer_sizes: Sequence[int] = (10,),
+    hidden_activation: str | Sequence[str] = "tanh",
+    output_activation: str = "identity",
+    loss: str = "mse",
+    mode: str = "lamarckian",
+    fitness: str = "loss",
+    fitness_on: str = "validation",
+    ga: GAConfig | None = None,
+    bp: BPConfig | None = None,
+    n_baseline: int = 5,
+    n_jobs: int | None = None,
+    seed: int | None = None,
+    verbose: int = 0,
+    callbacks: Sequence[Callable[[GAState], bool]] = (),
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+) -> EvolutionResult:
+    """Optimize a network's weights with a genetic algorithm and backpropagation.
+
+    Parameters
+    ----------
+    X, Y : array-like of shape (n, n_in) and (n, n_out) or (n,)
+        Training data (already scaled; targets one-hot for cross-entropy).
+    X_val, Y_val : array-like, optional
+        Validation data: the fitness is computed on it (``fitness_on="validation"``) and the
+        final fine-tune and baseline stop early on it. Never pass test data here.
+    hidden_layer_sizes, hidden_activation, output_activation
+        The network: ``(n_in, *hidden_layer_sizes, n_out)``.
+    loss : {"mse", "cross_entropy", "binary_cross_entropy"}
+    mode : {"classic", "baldwinian", "lamarckian", "bp"}
+    fitness : {"loss", "mse", "rmse", "mae", "sae", "error_rate"}
+        Error minimized by the GA.
+    fitness_on : {"validation", "train"}
+    ga, bp : GAConfig, BPConfig
+        Evolution and backpropagation settings (defaults if None).
+    n_baseline : int
+        Restarts of the plain-BP baseline trained at the same gradient-step budget
+        (0 to skip).
+    n_jobs : int or None
+        joblib's meaning; the backend comes from ``joblib.parallel_config``.
+    seed : int or None
+        One seed for everything; the result records the seed used.
+    callbacks : sequence of callables
+        ``cb(state: GAState) -> stop?`` after every generation.
+    checkpoint_path : path, optional
+        Write a checkpoint every ``checkpoint_every`` generations (atomic rename).
+    resume : bool
+        Continue from ``checkpoint_path`` (same data and settings required).
+
+    Returns
+    -------
+    EvolutionResult
+    """
+    where = "evolve"
+    mode = check_mode(mode, where)
+    fitness = check_fitness(fitness, where)
+    if fitness_on not in ("validation", "train"):
+        fail("fitness_on", where, "'validation' or 'train'", fitness_on)
+    ga = (ga or GAConfig()).validate(where)
+    bp = (bp or BPConfig()).validate(where)
+    n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
+    X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, None, where)
+    if (fitness_on == "validation" and X_val is None) and mode != "bp":
+        fail("X_val", where, "given when fitness_on='validation'", X_val,
+             hint="Pass validation data, or fitness_on='train' to score on the training data.")
+    if resume and checkpoint_path is None:
+        fail("checkpoint_path", where, "set when resume=True", checkpoint_path)
+    hidden = tuple(hidden_layer_sizes)
+    arch = Architecture.build((X.shape[1], *hidden, Y.shape[1]),
+                              hidden_activation=hidden_activation,
+                              output_activation=output_activation, where=where)
+    check_loss(loss, arch, where)
+    if fitness == "error_rate" and output_activation == "identity":
+        fail("fitness", where, "a regression error when the output is 'identity'", fitness)
+    X_fit, Y_fit = (X_val, Y_val) if fitness_on == "validation" and X_val is not None else (X, Y)
+
+    entropy = int(np.random.SeedSequence(seed).entropy)
+    config = {
+        "architecture": arch.to_dict(), "loss": loss, "mode": mode, "fitness": fitness,
+        "fitness_on": fitness_on, "ga": ga.to_dict(), "bp": bp.to_dict(),
+        "n_baseline": n_baseline, "seed": entropy,
+    }
+    t_start = time.perf_counter()
+    settings = {
+        "mode": mode, "fitness": fitness, "loss": loss, "bp_epochs": bp.bp_epochs,
+        "dtype": bp.dtype, "train_kwargs": bp.train_kwargs(),
+    }
+    train_kw = dict(loss=loss, early_stopping=bp.early_stopping, patience=bp.patience,
+                    **bp.train_kwargs())
+    val_kw = {"X_val": X_val, "Y_val": Y_val} if X_val is not None else {}
+
+    logbook: tools.Logbook | None = None
+    hof_genomes: list[np.ndarray] = []
+    pop = errs = None
+    n_evals = n_failed = 0
+    evo_steps = 0
+    generation = 0
+    stop_reason = "bp" if mode == "bp" else "n_generations"
+    best_genome: np.ndarray
+    if mode == "bp":
+        best_genome = init_params(arch, 1, method="glorot_uniform",
+                                  rng=_stream(entropy, _INIT))[0]
+        best_fitness = math.nan
+    else:
+        (pop, errs, logbook, hof, n_evals, n_failed, evo_steps, generation,
+         stop_reason) = _run_ga(
+            arch, ga, mode, (X, Y, X_fit, Y_fit), settings, entropy, n_jobs, verbose,
+            callbacks, None if checkpoint_path is None else os.fspath(checkpoint_path),
+            checkpoint_every, resume, config, t_start,
+        )
+        hof_genomes = [np.array(ind) for ind in hof]
+        best_genome = hof_genomes[0]
+        best_fitness = float(hof[0].fitness.values[0])
+
+    # Final BP fine-tune of the best genome (or plain BP in mode "bp").
+    net = Network.from_architecture(arch, np.array(best_genome[None, :], dtype=bp.dtype))
+    history = train(net, X, Y, epochs=bp.max_epochs, seed=_int_seed(entropy, _FINAL),
+                    **train_kw, **val_kw)
+    total_steps = int(evo_steps + history.n_steps.sum())
+    final_net = Network.from_architecture(arch, net.params.astype(np.float64))
+    val_error = float(fitness_errors(arch, final_net.params, X_fit, Y_fit, metric=fitness,
+                                     loss=loss)[0])
+
+    baseline = None
+    if n_baseline and mode != "bp":
+        baseline = _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_baseline, total_steps, bp,
+                             train_kw, fitness, loss, entropy)
+    return EvolutionResult(
+        network=final_net, best_genome=np.array(best_genome), best_fitness=best_fitness,
+        val_error=val_error, logbook=logbook, bp_history=history, baseline=baseline,
+        hall_of_fame=hof_genomes, population=pop, errors=errs, n_evaluations=n_evals,
+        n_failed=n_failed, total_steps=total_steps, generations=generation,
+        stop_reason=stop_reason, elapsed=time.perf_counter() - t_start, seed=entropy,
+        config=config,
+    )
+
+
+def _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_restarts, total_steps, bp, train_kw,
+              fitness, loss, entropy) -> BaselineResult:
+    n = X.shape[0]
+    bs = n if bp.batch_size is None else min(bp.batch_size, n)
+    steps_per_epoch = math.ceil(n / bs)
+    epochs = max(1, math.ceil(total_steps / steps_per_epoch))
+    net = Network.from_architecture(
+        arch, init_params(arch, n_restarts, rng=_stream(entropy, _BASELINE), dtype=bp.dtype))
+    hist = train(net, X, Y, epochs=epochs, seed=_int_seed(entropy, _BASELINE, 1), **train_kw,
+                 **val_kw)
+    params = net.params.astype(np.float64)
+    errors = fitness_errors(arch, params, X_fit, Y_fit, metric=fitness, loss=loss)
+    return BaselineResult(Network.from_architecture(arch, params), hist, errors,
+                          epochs * steps_per_epoch)
+
+
+def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
+            checkpoint_path, checkpoint_every, resume, config, t_start):
+    P = ga.population_size
+    bounds = None if ga.bounds is None else (float(ga.bounds[0]), float(ga.bounds[1]))
+    toolbox = make_toolbox(ga)
+    stats = _statistics()
+    hof = tools.HallOfFame(ga.hall_of_fame, similar=np.array_equal)
+    chunks = effective_n_jobs(n_jobs)
+
+    if resume:
+        ck = load_checkpoint(checkpoint_path)
+        if ck["config"] != json.loads(json.dumps(config)):
+            raise ValueError(
+                f"The checkpoint {checkpoint_path} was written with other settings; "
+                "resume with the same data, architecture, mode, GA/BP settings and seed."
+            )
+        pop, errs = ck["population"], ck["errors"]
+        logbook = _logbook_from_records(ck["logbook"])
+        for g, e in zip(ck["hof_genomes"], ck["hof_errors"], strict=True):
+            hof.insert(_as_individual(g, e))
+        n_evals, n_failed, evo_steps = ck["n_evaluations"], ck["n_failed"], ck["total_steps"]
+        start_gen, stall, best_so_far = ck["generation"] + 1, ck["stall"], ck["best_so_far"]
+        elapsed_before = ck["elapsed"]
+        logger.info("resuming from generation %d", ck["generation"])
+    else:
+        logbook = tools.Logbook()
+        logbook.header = ["gen", "nevals", "nfailed", "error_min", "error_mean", "error_std",
+                          "error_max", "best_so_far", "diversity", "n_steps", "elapsed"]
+        pop = init_params(arch, P, method=ga.init, init_range=ga.init_range,
+                          rng=_stream(entropy, _INIT))
+        if bounds is not None:
+            np.clip(pop, *bounds, out=pop)
+        errs = np.full(P, np.inf)
+        n_evals = n_failed = evo_steps = 0
+        start_gen, stall, best_so_far, elapsed_before = 0, 0, math.inf, 0.0
+    t0 = time.perf_counter()
+    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=not verbose,
+               desc=f"GA-BP ({mode})", unit="gen")
+    stop_reason = "n_generations"
+    generation = start_gen - 1
+    with Parallel(n_jobs=n_jobs) as parallel:
+        evaluate = _Evaluator(parallel, chunks, arch, data, settings)
+        for gen in range(start_gen, ga.n_generations + 1):
+            generation = gen
+            random.seed(_int_seed(entropy, _PYRANDOM, gen))
+            if gen == 0:
+                invalid = np.ones(P, dtype=bool)
+            else:
+                pop, errs, invalid = _breed(pop, errs, toolbox, ga, bounds,
+                                            _stream(entropy, _GEN, gen), gen)
+            idx = np.flatnonzero(invalid)
+            e, trained, steps, failed = evaluate(pop[idx], _int_seed(entropy, _BP, gen))
+            errs[idx] = e
+            if mode == "lamarckian" and trained is not None:
+                write = _stream(entropy, _LAMARCK, gen).random(len(idx)) < ga.lamarck_prob
+                write &= ~failed
+                pop[idx[write]] = trained[write]
+            n_evals += len(idx)
+            n_failed += int(failed.sum())
+            evo_steps += int(steps.sum())
+            if gen == 0 and not np.isfinite(errs).any():
+                raise RuntimeError(
+                    "Every individual of the initial population failed (diverged or raised). "
+                    "Check the data for extreme values, lower the learning rate, or narrow "
+                    "the initial weights."
+                )
+            hof.update([_as_individual(g, x) for g, x in zip(pop, errs, strict=True)])
+            best = float(hof[0].fitness.values[0])
+            stall = 0 if best < best_so_far else stall + 1
+            best_so_far = min(best, best_so_far)
+            elapsed = elapsed_before + time.perf_counter() - t0
+            finite = errs[np.isfinite(errs)]
+            logbook.record(gen=gen, nevals=len(idx), nfailed=int(failed.sum()),
+                           **stats.compile(finite), best_so_far=best_so_far,
+                           diversity=_diversity(pop), n_steps=evo_steps, elapsed=elapsed)
+            bar.update(1)
+            bar.set_postfix(best=f"{best_so_far:.4g}")
+            if verbose > 1:
+                logger.info(logbook.stream)
+            if checkpoint_path is not None and (gen % checkpoint_every == 0
+                                                or gen == ga.n_generations):
+                _save_checkpoint(checkpoint_path, {
+                    "format": CHECKPOINT_FORMAT, "generation": gen, "entropy": entropy,
+                    "n_evaluations": n_evals, "n_failed": n_failed, "total_steps": evo_steps,
+                    "elapsed": elapsed, "stall": stall, "best_so_far": best_so_far,
+                    "config": config, "logbook": [dict(r) for r in logbook],
+                    "population": pop, "errors": errs,
+                    "hof_genomes": np.array([np.asarray(i) for i in hof]),
+                    "hof_errors": np.array([i.fitness.values[0] for i in hof]),
+                })
+            state = GAState(gen, pop, errs, np.array(hof[0]), best, logbook, elapsed)
+            if any(bool(cb(state)) for cb in callbacks):
+                stop_reason = "callback"
+                break
+            if ga.target_error is not None and best_so_far <= ga.target_error:
+                stop_reason = "target_error"
+                break
+            if ga.stagnation is not None and stall >= ga.stagnation:
+                stop_reason = "stagnation"
+                break
+            if ga.max_time is not None and elapsed >= ga.max_time:
+                stop_reason = "max_time"
+                break
+    bar.close()
+    return pop, errs, logbook, hof, n_evals, n_failed, evo_steps, generation, stop_reason
+
+
+def _breed(pop, errs, toolbox, ga: GAConfig, bounds, rng: np.random.Generator, gen: int):
+    """One generation of selection, crossover, mutation and elitism.
+
+    Returns the new population, its errors (valid for unchanged individuals) and a mask of
+    individuals that must be evaluated.
+    """
+    P = pop.shape[0]
+    n_off = P - ga.n_elite
+    parents = np.asarray(toolbox.select(errs, n_off, rng))
+    off = pop[parents].copy()
+    off_err = errs[parents].copy()
+    invalid = np.zeros(n_off, dtype=bool)
+    m = n_off // 2
+    crossed = rng.random(m) < ga.crossover_prob
+    if crossed.any():
+        ia = 2 * np.flatnonzero(crossed)
+        C, D = toolbox.mate(off[ia], off[ia + 1], rng, bounds)
+        invalid[ia] = np.any(C != off[ia], axis=1)
+        invalid[ia + 1] = np.any(D != off[ia + 1], axis=1)
+        off[ia], off[ia + 1] = C, D
+    mutated = toolbox.mutate(off, rng, bounds, gen / max(ga.n_generations, 1))
+    invalid |= np.any(mutated != off, axis=1)
+    off = mutated
+    off_err[invalid] = np.inf
+    elite = np.argsort(errs, kind="stable")[: ga.n_elite]
+    new_pop = np.concatenate([pop[elite], off])
+    new_err = np.concatenate([errs[elite], off_err])
+    return new_pop, new_err, np.concatenate([np.zeros(ga.n_elite, dtype=bool), invalid])

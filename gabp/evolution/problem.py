@@ -1,0 +1,222 @@
+"""What a weights genome means and how a batch of genomes is scored.
+
+A genome is one network's flat parameter vector (see :mod:`gabp.network` for the layout), so
+a batch of genomes of shape ``(k, n_params)`` *is* a population of networks. Scoring is a
+module-level function over plain data (arrays, dicts, ints) so joblib can ship it to worker
+processes or a Dask cluster cheaply; large arrays are memory-mapped by joblib.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_choice, check_float, check_int, fail
+from ..losses import LOSSES
+from ..network import Architecture, Network, forward
+from ..optimizers import OPTIMIZERS
+from ..trainer import train
+
+logger = logging.getLogger(__name__)
+
+MODES = ("classic", "baldwinian", "lamarckian", "bp")
+FITNESS_METRICS = ("loss", "mse", "rmse", "mae", "sae", "error_rate")
+
+
+@dataclass(frozen=True)
+class BPConfig:
+    """How backpropagation is run inside and after the evolution.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+    learning_rate, momentum, alpha : float
+        Step size, momentum factor, L2 strength on weights.
+    batch_size : int or None
+        Mini-batch size; ``None`` for full batch.
+    bp_epochs : int
+        Epochs of BP given to each individual before it is scored (baldwinian and
+        lamarckian modes).
+    max_epochs : int
+        Epoch cap of the final fine-tune of the best individual (and of plain BP).
+    early_stopping, patience : bool, int
+        Early stopping on the validation loss in the final fine-tune and the baseline.
+    dtype : {"float64", "float32"}
+    """
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    momentum: float = 0.9
+    alpha: float = 0.0
+    batch_size: int | None = 32
+    bp_epochs: int = 5
+    max_epochs: int = 200
+    early_stopping: bool = True
+    patience: int = 20
+    dtype: str = "float64"
+
+    def validate(self, where: str = "BPConfig") -> BPConfig:
+        """Raise ``ValueError``/``TypeError`` naming the first bad field."""
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer", where)
+        check_float(self.learning_rate, "learning_rate", where, low=0.0, low_open=True)
+        check_float(self.momentum, "momentum", where, low=0.0, high=1.0, high_open=True)
+        check_float(self.alpha, "alpha", where, low=0.0)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", where, low=1)
+        check_int(self.bp_epochs, "bp_epochs", where, low=1)
+        check_int(self.max_epochs, "max_epochs", where, low=1)
+        check_int(self.patience, "patience", where, low=1)
+        check_choice(self.dtype, ("float64", "float32"), "dtype", where)
+        return self
+
+    def train_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`gabp.train` shared by every BP run."""
+        return {
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "alpha": self.alpha,
+            "batch_size": self.batch_size,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fitness_errors(
+    arch: Architecture,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    metric: str,
+    loss: str,
+) -> np.ndarray:
+    """Error of every network on ``(X, Y)``; shape ``(P,)``, ``inf`` where not finite.
+
+    ``metric``: ``"loss"`` (the training loss without L2), ``"mse"``, ``"rmse"``, ``"mae"``,
+    ``"sae"`` (sum of absolute errors, the classic MATLAB fitness) or ``"error_rate"``
+    (``1 - accuracy``: argmax of the outputs, or a 0.5 threshold for one sigmoid output).
+    """
+    with np.errstate(all="ignore"):
+        acts, z = forward(arch, params, X)
+        out = acts[-1]
+        if metric == "loss":
+            err = LOSSES[loss](z, out, Y, arch.activations[-1])[0]
+        elif metric == "error_rate":
+            if out.shape[-1] == 1:
+                hit = (out[..., 0] > 0.5) == (Y[:, 0] > 0.5)
+            else:
+                hit = out.argmax(axis=-1) == Y.argmax(axis=-1)
+            err = 1.0 - hit.mean(axis=1)
+            err = np.where(np.isfinite(out).all(axis=(1, 2)), err, np.inf)
+        else:
+            diff = out - Y
+            if metric in ("mse", "rmse"):
+                err = np.mean(diff * diff, axis=(1, 2))
+                if metric == "rmse":
+                    err = np.sqrt(err)
+            elif metric == "mae":
+                err = np.mean(np.abs(diff), axis=(1, 2))
+            else:
+                err = np.sum(np.abs(diff), axis=(1, 2))
+    err = np.asarray(err, dtype=np.float64)
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def _score_batch(
+    arch: Architecture,
+    genomes: np.ndarray,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    settings: dict[str, Any],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    X, Y, Xf, Yf = data
+    mode = settings["mode"]
+    k = genomes.shape[0]
+    if mode == "classic":
+        err = fitness_errors(arch, genomes, Xf, Yf, metric=settings["fitness"],
+                             loss=settings["loss"])
+        return err, None, np.zeros(k, dtype=np.int64), ~np.isfinite(err)
+    net = Network.from_architecture(arch, np.array(genomes, dtype=settings["dtype"]))
+    hist = train(
+        net, X, Y, loss=settings["loss"], epochs=settings["bp_epochs"], seed=seed,
+        restore_best=False, **settings["train_kwargs"],
+    )
+    err = fitness_errors(arch, net.params, Xf, Yf, metric=settings["fitness"],
+                         loss=settings["loss"])
+    err = np.where(hist.diverged, np.inf, err)
+    return err, net.params.astype(np.float64), hist.n_steps, ~np.isfinite(err)
+
+
+def score_genomes(
+    arch_dict: dict[str, Any],
+    genomes: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    X_fit: np.ndarray,
+    Y_fit: np.ndarray,
+    settings: dict[str, Any],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Score a batch of genomes as one population; the unit of parallel work.
+
+    Parameters
+    ----------
+    arch_dict : dict
+        :meth:`Architecture.to_dict` of the networks.
+    genomes : ndarray of shape (k, n_params)
+    X, Y : training data (used by BP in the hybrid modes)
+    X_fit, Y_fit : data the fitness is computed on (validation data by default)
+    settings : dict
+        ``mode``, ``fitness``, ``loss``, ``bp_epochs``, ``dtype``, ``train_kwargs``.
+    seed : int
+        Seed of BP's mini-batch order, shared by the whole generation so that the result of
+        an individual does not depend on which batch (or worker) it was scored in.
+
+    Returns
+    -------
+    errors : ndarray of shape (k,)
+        ``inf`` for individuals that diverged or raised.
+    trained : ndarray of shape (k, n_params) or None
+        Parameters after BP (hybrid modes), for Lamarckian write-back.
+    n_steps : ndarray of shape (k,)
+        Gradient steps spent on each individual.
+    failed : ndarray of shape (k,), bool
+    """
+    arch = Architecture.from_dict(arch_dict)
+    data = (X, Y, X_fit, Y_fit)
+    try:
+        return _score_batch(arch, genomes, data, settings, seed)
+    except Exception as exc:  # isolate the culprit: score one by one
+        logger.warning("batch scoring failed (%s: %s); scoring individuals one by one",
+                       type(exc).__name__, exc)
+    k = genomes.shape[0]
+    errors = np.full(k, np.inf)
+    trained = None if settings["mode"] == "classic" else np.array(genomes, dtype=np.float64)
+    steps = np.zeros(k, dtype=np.int64)
+    for i in range(k):
+        try:
+            e, t, s, _ = _score_batch(arch, genomes[i : i + 1], data, settings, seed)
+        except Exception as exc:
+            logger.warning("individual failed: %s: %s", type(exc).__name__, exc)
+            continue
+        errors[i], steps[i] = e[0], s[0]
+        if trained is not None and t is not None:
+            trained[i] = t[0]
+    return errors, trained, steps, ~np.isfinite(errors)
+
+
+def check_fitness(metric: str, where: str) -> str:
+    """Validate a fitness metric name."""
+    return check_choice(metric, FITNESS_METRICS, "fitness", where)
+
+
+def check_mode(mode: str, where: str) -> str:
+    """Validate a mode name."""
+    if not isinstance(mode, str) or mode not in MODES:
+        fail("mode", where, "one of " + ", ".join(repr(m) for m in MODES), mode)
+    return mode
