@@ -83,8 +83,13 @@ def mape(y_true: Any, y_pred: Any) -> float:
     t, p = _pair(y_true, y_pred, "mape")
     nonzero = t != 0
     if not np.all(nonzero.any(axis=0)):
-        fail("y_true", "mape", "not all zero (MAPE divides by the targets)", y_true,
-             hint="Use mae or rmse instead.")
+        fail(
+            "y_true",
+            "mape",
+            "not all zero (MAPE divides by the targets)",
+            y_true,
+            hint="Use mae or rmse instead.",
+        )
     rel = np.abs(p - t) / np.where(nonzero, np.abs(t), 1.0)
     per_col = np.sum(np.where(nonzero, rel, 0.0), axis=0) / nonzero.sum(axis=0)
     return float(100.0 * np.mean(per_col))
@@ -122,8 +127,14 @@ def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
     """All regression metrics in a plain dict (``mape`` is NaN if every target is 0)."""
     t, p = _pair(y_true, y_pred, "regression_report")
     report = {"n_samples": float(t.shape[0])}
-    for name, fn in (("rmse", rmse), ("mae", mae), ("r2", r2), ("nrmse", nrmse),
-                     ("arv", arv), ("ndei", ndei)):
+    for name, fn in (
+        ("rmse", rmse),
+        ("mae", mae),
+        ("r2", r2),
+        ("nrmse", nrmse),
+        ("arv", arv),
+        ("ndei", ndei),
+    ):
         report[name] = fn(t, p)
     try:
         report["mape"] = mape(t, p)

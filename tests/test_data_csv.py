@@ -65,8 +65,11 @@ def test_empty_file_and_header_only(tmp_path):
 
 def test_non_numeric_cell_names_line_and_column(tmp_path):
     path = _write(tmp_path, "a,b,y\n1,2,3\n4,oops,6\n")
-    with pytest.raises(ValueError, match=r"non-numeric value 'oops' at line 3 \(data row 2\), "
-                                         r"column 'b'"):
+    with pytest.raises(
+        ValueError,
+        match=r"non-numeric value 'oops' at line 3 \(data row 2\), "
+        r"column 'b'",
+    ):
         load_csv(path, target="y")
 
 
@@ -79,11 +82,17 @@ def test_missing_value_names_line_and_column(tmp_path, cell):
 
 def test_unknown_target_column(tmp_path):
     path = _write(tmp_path, "a,b,y\n1,2,3\n")
-    with pytest.raises(ValueError, match="'target' parameter of load_csv must name a column "
-                                         ".*Got 'z' instead. Columns: a, b, y"):
+    with pytest.raises(
+        ValueError,
+        match="'target' parameter of load_csv must name a column "
+        ".*Got 'z' instead. Columns: a, b, y",
+    ):
         load_csv(path, target="z")
-    with pytest.raises(ValueError, match="'target' parameter of load_csv must be an integer "
-                                         r"in \[-3, 2\]"):
+    with pytest.raises(
+        ValueError,
+        match="'target' parameter of load_csv must be an integer "
+        r"in \[-3, 2\]",
+    ):
         load_csv(path, target=5)
 
 

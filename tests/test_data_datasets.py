@@ -46,8 +46,10 @@ def test_dataset_shapes(name):
 
 
 def test_unknown_dataset_lists_known_names():
-    with pytest.raises(ValueError, match="'name' parameter of load_dataset must be one of "
-                                         "'sunspots', 'mackey_glass'"):
+    with pytest.raises(
+        ValueError,
+        match="'name' parameter of load_dataset must be one of 'sunspots', 'mackey_glass'",
+    ):
         load_dataset("mnist")
 
 

@@ -10,9 +10,7 @@ X = np.array([[1.0, 10.0, 5.0], [3.0, 20.0, 5.0], [2.0, 40.0, 5.0]])
 
 def test_minmax_exact_values_and_constant_column():
     s = MinMaxScaler().fit(X)
-    np.testing.assert_allclose(
-        s.transform(X), [[-1, -1, -1], [1, -1 / 3, -1], [0, 1, -1]]
-    )
+    np.testing.assert_allclose(s.transform(X), [[-1, -1, -1], [1, -1 / 3, -1], [0, 1, -1]])
     s01 = MinMaxScaler(feature_range=(0, 1)).fit(X)
     np.testing.assert_allclose(s01.transform([[2.0, 30.0, 7.0]]), [[0.5, 2 / 3, 2.0]])
 
@@ -40,8 +38,11 @@ def test_scaler_errors():
     with pytest.raises(RuntimeError, match="not fitted"):
         MinMaxScaler().transform(X)
     s = StandardScaler().fit(X)
-    with pytest.raises(ValueError, match=r"'X' parameter of StandardScaler.transform must be "
-                                         r"an array with 3 column\(s\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'X' parameter of StandardScaler.transform must be "
+        r"an array with 3 column\(s\)",
+    ):
         s.transform(X[:, :2])
     with pytest.raises(ValueError, match="'feature_range' parameter of MinMaxScaler"):
         MinMaxScaler(feature_range=(1, -1))

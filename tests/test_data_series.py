@@ -15,9 +15,7 @@ SERIES = np.array([10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0])
 
 def test_windows_one_step_exact():
     w = make_windows(SERIES, n_lags=3)
-    np.testing.assert_array_equal(
-        w.X, [[10, 11, 12], [11, 12, 13], [12, 13, 14], [13, 14, 15]]
-    )
+    np.testing.assert_array_equal(w.X, [[10, 11, 12], [11, 12, 13], [12, 13, 14], [13, 14, 15]])
     np.testing.assert_array_equal(w.y, [[13], [14], [15], [16]])
     np.testing.assert_array_equal(w.index, [3, 4, 5, 6])
     np.testing.assert_array_equal(w.input_start, [0, 1, 2, 3])
@@ -166,14 +164,16 @@ def test_forecast_recursive_feeds_back_predictions():
     np.testing.assert_array_equal(out, [6.0, 8.0, 10.0])
     batch = forecast_recursive(predict, [[1.0, 2.0], [0.0, 0.5]], n_lags=2, steps=2)
     np.testing.assert_array_equal(batch, [[3.0, 4.0], [1.0, 1.5]])
-    lagged = forecast_recursive(lambda X: X[:, 0] * 10, np.arange(5.0), n_lags=2,
-                                lag_step=2, steps=2)
+    lagged = forecast_recursive(
+        lambda X: X[:, 0] * 10, np.arange(5.0), n_lags=2, lag_step=2, steps=2
+    )
     np.testing.assert_array_equal(lagged, [20.0, 30.0])  # 10 * x(t-2): x2, then x3
 
 
 def test_forecast_direct_uses_last_window():
-    out = forecast_direct(lambda X: np.column_stack([X.sum(1), X.prod(1)]),
-                          [9.0, 2.0, 3.0], n_lags=2)
+    out = forecast_direct(
+        lambda X: np.column_stack([X.sum(1), X.prod(1)]), [9.0, 2.0, 3.0], n_lags=2
+    )
     np.testing.assert_array_equal(out, [5.0, 6.0])
     with pytest.raises(ValueError, match="'history' parameter of forecast_direct"):
         forecast_direct(lambda X: X, [1.0], n_lags=2)

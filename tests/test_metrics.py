@@ -73,8 +73,9 @@ def test_against_sklearn():
     rng = np.random.default_rng(0)
     t = rng.normal(5, 2, size=(40, 3))
     p = t + rng.normal(0, 0.5, size=t.shape)
-    assert rmse(t, p) == pytest.approx(np.mean(np.sqrt(skm.mean_squared_error(
-        t, p, multioutput="raw_values"))))
+    assert rmse(t, p) == pytest.approx(
+        np.mean(np.sqrt(skm.mean_squared_error(t, p, multioutput="raw_values")))
+    )
     assert mae(t, p) == pytest.approx(skm.mean_absolute_error(t, p))
     assert r2(t, p) == pytest.approx(skm.r2_score(t, p))
     assert mape(t, p) == pytest.approx(100 * skm.mean_absolute_percentage_error(t, p))

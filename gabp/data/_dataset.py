@@ -71,6 +71,5 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (
-            f"Dataset(name={self.name!r}, task={self.task!r}, X={self.X.shape}, "
-            f"y={self.y.shape})"
+            f"Dataset(name={self.name!r}, task={self.task!r}, X={self.X.shape}, y={self.y.shape})"
         )

@@ -26,17 +26,22 @@ _UCI_NOTE = (
 )
 
 
-def _load_classification(name: str, filename: str, classes: list[str], description: str
-                         ) -> Dataset:
+def _load_classification(name: str, filename: str, classes: list[str], description: str) -> Dataset:
     t = _read(DATA_DIR / filename, ",")
     n_feat = len(t.header) - 1
     X = np.column_stack([_numeric_column(t, j) for j in range(n_feat)])
     labels = _label_column(t, n_feat).astype(str)
     lookup = {c: i for i, c in enumerate(classes)}
     y = np.array([lookup[v] for v in labels.tolist()], dtype=np.int64)
-    return Dataset(name=name, X=X, y=y, task="classification",
-                   feature_names=t.header[:n_feat], target_names=list(classes),
-                   description=description)
+    return Dataset(
+        name=name,
+        X=X,
+        y=y,
+        task="classification",
+        feature_names=t.header[:n_feat],
+        target_names=list(classes),
+        description=description,
+    )
 
 
 def load_iris() -> Dataset:
@@ -47,8 +52,11 @@ def load_iris() -> Dataset:
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """
     return _load_classification(
-        "iris", "iris.csv", ["setosa", "versicolor", "virginica"],
-        "Iris flowers (Fisher 1936): 150 x 4, 3 classes." + _UCI_NOTE)
+        "iris",
+        "iris.csv",
+        ["setosa", "versicolor", "virginica"],
+        "Iris flowers (Fisher 1936): 150 x 4, 3 classes." + _UCI_NOTE,
+    )
 
 
 def load_wine() -> Dataset:
@@ -59,8 +67,11 @@ def load_wine() -> Dataset:
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """
     return _load_classification(
-        "wine", "wine.csv", ["class_0", "class_1", "class_2"],
-        "Wine recognition: 178 x 13, 3 classes." + _UCI_NOTE)
+        "wine",
+        "wine.csv",
+        ["class_0", "class_1", "class_2"],
+        "Wine recognition: 178 x 13, 3 classes." + _UCI_NOTE,
+    )
 
 
 def load_breast_cancer() -> Dataset:
@@ -71,8 +82,11 @@ def load_breast_cancer() -> Dataset:
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """
     return _load_classification(
-        "breast_cancer", "breast_cancer.csv", ["malignant", "benign"],
-        "Breast cancer Wisconsin (diagnostic): 569 x 30, 2 classes." + _UCI_NOTE)
+        "breast_cancer",
+        "breast_cancer.csv",
+        ["malignant", "benign"],
+        "Breast cancer Wisconsin (diagnostic): 569 x 30, 2 classes." + _UCI_NOTE,
+    )
 
 
 def load_digits() -> Dataset:
@@ -83,8 +97,11 @@ def load_digits() -> Dataset:
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """
     return _load_classification(
-        "digits", "digits.csv.gz", [str(d) for d in range(10)],
-        "Handwritten digits 8x8: 1797 x 64, 10 classes." + _UCI_NOTE)
+        "digits",
+        "digits.csv.gz",
+        [str(d) for d in range(10)],
+        "Handwritten digits 8x8: 1797 x 64, 10 classes." + _UCI_NOTE,
+    )
 
 
 def load_sunspots(*, n_lags: int = 12) -> Dataset:
@@ -101,18 +118,26 @@ def load_sunspots(*, n_lags: int = 12) -> Dataset:
     values = _numeric_column(t, 1)
     win = make_windows(values, n_lags=n_lags, index=years)
     return Dataset(
-        name="sunspots", X=win.X, y=win.y, task="series",
-        feature_names=_lag_names("sunspots", n_lags, 1), target_names=["sunspots(t+1)"],
-        index=win.index, series=values, series_index=years,
+        name="sunspots",
+        X=win.X,
+        y=win.y,
+        task="series",
+        feature_names=_lag_names("sunspots", n_lags, 1),
+        target_names=["sunspots(t+1)"],
+        index=win.index,
+        series=values,
+        series_index=years,
         windowing={"n_lags": n_lags, "lag_step": 1, "horizon": 1},
         description="Yearly sunspot numbers 1700-2008 (SIDC version 1, via statsmodels; "
-                    "public domain).",
+        "public domain).",
     )
 
 
 def _lag_names(col: str, n_lags: int, lag_step: int) -> list[str]:
-    return [f"{col}(t-{(n_lags - 1 - i) * lag_step})" if i < n_lags - 1 else f"{col}(t)"
-            for i in range(n_lags)]
+    return [
+        f"{col}(t-{(n_lags - 1 - i) * lag_step})" if i < n_lags - 1 else f"{col}(t)"
+        for i in range(n_lags)
+    ]
 
 
 def load_mackey_glass(*, tau: float = 17.0, seed: int | None = None) -> Dataset:
@@ -126,12 +151,18 @@ def load_mackey_glass(*, tau: float = 17.0, seed: int | None = None) -> Dataset:
     bench = mackey_glass_benchmark(tau=tau, seed=seed)
     win = bench.windows
     return Dataset(
-        name="mackey_glass", X=win.X, y=win.y, task="series",
-        feature_names=_lag_names("x", 4, 6), target_names=["x(t+6)"], index=win.index,
-        series=bench.series, series_index=np.arange(len(bench.series)),
+        name="mackey_glass",
+        X=win.X,
+        y=win.y,
+        task="series",
+        feature_names=_lag_names("x", 4, 6),
+        target_names=["x(t+6)"],
+        index=win.index,
+        series=bench.series,
+        series_index=np.arange(len(bench.series)),
         windowing={"n_lags": 4, "lag_step": 6, "horizon": 6},
         description=f"Mackey-Glass series (tau={tau:g}, RK4 dt=0.1, x0=1.2), classic "
-                    "benchmark pairs t=118..1117.",
+        "benchmark pairs t=118..1117.",
     )
 
 
@@ -143,16 +174,30 @@ def load_function(n_samples: int = 2000, seed: int | None = 0) -> Dataset:
     n_samples = check_int(n_samples, "n_samples", "load_function", low=1)
     X = np.random.default_rng(seed).uniform(-5.0, 5.0, size=(n_samples, 2))
     y = (X**2).sum(axis=1, keepdims=True)
-    return Dataset(name="function", X=X, y=y, task="regression", feature_names=["x1", "x2"],
-                   target_names=["y"], description="y = x1^2 + x2^2 on [-5, 5]^2.")
+    return Dataset(
+        name="function",
+        X=X,
+        y=y,
+        task="regression",
+        feature_names=["x1", "x2"],
+        target_names=["y"],
+        description="y = x1^2 + x2^2 on [-5, 5]^2.",
+    )
 
 
 def load_xor() -> Dataset:
     """XOR truth table: ``X`` (4, 2) of 0/1, ``y`` (4, 1) of 0.0/1.0 (regression target)."""
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
-    return Dataset(name="xor", X=X, y=y, task="regression", feature_names=["x1", "x2"],
-                   target_names=["x1 xor x2"], description="XOR truth table (4 rows).")
+    return Dataset(
+        name="xor",
+        X=X,
+        y=y,
+        task="regression",
+        feature_names=["x1", "x2"],
+        target_names=["x1 xor x2"],
+        description="XOR truth table (4 rows).",
+    )
 
 
 _REGISTRY: dict[str, tuple[Callable[..., Dataset], str]] = {
@@ -162,8 +207,10 @@ _REGISTRY: dict[str, tuple[Callable[..., Dataset], str]] = {
     "xor": (load_xor, "XOR truth table (4 x 2)"),
     "iris": (load_iris, "Iris flowers (classification, 150 x 4, 3 classes)"),
     "wine": (load_wine, "Wine recognition (classification, 178 x 13, 3 classes)"),
-    "breast_cancer": (load_breast_cancer,
-                      "Breast cancer Wisconsin diagnostic (classification, 569 x 30, 2 classes)"),
+    "breast_cancer": (
+        load_breast_cancer,
+        "Breast cancer Wisconsin diagnostic (classification, 569 x 30, 2 classes)",
+    ),
     "digits": (load_digits, "Handwritten digits 8x8 (classification, 1797 x 64, 10 classes)"),
 }
 
@@ -210,7 +257,17 @@ def sunspots_classic_split(n_lags: int = 12) -> SunspotsSplit:
 
 
 __all__ = [
-    "load_breast_cancer", "load_dataset", "load_digits", "load_function", "load_iris",
-    "load_mackey_glass", "load_sunspots", "load_wine", "load_xor", "list_datasets",
-    "mackey_glass", "SunspotsSplit", "sunspots_classic_split",
+    "load_breast_cancer",
+    "load_dataset",
+    "load_digits",
+    "load_function",
+    "load_iris",
+    "load_mackey_glass",
+    "load_sunspots",
+    "load_wine",
+    "load_xor",
+    "list_datasets",
+    "mackey_glass",
+    "SunspotsSplit",
+    "sunspots_classic_split",
 ]

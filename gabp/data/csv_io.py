@@ -85,9 +85,7 @@ def _numeric_column(t: _Table, j: int) -> np.ndarray:
                 f"CSV file '{t.path}': non-numeric value {cell!r} at {t.where(r, j)}."
             ) from None
         if not np.isfinite(out[r]):
-            raise ValueError(
-                f"CSV file '{t.path}': non-finite value {cell!r} at {t.where(r, j)}."
-            )
+            raise ValueError(f"CSV file '{t.path}': non-finite value {cell!r} at {t.where(r, j)}.")
     return out
 
 
@@ -199,35 +197,65 @@ def load_csv(
         fcols = _resolve(features, header, "features", path)
     overlap = set(fcols) & (set(tcols) | {dcol})
     if overlap and task != "series":
-        fail("features", "load_csv", "columns other than the target and date columns",
-             [header[j] for j in sorted(overlap)])
+        fail(
+            "features",
+            "load_csv",
+            "columns other than the target and date columns",
+            [header[j] for j in sorted(overlap)],
+        )
     if task != "series" and not fcols:
         raise ValueError(f"CSV file '{path}' has no input columns besides the target.")
-    X = np.column_stack([_numeric_column(t, j) for j in fcols]) if fcols \
+    X = (
+        np.column_stack([_numeric_column(t, j) for j in fcols])
+        if fcols
         else np.empty((len(rows), 0))
+    )
     stem = Path(path).name.split(".")[0]
-    base = dict(name=name or stem, feature_names=[header[j] for j in fcols],
-                description=f"Loaded from {Path(path).name}.")
+    base = dict(
+        name=name or stem,
+        feature_names=[header[j] for j in fcols],
+        description=f"Loaded from {Path(path).name}.",
+    )
     if task == "classification":
         if len(tcols) != 1:
             fail("target", "load_csv", "a single column for classification", target)
         labels = _label_column(t, tcols[0])
         classes, codes = np.unique(labels, return_inverse=True)
-        return Dataset(X=X, y=codes.ravel().astype(np.int64), task=task,
-                       target_names=[str(c) for c in classes.tolist()], **base)
+        return Dataset(
+            X=X,
+            y=codes.ravel().astype(np.int64),
+            task=task,
+            target_names=[str(c) for c in classes.tolist()],
+            **base,
+        )
     Y = np.column_stack([_numeric_column(t, j) for j in tcols])
     tnames = [header[j] for j in tcols]
     if task == "regression":
         return Dataset(X=X, y=Y, task=task, target_names=tnames, **base)
     times = np.arange(len(rows)) if dcol is None else _time_column([r[dcol] for r in rows])
     series = Y[:, 0] if Y.shape[1] == 1 else Y
-    win = make_windows(series, n_lags=n_lags, horizon=horizon,
-                       exog=X if X.shape[1] else None, index=times)
-    lag_names = [f"{c}(t-{(n_lags - 1 - i)})" if i < n_lags - 1 else f"{c}(t)"
-                 for i in range(n_lags) for c in tnames]
+    win = make_windows(
+        series, n_lags=n_lags, horizon=horizon, exog=X if X.shape[1] else None, index=times
+    )
+    lag_names = [
+        f"{c}(t-{(n_lags - 1 - i)})" if i < n_lags - 1 else f"{c}(t)"
+        for i in range(n_lags)
+        for c in tnames
+    ]
     base["feature_names"] = lag_names + base["feature_names"]
     hnames = [f"{c}(t+{h})" for h in win.horizons for c in tnames]
-    return Dataset(X=win.X, y=win.y, task="series", target_names=hnames, index=win.index,
-                   series=series, series_index=times,
-                   windowing={"n_lags": n_lags, "lag_step": 1, "horizon": win.horizons[0]
-                              if len(win.horizons) == 1 else list(win.horizons)}, **base)
+    return Dataset(
+        X=win.X,
+        y=win.y,
+        task="series",
+        target_names=hnames,
+        index=win.index,
+        series=series,
+        series_index=times,
+        windowing={
+            "n_lags": n_lags,
+            "lag_step": 1,
+            "horizon": win.horizons[0] if len(win.horizons) == 1 else list(win.horizons),
+        },
+        **base,
+    )

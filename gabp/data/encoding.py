@@ -73,9 +73,13 @@ class OneHotEncoder:
         for i, label in enumerate(arr.tolist()):
             code = self._lookup.get(label)
             if code is None:
-                fail("labels", "OneHotEncoder.transform",
-                     "labels seen in fit: " + ", ".join(repr(c) for c in self.classes_.tolist()),
-                     label, hint=f"Unknown label at position {i}.")
+                fail(
+                    "labels",
+                    "OneHotEncoder.transform",
+                    "labels seen in fit: " + ", ".join(repr(c) for c in self.classes_.tolist()),
+                    label,
+                    hint=f"Unknown label at position {i}.",
+                )
             codes[i] = code
         return codes
 
@@ -93,8 +97,9 @@ class OneHotEncoder:
     def decode(self, codes: Any) -> np.ndarray:
         """Labels of shape (n,) for integer ``codes`` of shape (n,)."""
         self._require_fit()
-        idx = check_array(codes, "codes", "OneHotEncoder.decode", ndim=1, dtype=np.int64,
-                          min_rows=0)
+        idx = check_array(
+            codes, "codes", "OneHotEncoder.decode", ndim=1, dtype=np.int64, min_rows=0
+        )
         if idx.size and (idx.min() < 0 or idx.max() >= self.n_classes):
             fail("codes", "OneHotEncoder.decode", f"integers in [0, {self.n_classes - 1}]", idx)
         return self.classes_[idx]
@@ -105,11 +110,14 @@ class OneHotEncoder:
         Each row's label is the class with the largest score (first one on ties).
         """
         self._require_fit()
-        arr = check_array(scores, "scores", "OneHotEncoder.inverse_transform", ndim=2,
-                          min_rows=0)
+        arr = check_array(scores, "scores", "OneHotEncoder.inverse_transform", ndim=2, min_rows=0)
         if arr.shape[1] != self.n_classes:
-            fail("scores", "OneHotEncoder.inverse_transform",
-                 f"an array with {self.n_classes} columns (one per class)", arr)
+            fail(
+                "scores",
+                "OneHotEncoder.inverse_transform",
+                f"an array with {self.n_classes} columns (one per class)",
+                arr,
+            )
         return self.classes_[np.argmax(arr, axis=1)]
 
     def to_dict(self) -> dict[str, Any]:

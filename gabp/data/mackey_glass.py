@@ -105,7 +105,7 @@ def mackey_glass(
         k4 = f(xt + dt * k3, d1)
         x[i + 1] = xt + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
     samples = x[origin::sub]
-    return samples[discard:discard + n_samples].copy()
+    return samples[discard : discard + n_samples].copy()
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,8 +146,12 @@ def mackey_glass_benchmark(
     win = win.take(np.flatnonzero(rows))
     t = win.input_end
     return MackeyGlassBenchmark(
-        X_train=win.X[:n_train], y_train=win.y[:n_train],
-        X_test=win.X[n_train:], y_test=win.y[n_train:],
-        t_train=t[:n_train].copy(), t_test=t[n_train:].copy(),
-        series=series, windows=win,
+        X_train=win.X[:n_train],
+        y_train=win.y[:n_train],
+        X_test=win.X[n_train:],
+        y_test=win.y[n_train:],
+        t_train=t[:n_train].copy(),
+        t_test=t[n_train:].copy(),
+        series=series,
+        windows=win,
     )

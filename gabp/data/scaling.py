@@ -143,8 +143,9 @@ class MinMaxScaler(_Scaler):
         except (TypeError, ValueError):
             fail("feature_range", "MinMaxScaler", "a pair (low, high) of numbers", feature_range)
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            fail("feature_range", "MinMaxScaler", "a pair (low, high) with low < high",
-                 feature_range)
+            fail(
+                "feature_range", "MinMaxScaler", "a pair (low, high) with low < high", feature_range
+            )
         self.feature_range = [low, high]
         self.data_min_: np.ndarray | None = None
         self.data_max_: np.ndarray | None = None
@@ -208,6 +209,10 @@ def scaler_from_dict(data: dict[str, Any]) -> MinMaxScaler | StandardScaler:
     """Rebuild either scaler from :meth:`to_dict` output, dispatching on ``data["type"]``."""
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in _SCALERS:
-        fail("data", "scaler_from_dict", "a dict whose 'type' is one of "
-             + ", ".join(repr(k) for k in _SCALERS), data)
+        fail(
+            "data",
+            "scaler_from_dict",
+            "a dict whose 'type' is one of " + ", ".join(repr(k) for k in _SCALERS),
+            data,
+        )
     return _SCALERS[kind].from_dict(data)

@@ -89,9 +89,19 @@ class Windows:
         idx = pos if index is None else np.asarray(index)
         if idx.shape != (X.shape[0],):
             fail("index", where, f"an array of shape ({X.shape[0]},)", idx)
-        return cls(X=X, y=y if y.ndim == 2 else y.reshape(-1, 1), index=idx,
-                   input_start=pos, input_end=pos, target_start=pos, target_end=pos,
-                   series_index=idx, n_lags=X.shape[1], lag_step=1, horizons=(0,))
+        return cls(
+            X=X,
+            y=y if y.ndim == 2 else y.reshape(-1, 1),
+            index=idx,
+            input_start=pos,
+            input_end=pos,
+            target_start=pos,
+            target_end=pos,
+            series_index=idx,
+            n_lags=X.shape[1],
+            lag_step=1,
+            horizons=(0,),
+        )
 
 
 def _horizons(horizon: int | Sequence[int], where: str) -> tuple[int, ...]:
@@ -100,11 +110,14 @@ def _horizons(horizon: int | Sequence[int], where: str) -> tuple[int, ...]:
     try:
         hs = tuple(int(check_int(h, "horizon", where, low=1)) for h in horizon)
     except TypeError:
-        fail("horizon", where, "a positive integer or a sequence of them", horizon,
-             exc=TypeError)
+        fail("horizon", where, "a positive integer or a sequence of them", horizon, exc=TypeError)
     if not hs or any(b <= a for a, b in zip(hs, hs[1:], strict=False)):
-        fail("horizon", where, "a non-empty strictly increasing sequence of positive integers",
-             horizon)
+        fail(
+            "horizon",
+            where,
+            "a non-empty strictly increasing sequence of positive integers",
+            horizon,
+        )
     return hs
 
 
@@ -159,11 +172,11 @@ def make_windows(
     if target_columns is None:
         tcols = list(range(n_cols))
     else:
-        tcols = [check_int(c, "target_columns", where, low=0, high=n_cols - 1)
-                 for c in target_columns]
+        tcols = [
+            check_int(c, "target_columns", where, low=0, high=n_cols - 1) for c in target_columns
+        ]
         if not tcols:
-            fail("target_columns", where, "a non-empty sequence of column numbers",
-                 target_columns)
+            fail("target_columns", where, "a non-empty sequence of column numbers", target_columns)
     if exog is not None:
         ex = check_array(exog, "exog", where, ndim=(1, 2))
         ex = ex.reshape(-1, 1) if ex.ndim == 1 else ex
@@ -181,9 +194,13 @@ def make_windows(
     first = (n_lags - 1) * lag_step
     last = n_t - 1 - hs[-1]
     if last < first:
-        fail("series", where,
-             f"at least {first + hs[-1] + 1} values for n_lags={n_lags}, lag_step={lag_step} "
-             f"and horizon up to {hs[-1]}", arr)
+        fail(
+            "series",
+            where,
+            f"at least {first + hs[-1] + 1} values for n_lags={n_lags}, lag_step={lag_step} "
+            f"and horizon up to {hs[-1]}",
+            arr,
+        )
     origins = np.arange(first, last + 1, stride)
     lag_offsets = -(n_lags - 1 - np.arange(n_lags)) * lag_step  # oldest first
     X_lags = data[origins[:, None] + lag_offsets[None, :]]  # (n, n_lags, n_cols)
@@ -203,8 +220,7 @@ def make_windows(
         n_lags=n_lags,
         lag_step=lag_step,
         horizons=hs,
-        meta={"n_cols": n_cols, "n_exog": ex.shape[1], "target_columns": tcols,
-              "stride": stride},
+        meta={"n_cols": n_cols, "n_exog": ex.shape[1], "target_columns": tcols, "stride": stride},
     )
 
 
@@ -310,8 +326,7 @@ def chronological_split(
         n_val = _count(val_fraction, val_size, n, "val_fraction", where)
         n_before = int(np.sum(tstarts < s))
         if n_val > n_before:
-            fail("val_size", where, f"at most {n_before} (the windows before the test part)",
-                 n_val)
+            fail("val_size", where, f"at most {n_before} (the windows before the test part)", n_val)
         v = int(tstarts[n_before - n_val]) if n_val > 0 else s
 
     w = windows
@@ -435,8 +450,7 @@ def walk_forward(
             train_rows = train_rows[-max_train:]
         if train_rows.size == 0:
             fail("initial", where, "large enough that every block has training rows", initial)
-        pred = np.asarray(fit_predict(Xa[train_rows], ya[train_rows], Xa[start:stop]),
-                          dtype=float)
+        pred = np.asarray(fit_predict(Xa[train_rows], ya[train_rows], Xa[start:stop]), dtype=float)
         pred = pred.reshape(stop - start, -1)
         if pred.shape != ya[start:stop].shape:
             raise ValueError(
@@ -452,9 +466,15 @@ def walk_forward(
         sizes.append(train_rows.size)
     P = np.concatenate(preds)
     R = np.concatenate(rows)
-    return WalkForwardResult(predictions=P, y_true=ya[R], rows=R,
-                             block_starts=np.asarray(starts), block_rmse=np.asarray(rmses),
-                             block_mae=np.asarray(maes), train_sizes=np.asarray(sizes))
+    return WalkForwardResult(
+        predictions=P,
+        y_true=ya[R],
+        rows=R,
+        block_starts=np.asarray(starts),
+        block_rmse=np.asarray(rmses),
+        block_mae=np.asarray(maes),
+        train_sizes=np.asarray(sizes),
+    )
 
 
 def _histories(history: Any, need: int, where: str) -> tuple[np.ndarray, bool]:

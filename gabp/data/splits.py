@@ -13,8 +13,13 @@ def _fractions(val_fraction: float, test_fraction: float, where: str) -> tuple[f
     vf = check_float(val_fraction, "val_fraction", where, low=0.0, high=1.0, high_open=True)
     tf = check_float(test_fraction, "test_fraction", where, low=0.0, high=1.0, high_open=True)
     if vf + tf >= 1.0:
-        fail("val_fraction", where, f"less than 1 - test_fraction = {1 - tf:g}", vf,
-             hint="The training part would be empty.")
+        fail(
+            "val_fraction",
+            where,
+            f"less than 1 - test_fraction = {1 - tf:g}",
+            vf,
+            hint="The training part would be empty.",
+        )
     return vf, tf
 
 
@@ -63,8 +68,9 @@ def stratified_split(
         fail("y", where, "a non-empty 1-D array of labels", labels)
     vf, tf = _fractions(val_fraction, test_fraction, where)
     rng = np.random.default_rng(seed)
-    _, codes = np.unique(labels.astype(str) if labels.dtype.kind == "O" else labels,
-                         return_inverse=True)
+    _, codes = np.unique(
+        labels.astype(str) if labels.dtype.kind == "O" else labels, return_inverse=True
+    )
     codes = codes.ravel()
     members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
     sizes = np.array([len(m) for m in members])
@@ -75,8 +81,8 @@ def stratified_split(
     for idx, nt, nv in zip(members, n_test, n_val, strict=True):
         perm = rng.permutation(idx)
         parts[2].append(perm[:nt])
-        parts[1].append(perm[nt:nt + nv])
-        parts[0].append(perm[nt + nv:])
+        parts[1].append(perm[nt : nt + nv])
+        parts[0].append(perm[nt + nv :])
     train, val, test = (np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
     return train, val, test
 
@@ -98,5 +104,5 @@ def random_split(
     vf, tf = _fractions(val_fraction, test_fraction, where)
     perm = np.random.default_rng(seed).permutation(n)
     n_test, n_val = int(round(n * tf)), int(round(n * vf))
-    test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    test, val, train = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
     return np.sort(train), np.sort(val), np.sort(test)

@@ -95,8 +95,10 @@ class TaskData:
         return arr if self.y_scaler is None else self.y_scaler.inverse_transform(arr)
 
     def __repr__(self) -> str:
-        return (f"TaskData(name={self.name!r}, task={self.task!r}, train={self.X_train.shape},"
-                f" val={self.X_val.shape}, test={self.X_test.shape})")
+        return (
+            f"TaskData(name={self.name!r}, task={self.task!r}, train={self.X_train.shape},"
+            f" val={self.X_val.shape}, test={self.X_test.shape})"
+        )
 
 
 def _make_scaler(kind: str | None, feature_range: tuple[float, float]) -> Scaler | None:
@@ -161,15 +163,18 @@ def split_task(
     where = "split_task"
     if not isinstance(dataset, Dataset):
         fail("dataset", where, "a gabp.data.Dataset", dataset, exc=TypeError)
-    check_choice(scaler if scaler is not None else "None", ("minmax", "standard", "None"),
-                 "scaler", where)
+    check_choice(
+        scaler if scaler is not None else "None", ("minmax", "standard", "None"), "scaler", where
+    )
     vf, tf = _fractions(val_fraction, 0.0 if classic else test_fraction, where)
     if classic and dataset.name not in ("sunspots", "mackey_glass"):
-        fail("classic", where, "False for datasets other than 'sunspots' and 'mackey_glass'",
-             classic)
+        fail(
+            "classic", where, "False for datasets other than 'sunspots' and 'mackey_glass'", classic
+        )
     if dataset.task == "series":
-        return _split_series(dataset, vf, tf, n_lags, horizon, lag_step, scaler,
-                             feature_range, scale_y, classic)
+        return _split_series(
+            dataset, vf, tf, n_lags, horizon, lag_step, scaler, feature_range, scale_y, classic
+        )
     n = dataset.n_samples
     if dataset.task == "classification":
         tr, va, te = stratified_split(dataset.y, val_fraction=vf, test_fraction=tf, seed=seed)
@@ -179,8 +184,7 @@ def split_task(
     xs = _make_scaler(scaler, feature_range)
     if xs is not None:
         xs.fit(X[tr])
-    parts = {"X_train": _apply(xs, X[tr]), "X_val": _apply(xs, X[va]),
-             "X_test": _apply(xs, X[te])}
+    parts = {"X_train": _apply(xs, X[tr]), "X_val": _apply(xs, X[va]), "X_test": _apply(xs, X[te])}
     if dataset.task == "classification":
         names = np.asarray(dataset.target_names)
         labels = names[dataset.y]
@@ -188,8 +192,9 @@ def split_task(
         ys = None
         for part, rows in (("train", tr), ("val", va), ("test", te)):
             parts[f"y_{part}_raw"] = labels[rows]
-            parts[f"y_{part}"] = (enc.transform(labels[rows]) if rows.size
-                                  else np.empty((0, enc.n_classes)))
+            parts[f"y_{part}"] = (
+                enc.transform(labels[rows]) if rows.size else np.empty((0, enc.n_classes))
+            )
     else:
         enc = None
         Y = dataset.y if dataset.y.ndim == 2 else dataset.y.reshape(-1, 1)
@@ -199,14 +204,33 @@ def split_task(
         for part, rows in (("train", tr), ("val", va), ("test", te)):
             parts[f"y_{part}_raw"] = Y[rows]
             parts[f"y_{part}"] = _apply(ys, Y[rows])
-    return TaskData(name=dataset.name, task=dataset.task, idx_train=tr, idx_val=va,
-                    idx_test=te, feature_names=list(dataset.feature_names),
-                    target_names=list(dataset.target_names), x_scaler=xs, y_scaler=ys,
-                    encoder=enc, **parts)
+    return TaskData(
+        name=dataset.name,
+        task=dataset.task,
+        idx_train=tr,
+        idx_val=va,
+        idx_test=te,
+        feature_names=list(dataset.feature_names),
+        target_names=list(dataset.target_names),
+        x_scaler=xs,
+        y_scaler=ys,
+        encoder=enc,
+        **parts,
+    )
 
 
-def _split_series(ds: Dataset, vf: float, tf: float, n_lags, horizon, lag_step, scaler,
-                  feature_range, scale_y, classic) -> TaskData:
+def _split_series(
+    ds: Dataset,
+    vf: float,
+    tf: float,
+    n_lags,
+    horizon,
+    lag_step,
+    scaler,
+    feature_range,
+    scale_y,
+    classic,
+) -> TaskData:
     if ds.series is None:
         fail("dataset", "split_task", "a series dataset with its raw 'series'", ds)
     wdef = dict(ds.windowing or {"n_lags": 1, "lag_step": 1, "horizon": 1})
@@ -229,8 +253,7 @@ def _split_series(ds: Dataset, vf: float, tf: float, n_lags, horizon, lag_step, 
         else:  # mackey_glass: the last 500 benchmark pairs are the test part
             test_start = ds.index[500]
         n_before = int(np.sum(win.index < test_start))
-        split = chronological_split(win, val_size=int(round(vf * n_before)),
-                                    test_start=test_start)
+        split = chronological_split(win, val_size=int(round(vf * n_before)), test_start=test_start)
         test = split.test
         if ds.name == "sunspots":
             test = test.take(np.flatnonzero(test.index < 1956))
@@ -246,8 +269,11 @@ def _split_series(ds: Dataset, vf: float, tf: float, n_lags, horizon, lag_step, 
             period = ds.series[: int(train.target_end.max()) + 1]
             base = _make_scaler(scaler, feature_range).fit(period)
             xs = base.tile(n_lags_)
-            ys = base.tile(len(win.horizons)) if scale_y and win.y.shape[1] == len(
-                win.horizons) * _n_cols(ds.series) else None
+            ys = (
+                base.tile(len(win.horizons))
+                if scale_y and win.y.shape[1] == len(win.horizons) * _n_cols(ds.series)
+                else None
+            )
         else:
             xs = _make_scaler(scaler, feature_range).fit(train.X)
         if scale_y and ys is None:
@@ -261,16 +287,23 @@ def _split_series(ds: Dataset, vf: float, tf: float, n_lags, horizon, lag_step, 
     extra = {}
     for key, rows in extra_rows.items():
         w = win.take(rows)
-        extra[key] = {"X": _apply(xs, w.X), "y": _apply(ys, w.y), "y_raw": w.y,
-                      "index": w.index}
+        extra[key] = {"X": _apply(xs, w.X), "y": _apply(ys, w.y), "y_raw": w.y, "index": w.index}
     return TaskData(
-        name=ds.name, task="series", idx_train=_rows_of(win, train), idx_val=_rows_of(win, val),
-        idx_test=_rows_of(win, test), feature_names=list(ds.feature_names) if not custom
+        name=ds.name,
+        task="series",
+        idx_train=_rows_of(win, train),
+        idx_val=_rows_of(win, val),
+        idx_test=_rows_of(win, test),
+        feature_names=list(ds.feature_names)
+        if not custom
         else [f"lag{j}" for j in range(win.X.shape[1])],
-        target_names=list(ds.target_names) if not custom
-        else [f"t+{h}" for h in win.horizons], x_scaler=xs, y_scaler=ys,
-        windowing={"n_lags": win.n_lags, "lag_step": win.lag_step,
-                   "horizon": list(win.horizons)}, extra=extra, **parts)
+        target_names=list(ds.target_names) if not custom else [f"t+{h}" for h in win.horizons],
+        x_scaler=xs,
+        y_scaler=ys,
+        windowing={"n_lags": win.n_lags, "lag_step": win.lag_step, "horizon": list(win.horizons)},
+        extra=extra,
+        **parts,
+    )
 
 
 def _n_cols(series: np.ndarray) -> int:
@@ -286,8 +319,7 @@ def _dataset_windows(ds: Dataset, wdef: dict[str, Any]) -> Windows:
     keep = np.flatnonzero(np.isin(win.index, ds.index))
     sub = win.take(keep)
     if sub.X.shape != ds.X.shape or not np.array_equal(sub.X, ds.X):
-        logger.warning("dataset %r: X does not match its windowing; rebuilt from series",
-                       ds.name)
+        logger.warning("dataset %r: X does not match its windowing; rebuilt from series", ds.name)
         return win
     return sub
 
