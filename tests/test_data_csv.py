@@ -101,3 +101,18 @@ def test_ragged_row_and_bad_task(tmp_path):
         load_csv(_write(tmp_path, "a,b,y\n1,2,3\n4,5\n"), target="y")
     with pytest.raises(ValueError, match="'task' parameter of load_csv must be one of"):
         load_csv(_write(tmp_path, "a,y\n1,2\n", "t.csv"), target="y", task="clustering")
+
+
+def test_csv_series_with_exog_through_split_task(tmp_path):
+    from gabp.data import split_task
+
+    rows = "\n".join(f"{2000 + i},{np.sin(i):.6f},{i}" for i in range(40))
+    path = _write(tmp_path, "year,v,ex\n" + rows + "\n")
+    ds = load_csv(path, target="v", date_column="year", n_lags=3)
+    assert ds.feature_names == ["v(t-2)", "v(t-1)", "v(t)", "ex"]
+    task = split_task(ds)
+    assert task.X_train.shape[1] == 4 and task.feature_names == ds.feature_names
+    assert task.index_train.max() < task.index_val.min() < task.index_test.min()
+    custom = split_task(ds, n_lags=2, horizon=[1, 2])
+    assert custom.feature_names == ["x(t-1)", "x(t)", "ex"]
+    assert custom.target_names == ["x(t+1)", "x(t+2)"]

@@ -40,6 +40,9 @@ class Dataset:
     windowing : dict or None
         Keyword arguments of :func:`gabp.data.make_windows` used to build ``X`` and
         ``y`` from ``series`` (``n_lags``, ``lag_step``, ``horizon``).
+    exog : ndarray of shape (n_t, n_exog) or None
+        Exogenous columns aligned with ``series`` (appended to each window's inputs at
+        its origin), e.g. the non-target columns of a CSV series.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Dataset:
     description: str = ""
     series_index: np.ndarray | None = None
     windowing: dict[str, Any] | None = field(default=None)
+    exog: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:

@@ -252,6 +252,7 @@ def load_csv(
         index=win.index,
         series=series,
         series_index=times,
+        exog=X if X.shape[1] else None,
         windowing={
             "n_lags": n_lags,
             "lag_step": 1,

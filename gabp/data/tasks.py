@@ -242,7 +242,7 @@ def _split_series(
     if lag_step is not None:
         wdef["lag_step"] = lag_step
     if custom or ds.X.shape[0] == 0:
-        win = make_windows(ds.series, index=ds.series_index, **wdef)
+        win = make_windows(ds.series, index=ds.series_index, exog=ds.exog, **wdef)
     else:
         win = _dataset_windows(ds, wdef)
     extra_rows: dict[str, np.ndarray] = {}
@@ -294,10 +294,8 @@ def _split_series(
         idx_train=_rows_of(win, train),
         idx_val=_rows_of(win, val),
         idx_test=_rows_of(win, test),
-        feature_names=list(ds.feature_names)
-        if not custom
-        else [f"lag{j}" for j in range(win.X.shape[1])],
-        target_names=list(ds.target_names) if not custom else [f"t+{h}" for h in win.horizons],
+        feature_names=list(ds.feature_names) if not custom else _window_names(win, ds)[0],
+        target_names=list(ds.target_names) if not custom else _window_names(win, ds)[1],
         x_scaler=xs,
         y_scaler=ys,
         windowing={"n_lags": win.n_lags, "lag_step": win.lag_step, "horizon": list(win.horizons)},
@@ -306,13 +304,24 @@ def _split_series(
     )
 
 
+def _window_names(win: Windows, ds: Dataset) -> tuple[list[str], list[str]]:
+    n_cols = _n_cols(ds.series)
+    cols = ["x"] if n_cols == 1 else [f"x{c}" for c in range(n_cols)]
+    lags = [(win.n_lags - 1 - j) * win.lag_step for j in range(win.n_lags)]
+    inputs = [f"{c}(t-{k})" if k else f"{c}(t)" for k in lags for c in cols]
+    n_exog = win.X.shape[1] - len(inputs)
+    inputs += list(ds.feature_names[-n_exog:]) if n_exog else []
+    tcols = [cols[c] for c in win.meta.get("target_columns", range(n_cols))]
+    return inputs, [f"{c}(t+{h})" for h in win.horizons for c in tcols]
+
+
 def _n_cols(series: np.ndarray) -> int:
     return 1 if series.ndim == 1 else series.shape[1]
 
 
 def _dataset_windows(ds: Dataset, wdef: dict[str, Any]) -> Windows:
     """Rebuild the Windows (with positions) matching the dataset's own X / y rows."""
-    win = make_windows(ds.series, index=ds.series_index, **wdef)
+    win = make_windows(ds.series, index=ds.series_index, exog=ds.exog, **wdef)
     if win.X.shape == ds.X.shape and np.array_equal(win.X, ds.X):
         return win
     # the dataset holds a subset of the windows (e.g. Mackey-Glass t = 118..1117)
