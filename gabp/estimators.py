@@ -1,0 +1,940 @@
+"""scikit-learn-style estimators: :class:`GABPRegressor` and :class:`GABPClassifier`.
+
+Both follow scikit-learn's estimator protocol (``__init__`` stores keyword parameters
+unchanged, ``fit`` validates them and returns ``self``, fitted attributes end with an
+underscore, ``get_params`` / ``set_params``, ``clone``-friendly, picklable), so they drop
+into pipelines, cross-validation and model selection. scikit-learn is *not* needed to use
+them and is never imported by this module: the pieces of the protocol that refer to
+scikit-learn's own classes (estimator tags, ``NotFittedError``, ``DataConversionWarning``) are
+taken from ``sys.modules`` only when scikit-learn has already been imported by the caller.
+
+A fit is one call to :func:`gabp.evolution.evolve`:
+
+1. validate every parameter and the data (errors are raised before any work);
+2. standardize the inputs (and, for the regressor, the targets) with
+   :class:`gabp.data.StandardScaler` fitted on the data given to ``fit``;
+3. hold out ``validation_fraction`` of it (stratified for the classifier, random for the
+   regressor, seeded from ``random_state``): the GA's fitness is computed on it and the final
+   BP fine-tune stops early on it;
+4. evolve (or, in mode ``"bp"``, just train) the network and keep the fine-tuned best one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_array, check_choice, check_float, check_int, fail
+from .activations import HIDDEN_ACTIVATIONS
+from .data.encoding import OneHotEncoder
+from .data.scaling import StandardScaler
+from .data.splits import random_split, stratified_split
+from .evolution import MODES, BPConfig, GAConfig, evolve
+from .network import check_dtype
+from .optimizers import OPTIMIZERS
+
+__all__ = ["DataConversionWarning", "GABPClassifier", "GABPRegressor", "NotFittedError"]
+
+REGRESSION_FITNESS = ("loss", "mse", "rmse", "mae", "sae")
+CLASSIFICATION_FITNESS = ("loss", "error_rate")
+
+# Seed-sequence key of the validation split (evolve's own streams use keys 0..6).
+_SPLIT_KEY = 1000
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method needing a fitted estimator is called before ``fit``.
+
+    It derives from ``ValueError`` and ``AttributeError`` as scikit-learn's does. When
+    scikit-learn is already imported, the instance raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``.
+    """
+
+    def __reduce__(self):
+        return _not_fitted_error, (str(self),)
+
+
+class DataConversionWarning(UserWarning):
+    """Warns that input data was converted (e.g. a column-vector ``y`` raveled).
+
+    When scikit-learn is already imported, the warning raised is also an instance of
+    ``sklearn.exceptions.DataConversionWarning``.
+    """
+
+
+_BRIDGED: dict[str, type] = {}
+
+
+def _bridged(ours: type, sk_name: str) -> type:
+    """``ours``, or a subclass of ``ours`` and scikit-learn's class of the same role when
+    scikit-learn is already loaded (never imported here)."""
+    sk_module = sys.modules.get("sklearn.exceptions")
+    sk_cls = getattr(sk_module, sk_name, None)
+    if sk_cls is None or issubclass(ours, sk_cls):
+        return ours
+    if sk_name not in _BRIDGED:
+        _BRIDGED[sk_name] = type(ours.__name__, (ours, sk_cls), {"__module__": __name__})
+    return _BRIDGED[sk_name]
+
+
+def _not_fitted_error(message: str) -> NotFittedError:
+    return _bridged(NotFittedError, "NotFittedError")(message)
+
+
+# --------------------------------------------------------------------------- protocol base
+
+
+class _BaseEstimator:
+    """``get_params`` / ``set_params`` / ``__repr__`` / tags without scikit-learn.
+
+    Parameter names are read from the ``__init__`` signature; ``__init__`` must store each
+    keyword argument unchanged under its own name.
+    """
+
+    _estimator_type: str | None = None  # read by scikit-learn < 1.6
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        names = []
+        for p in sig.parameters.values():
+            if p.name == "self":
+                continue
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ must not take *args or **kwargs.")
+            names.append(p.name)
+        return sorted(names)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator, as given to ``__init__`` (or ``set_params``).
+
+        With ``deep=True``, parameters of nested estimators are added as ``name__param``.
+        """
+        out: dict[str, Any] = {}
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params: Any) -> _BaseEstimator:
+        """Set parameters (validated in ``fit``, not here); returns ``self``."""
+        valid = self._get_param_names()
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {valid!r}."
+                )
+            if sep:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self"
+        }
+        changed = []
+        for name in self._get_param_names():
+            value = getattr(self, name, None)
+            if value is defaults.get(name) or repr(value) == repr(defaults.get(name)):
+                continue
+            changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "network_")
+
+    def __sklearn_tags__(self):
+        """scikit-learn (>= 1.6) estimator tags; only scikit-learn calls this."""
+        sk = sys.modules.get("sklearn.utils")
+        if sk is None or not hasattr(sk, "Tags"):
+            raise AttributeError("__sklearn_tags__ needs scikit-learn >= 1.6 to be imported.")
+        tags = sk.Tags(
+            estimator_type=self._estimator_type,
+            target_tags=sk.TargetTags(
+                required=True, multi_output=self._estimator_type == "regressor"
+            ),
+            input_tags=sk.InputTags(two_d_array=True),
+        )
+        if self._estimator_type == "classifier":
+            tags.classifier_tags = sk.ClassifierTags(multi_class=True, multi_label=False)
+        else:
+            tags.regressor_tags = sk.RegressorTags()
+        return tags
+
+    def _check_is_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise _not_fitted_error(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _is_sparse(value: Any) -> bool:
+    return type(value).__module__.startswith("scipy.sparse") or (
+        hasattr(value, "tocsr") and hasattr(value, "nnz")
+    )
+
+
+def _check_X(value: Any, where: str, n_features: int | None = None) -> np.ndarray:
+    """Validate features: 2-D, real, finite, at least one row and one column."""
+    if value is None:
+        fail("X", where, "an array-like of shape (n_samples, n_features)", value, exc=TypeError)
+    if _is_sparse(value):
+        fail(
+            "X",
+            where,
+            "a dense array",
+            value,
+            exc=TypeError,
+            hint="Sparse input is not supported; convert it with X.toarray().",
+        )
+    raw = np.asarray(value)
+    if np.iscomplexobj(raw):
+        fail("X", where, "real numbers", raw, hint="Complex data not supported.")
+    if raw.ndim != 2:
+        fail(
+            "X",
+            where,
+            "a 2-D array of shape (n_samples, n_features)",
+            raw,
+            hint="Reshape your data either using X.reshape(-1, 1) if it has a single feature "
+            "or X.reshape(1, -1) if it contains a single sample.",
+        )
+    try:
+        raw = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        fail("X", where, "array-like of numbers", raw, exc=TypeError, hint=f"({exc})")
+    X = check_array(raw, "X", where, ndim=2, min_rows=0)
+    if X.shape[0] == 0:
+        fail(
+            "X",
+            where,
+            "an array with at least 1 sample",
+            X,
+            hint=f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+            "required.",
+        )
+    if X.shape[1] == 0:
+        fail(
+            "X",
+            where,
+            "an array with at least 1 feature",
+            X,
+            hint=f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            "required.",
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        fail(
+            "X",
+            where,
+            f"an array with {n_features} columns, as seen in fit",
+            X,
+            hint=f"X has {X.shape[1]} features, but {where.split('.')[0]} is expecting "
+            f"{n_features} features as input.",
+        )
+    return X
+
+
+def _check_y_given(y: Any, where: str) -> None:
+    if y is None:
+        raise ValueError(
+            f"{where} requires y to be passed, but the target y is None. "
+            f"The 'y' parameter of {where} must be an array-like of targets."
+        )
+
+
+def _check_bool(value: Any, name: str, where: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        fail(name, where, "a bool (True or False)", value, exc=TypeError)
+    return bool(value)
+
+
+def _check_hidden(value: Any, where: str) -> tuple[int, ...]:
+    name = "hidden_layer_sizes"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        fail(name, where, "an integer or a sequence of integers", value, exc=TypeError)
+    sizes = []
+    for size in value:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            fail(name, where, "a sequence of integers", value, exc=TypeError)
+        if size < 1:
+            fail(name, where, "a sequence of integers >= 1 (units per hidden layer)", value)
+        sizes.append(int(size))
+    return tuple(sizes)
+
+
+def _resolve_seed(random_state: Any, where: str) -> int:
+    """An int seed from ``None`` (fresh entropy), an int >= 0, a Generator or RandomState."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        fail(
+            "random_state",
+            where,
+            "None, an integer >= 0, a numpy.random.Generator or a numpy.random.RandomState",
+            random_state,
+            exc=TypeError,
+        )
+    return check_int(random_state, "random_state", where, low=0)
+
+
+def _weighted_mean(values: np.ndarray, sample_weight: Any, where: str) -> float:
+    if sample_weight is None:
+        return float(np.mean(values))
+    w = check_array(sample_weight, "sample_weight", where, ndim=1)
+    if w.shape[0] != values.shape[0]:
+        fail("sample_weight", where, f"an array of shape ({values.shape[0]},)", w)
+    return float(np.average(values, weights=w))
+
+
+# --------------------------------------------------------------------------- estimators
+
+_PARAMS_DOC = """
+    hidden_layer_sizes : int or sequence of int, default (10,)
+        Units of each hidden layer.
+    activation : {"tanh", "sigmoid", "relu", "leaky_relu", "identity"}, default "tanh"
+        Activation of the hidden layers.
+    mode : {"classic", "baldwinian", "lamarckian", "bp"}, default "lamarckian"
+        ``classic``: the GA scores untrained weights, BP fine-tunes the best; ``baldwinian``:
+        each individual is trained ``bp_epochs`` epochs before it is scored; ``lamarckian``:
+        as baldwinian, and the trained weights are written back into the genome; ``bp``:
+        plain backpropagation with no GA (the baseline, same trainer).
+    population_size : int, default 40
+    n_generations : int, default 50
+    bp_epochs : int, default 5
+        BP epochs per individual per generation (baldwinian and lamarckian modes).
+    max_epochs : int, default 200
+        Epoch cap of the final BP fine-tune of the best individual (and of mode ``bp``).
+    optimizer : {"adam", "sgd", "momentum", "nesterov"}, default "adam"
+    learning_rate : float, default 0.01
+    momentum : float, default 0.9
+        Momentum factor of the ``momentum`` and ``nesterov`` optimizers.
+    batch_size : int or None, default 32
+        Mini-batch size; ``None`` for full-batch gradient descent.
+    alpha : float, default 1e-4
+        L2 penalty on the weights (biases are not penalized).
+    validation_fraction : float in [0, 1), default 0.1
+        Part of the training data held out (seeded by ``random_state``) to compute the GA's
+        fitness and to stop the final fine-tune early. With 0, the fitness is computed on
+        the training data and early stopping monitors the training loss.
+    early_stopping : bool, default True
+        Stop the final fine-tune when the monitored loss has not improved for ``patience``
+        epochs, and keep the weights of its best epoch.
+    patience : int, default 20
+    scale_inputs : bool, default True
+        Standardize the inputs (:class:`gabp.data.StandardScaler` fitted in ``fit``).
+    fitness : str, default "loss"
+        Error the GA minimizes on the validation part: %(fitness)s.
+    crossover_prob, mutation_prob, mutation_sigma, n_elite : float, float, float, int
+        See :class:`gabp.evolution.GAConfig` (defaults 0.7, 0.05, 0.1, 2).
+    selection : {"tournament", "rank", "sus"}, default "tournament"
+    crossover : {"blend", "sbx", "arithmetic", "uniform"}, default "blend"
+    mutation : {"gaussian", "polynomial", "nonuniform"}, default "gaussian"
+    bounds : (float, float) or None, default None
+        Gene bounds (needed by the polynomial and non-uniform mutations).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of BP training (float32 is about twice as fast).
+    n_baseline : int, default 0
+        Restarts of the equal-budget plain-BP baseline stored in ``result_.baseline``
+        (for reports; it does not change the fitted model).
+    n_jobs : int or None, default None
+        Workers scoring the population (joblib semantics). Results do not depend on it.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seed of the validation split, the GA and BP. An int gives reproducible fits.
+    verbose : int, default 0
+        1: a progress bar; 2: also log each generation.
+"""
+
+_ATTRS_DOC = """
+    n_features_in_ : int
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(fan_in, fan_out)``: the weights of layer ``i + 1``.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` has shape ``(fan_out,)``.
+    network_ : gabp.Network
+        The fitted network (one member), working on scaled inputs and outputs.
+    loss_curve_ : list of float
+        Training loss (with the L2 term) per epoch of the final fine-tune.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch of the final fine-tune (lower is better); ``None`` when
+        ``validation_fraction == 0``.
+    validation_error_ : float
+        The final model's fitness metric on the validation part (training data if none).
+    logbook_ : deap.tools.Logbook or None
+        One record per generation (``gen``, ``error_min``, ``error_mean``, ...); ``None`` in
+        mode ``"bp"``.
+    best_fitness_ : float
+        Error of the best genome the GA found (before the fine-tune); ``nan`` in mode
+        ``"bp"``.
+    n_iter_ : int
+        Epochs of the final fine-tune.
+    seed_ : int
+        The seed the fit used (drawn from ``random_state``).
+    result_ : gabp.evolution.EvolutionResult
+        Everything :func:`gabp.evolution.evolve` returned (hall of fame, baseline, ...).
+    input_scaler_ : gabp.data.StandardScaler or None
+"""
+
+
+class _GABPBase(_BaseEstimator):
+    _fitness_choices: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: int | Sequence[int] = (10,),
+        activation: str = "tanh",
+        mode: str = "lamarckian",
+        population_size: int = 40,
+        n_generations: int = 50,
+        bp_epochs: int = 5,
+        max_epochs: int = 200,
+        optimizer: str = "adam",
+        learning_rate: float = 0.01,
+        momentum: float = 0.9,
+        batch_size: int | None = 32,
+        alpha: float = 1e-4,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 20,
+        scale_inputs: bool = True,
+        fitness: str = "loss",
+        crossover_prob: float = 0.7,
+        mutation_prob: float = 0.05,
+        mutation_sigma: float = 0.1,
+        n_elite: int = 2,
+        selection: str = "tournament",
+        crossover: str = "blend",
+        mutation: str = "gaussian",
+        bounds: tuple[float, float] | None = None,
+        dtype: str = "float64",
+        n_baseline: int = 0,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.mode = mode
+        self.population_size = population_size
+        self.n_generations = n_generations
+        self.bp_epochs = bp_epochs
+        self.max_epochs = max_epochs
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.alpha = alpha
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.scale_inputs = scale_inputs
+        self.fitness = fitness
+        self.crossover_prob = crossover_prob
+        self.mutation_prob = mutation_prob
+        self.mutation_sigma = mutation_sigma
+        self.n_elite = n_elite
+        self.selection = selection
+        self.crossover = crossover
+        self.mutation = mutation
+        self.bounds = bounds
+        self.dtype = dtype
+        self.n_baseline = n_baseline
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- validation -------------------------------------------------------------------
+
+    def _validate_params(self, where: str) -> dict[str, Any]:
+        """Check every parameter; return the values evolve needs."""
+        hidden = _check_hidden(self.hidden_layer_sizes, where)
+        check_choice(self.activation, HIDDEN_ACTIVATIONS, "activation", where)
+        check_choice(self.mode, MODES, "mode", where)
+        check_choice(self.optimizer, OPTIMIZERS, "optimizer", where)
+        check_choice(self.fitness, self._fitness_choices, "fitness", where)
+        vf = check_float(
+            self.validation_fraction,
+            "validation_fraction",
+            where,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        )
+        early = _check_bool(self.early_stopping, "early_stopping", where)
+        _check_bool(self.scale_inputs, "scale_inputs", where)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", where, low=1)
+        bounds = self.bounds
+        if bounds is not None:
+            try:
+                bounds = (float(bounds[0]), float(bounds[1]))
+                ok = len(self.bounds) == 2
+            except (TypeError, ValueError, IndexError):
+                ok = False
+            if not ok:
+                fail("bounds", where, "None or a pair (low, high) of numbers", self.bounds)
+        dtype = check_dtype(self.dtype, where).name
+        ga = GAConfig(
+            population_size=self.population_size,
+            n_generations=self.n_generations,
+            selection=self.selection,
+            crossover=self.crossover,
+            crossover_prob=self.crossover_prob,
+            mutation=self.mutation,
+            mutation_prob=self.mutation_prob,
+            mutation_sigma=self.mutation_sigma,
+            n_elite=self.n_elite,
+            bounds=bounds,
+        ).validate(where)
+        bp = BPConfig(
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            bp_epochs=self.bp_epochs,
+            max_epochs=self.max_epochs,
+            early_stopping=early,
+            patience=self.patience,
+            dtype=dtype,
+        ).validate(where)
+        n_baseline = check_int(self.n_baseline, "n_baseline", where, low=0)
+        if self.n_jobs is not None:
+            check_int(self.n_jobs, "n_jobs", where)
+            if self.n_jobs == 0:
+                fail("n_jobs", where, "None or a non-zero integer", self.n_jobs)
+        verbose = self.verbose
+        if not isinstance(verbose, (bool, np.bool_)):
+            verbose = check_int(verbose, "verbose", where, low=0)
+        if not isinstance(self.random_state, (np.random.Generator, np.random.RandomState)):
+            _resolve_seed(self.random_state, where)  # type/range check only; no draw yet
+        return {
+            "hidden": hidden,
+            "validation_fraction": vf,
+            "ga": ga,
+            "bp": bp,
+            "n_baseline": n_baseline,
+            "verbose": int(verbose),
+        }
+
+    @staticmethod
+    def _check_split_size(X: np.ndarray, vf: float, where: str) -> None:
+        n = X.shape[0]
+        n_val = int(round(n * vf))
+        if vf > 0 and (n_val < 1 or n - n_val < 1):
+            need = next(m for m in range(2, 10**9) if 1 <= round(m * vf) < m)
+            fail(
+                "X",
+                where,
+                f"an array with at least {need} samples when validation_fraction={vf:g}",
+                X,
+                hint=f"With n_samples={n} the validation split would hold {n_val} sample(s) "
+                f"and training {n - n_val}. Too few samples: pass more, or set "
+                "validation_fraction=0 to compute the fitness on the training data.",
+            )
+
+    # -- fitting ----------------------------------------------------------------------
+
+    def _prepare_targets(self, y: Any, where: str):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _split(self, y: Any, n: int, vf: float, seed: int):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit(self, X: Any, y: Any) -> _GABPBase:
+        where = type(self).__name__
+        settings = self._validate_params(where)
+        _check_y_given(y, where)
+        X = _check_X(X, where)
+        Y, output_activation, loss, labels, attrs = self._prepare_targets(y, where)
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(
+                f"The 'X' and 'y' parameters of {where} must have the same number of rows. "
+                f"Got {X.shape[0]} and {Y.shape[0]} instead."
+            )
+        vf = settings["validation_fraction"]
+        self._check_split_size(X, vf, where)
+        # All checks passed: from here on, work.
+        seed = _resolve_seed(self.random_state, where)
+        input_scaler = StandardScaler().fit(X) if self.scale_inputs else None
+        Xs = X if input_scaler is None else input_scaler.transform(X)
+        Ys, target_attrs = self._scale_targets(Y)
+        if vf > 0:
+            split_seed = int(
+                np.random.SeedSequence(seed, spawn_key=(_SPLIT_KEY,)).generate_state(1)[0]
+            )
+            tr, va = self._split(labels, X.shape[0], vf, split_seed)
+            data = (Xs[tr], Ys[tr], Xs[va], Ys[va])
+            fitness_on = "validation"
+        else:
+            data = (Xs, Ys, None, None)
+            fitness_on = "train"
+        result = evolve(
+            *data,
+            hidden_layer_sizes=settings["hidden"],
+            hidden_activation=self.activation,
+            output_activation=output_activation,
+            loss=loss,
+            mode=self.mode,
+            fitness=self.fitness,
+            fitness_on=fitness_on,
+            ga=settings["ga"],
+            bp=settings["bp"],
+            n_baseline=settings["n_baseline"],
+            n_jobs=self.n_jobs,
+            seed=seed,
+            verbose=settings["verbose"],
+        )
+        net = result.network
+        hist = result.bp_history
+        for name, value in {**attrs, **target_attrs}.items():
+            setattr(self, name, value)
+        self.n_features_in_ = int(X.shape[1])
+        self.input_scaler_ = input_scaler
+        self.network_ = net
+        self.coefs_ = [np.array(W[0]) for W, _ in net.layers]
+        self.intercepts_ = [np.array(b[0, 0]) for _, b in net.layers]
+        self.loss_curve_ = [float(v) for v in hist.train_loss[:, 0]]
+        self.validation_loss_curve_ = (
+            None if hist.val_loss is None else [float(v) for v in hist.val_loss[:, 0]]
+        )
+        self.validation_error_ = float(result.val_error)
+        self.logbook_ = result.logbook
+        self.best_fitness_ = float(result.best_fitness)
+        self.n_iter_ = int(hist.n_epochs)
+        self.seed_ = seed
+        self.result_ = result
+        return self
+
+    def _scale_targets(self, Y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        return Y, {}
+
+    def _outputs(self, X: Any, method: str) -> np.ndarray:
+        """Network outputs of shape (n, n_out) for validated, scaled ``X``."""
+        self._check_is_fitted()
+        where = f"{type(self).__name__}.{method}"
+        X = _check_X(X, where, self.n_features_in_)
+        if self.input_scaler_ is not None:
+            X = self.input_scaler_.transform(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.network_.predict(X)
+
+
+class GABPRegressor(_GABPBase):
+    __doc__ = (
+        """Neural-network regressor whose weights are optimized by a GA and backpropagation.
+
+    The network has an identity output trained with mean squared error. Targets are
+    standardized with :class:`gabp.data.StandardScaler` (``scale_targets=True``) and
+    predictions are returned in the original units, with the shape of the ``y`` given to
+    ``fit``: ``(n,)`` or ``(n, k)``.
+
+    Parameters
+    ----------"""
+        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in REGRESSION_FITNESS)}
+        + """    scale_targets : bool, default True
+        Standardize the targets for training; predictions are scaled back.
+
+    Attributes
+    ----------"""
+        + _ATTRS_DOC
+        + """    target_scaler_ : gabp.data.StandardScaler or None
+    n_outputs_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gabp.estimators import GABPRegressor
+    >>> X = np.linspace(-1, 1, 60).reshape(-1, 1)
+    >>> reg = GABPRegressor(population_size=4, n_generations=2, random_state=0)
+    >>> reg.fit(X, X[:, 0] ** 2).predict(X[:3]).shape
+    (3,)
+    """
+    )
+
+    _estimator_type = "regressor"
+    _fitness_choices = REGRESSION_FITNESS
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: int | Sequence[int] = (10,),
+        activation: str = "tanh",
+        mode: str = "lamarckian",
+        population_size: int = 40,
+        n_generations: int = 50,
+        bp_epochs: int = 5,
+        max_epochs: int = 200,
+        optimizer: str = "adam",
+        learning_rate: float = 0.01,
+        momentum: float = 0.9,
+        batch_size: int | None = 32,
+        alpha: float = 1e-4,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 20,
+        scale_inputs: bool = True,
+        scale_targets: bool = True,
+        fitness: str = "loss",
+        crossover_prob: float = 0.7,
+        mutation_prob: float = 0.05,
+        mutation_sigma: float = 0.1,
+        n_elite: int = 2,
+        selection: str = "tournament",
+        crossover: str = "blend",
+        mutation: str = "gaussian",
+        bounds: tuple[float, float] | None = None,
+        dtype: str = "float64",
+        n_baseline: int = 0,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            mode=mode,
+            population_size=population_size,
+            n_generations=n_generations,
+            bp_epochs=bp_epochs,
+            max_epochs=max_epochs,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            momentum=momentum,
+            batch_size=batch_size,
+            alpha=alpha,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping,
+            patience=patience,
+            scale_inputs=scale_inputs,
+            fitness=fitness,
+            crossover_prob=crossover_prob,
+            mutation_prob=mutation_prob,
+            mutation_sigma=mutation_sigma,
+            n_elite=n_elite,
+            selection=selection,
+            crossover=crossover,
+            mutation=mutation,
+            bounds=bounds,
+            dtype=dtype,
+            n_baseline=n_baseline,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.scale_targets = scale_targets
+
+    def _validate_params(self, where: str) -> dict[str, Any]:
+        settings = super()._validate_params(where)
+        _check_bool(self.scale_targets, "scale_targets", where)
+        return settings
+
+    def _prepare_targets(self, y: Any, where: str):
+        y_arr = check_array(y, "y", where, ndim=(1, 2), min_rows=0)
+        if y_arr.ndim == 2 and y_arr.shape[1] == 0:
+            fail("y", where, "an array with at least 1 column", y_arr)
+        Y = y_arr.reshape(y_arr.shape[0], -1)
+        return Y, "identity", "mse", None, {"_y_1d": y_arr.ndim == 1}
+
+    def _scale_targets(self, Y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        scaler = StandardScaler().fit(Y) if self.scale_targets else None
+        attrs = {"n_outputs_": int(Y.shape[1]), "target_scaler_": scaler}
+        return (Y if scaler is None else scaler.transform(Y)), attrs
+
+    def _split(self, labels: Any, n: int, vf: float, seed: int):
+        tr, va, _ = random_split(n, val_fraction=vf, test_fraction=0.0, seed=seed)
+        return tr, va
+
+    def fit(self, X: Any, y: Any) -> GABPRegressor:
+        """Fit the network to ``X`` of shape (n, n_features) and ``y`` of shape (n,) or
+        (n, k); returns ``self``."""
+        return self._fit(X, y)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions in the units of ``y``: shape (n,) or (n, k) like the fitted ``y``."""
+        out = self._outputs(X, "predict")
+        if self.target_scaler_ is not None:
+            out = self.target_scaler_.inverse_transform(out)
+        return out.ravel() if self._y_1d else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R^2 (averaged uniformly over outputs).
+
+        As scikit-learn's ``r2_score``: a constant target scores 1 if predicted exactly,
+        else 0.
+        """
+        where = f"{type(self).__name__}.score"
+        pred = self.predict(X)
+        y_arr = check_array(y, "y", where, ndim=(1, 2))
+        Y = y_arr.reshape(y_arr.shape[0], -1)
+        P = pred.reshape(pred.shape[0], -1)
+        if Y.shape != P.shape:
+            fail("y", where, f"an array with shape {pred.shape} (as the predictions)", y_arr)
+        w = (
+            np.ones(Y.shape[0])
+            if sample_weight is None
+            else check_array(sample_weight, "sample_weight", where, ndim=1)
+        )
+        if w.shape[0] != Y.shape[0]:
+            fail("sample_weight", where, f"an array of shape ({Y.shape[0]},)", w)
+        w = w[:, None]
+        ss_res = np.sum(w * (Y - P) ** 2, axis=0)
+        mean = np.sum(w * Y, axis=0) / np.sum(w)
+        ss_tot = np.sum(w * (Y - mean) ** 2, axis=0)
+        safe = np.where(ss_tot > 0, ss_tot, 1.0)
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / safe, np.where(ss_res > 0, 0.0, 1.0))
+        return float(np.mean(r2))
+
+
+class GABPClassifier(_GABPBase):
+    __doc__ = (
+        """Neural-network classifier whose weights are optimized by a GA and backpropagation.
+
+    Labels may be of any hashable type (ints, strings, ...); ``classes_`` holds them sorted.
+    With two classes the network has **one sigmoid output** trained with binary
+    cross-entropy (the probability of ``classes_[1]``); with more, a softmax output trained
+    with cross-entropy. The validation part is drawn stratified by class.
+
+    Parameters
+    ----------"""
+        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in CLASSIFICATION_FITNESS)}
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)"""
+        + _ATTRS_DOC
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gabp.estimators import GABPClassifier
+    >>> X = np.array([[0.0], [0.1], [0.2], [0.8], [0.9], [1.0]] * 5)
+    >>> y = np.array(["low", "low", "low", "high", "high", "high"] * 5)
+    >>> clf = GABPClassifier(population_size=4, n_generations=2, random_state=0).fit(X, y)
+    >>> clf.classes_.tolist()
+    ['high', 'low']
+    """
+    )
+
+    _estimator_type = "classifier"
+    _fitness_choices = CLASSIFICATION_FITNESS
+
+    def _prepare_targets(self, y: Any, where: str):
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            warnings.warn(
+                _bridged(DataConversionWarning, "DataConversionWarning")(
+                    "A column-vector y was passed when a 1d array was expected. Please change "
+                    "the shape of y to (n_samples,), for example using ravel()."
+                ),
+                stacklevel=4,
+            )
+            labels = labels.ravel()
+        if labels.ndim != 1:
+            fail(
+                "y",
+                where,
+                "a 1-D array of class labels",
+                labels,
+                hint="y should be a 1d array; multi-output / multi-label targets are not "
+                "supported.",
+            )
+        if labels.shape[0] == 0:
+            fail("y", where, "a non-empty array of class labels", labels)
+        if labels.dtype.kind == "c":
+            fail("y", where, "class labels, not complex numbers", labels)
+        if labels.dtype.kind == "f":
+            if not np.all(np.isfinite(labels)):
+                fail("y", where, "finite (no NaN or infinity)", labels)
+            if np.any(labels != np.round(labels)):
+                fail(
+                    "y",
+                    where,
+                    "class labels (ints, strings, ...)",
+                    labels,
+                    hint="Unknown label type: continuous. For a continuous target use "
+                    "GABPRegressor.",
+                )
+        encoder = OneHotEncoder().fit(labels)
+        if encoder.n_classes < 2:
+            fail(
+                "y",
+                where,
+                "labels of at least 2 classes",
+                labels,
+                hint=f"Found only one class: {encoder.classes_[0]!r}; a classifier needs "
+                "two or more classes.",
+            )
+        onehot = encoder.transform(labels)
+        attrs = {"classes_": encoder.classes_}
+        if encoder.n_classes == 2:
+            return onehot[:, 1:], "sigmoid", "binary_cross_entropy", labels, attrs
+        return onehot, "softmax", "cross_entropy", labels, attrs
+
+    def _split(self, labels: Any, n: int, vf: float, seed: int):
+        tr, va, _ = stratified_split(labels, val_fraction=vf, test_fraction=0.0, seed=seed)
+        return tr, va
+
+    def fit(self, X: Any, y: Any) -> GABPClassifier:
+        """Fit the network to ``X`` of shape (n, n_features) and labels ``y`` of shape (n,);
+        returns ``self``."""
+        return self._fit(X, y)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of shape (n, n_classes), columns ordered as ``classes_``."""
+        out = self._outputs(X, "predict_proba")
+        if out.shape[1] == 1:
+            out = np.hstack([1.0 - out, out])
+        return out
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels of shape (n,) (the most probable class; first on ties)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy: (weighted) fraction of samples whose label is predicted exactly."""
+        where = f"{type(self).__name__}.score"
+        pred = self.predict(X)
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            labels = labels.ravel()
+        if labels.ndim != 1 or labels.shape[0] != pred.shape[0]:
+            fail("y", where, f"an array of shape ({pred.shape[0]},)", labels)
+        hits = np.array([a == b for a, b in zip(labels.tolist(), pred.tolist(), strict=True)])
+        return _weighted_mean(hits.astype(float), sample_weight, where)
