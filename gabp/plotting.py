@@ -880,10 +880,16 @@ def plot_hyperparameters(
             for v in values:
                 if v is not None and v not in cats:
                     cats.append(v)
-            step = 1.0 / (len(cats) - 1) if len(cats) > 1 else 0.0
-            pos = {c: (i * step if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
-            norm = np.array([math.nan if v is None else pos[v] for v in values], dtype=float)
-            text = f"{name} (" + ", ".join(f"{c}={pos[c]:.2g}" for c in cats) + ")"
+            # A list, not a dict: values such as hidden sizes [12, 8] are unhashable.
+            pos = [i / (len(cats) - 1) if len(cats) > 1 else 0.5 for i in range(len(cats))]
+            norm = np.array(
+                [math.nan if v is None else pos[cats.index(v)] for v in values], dtype=float
+            )
+            text = (
+                f"{name} ("
+                + ", ".join(f"{c}={p:.2g}" for c, p in zip(cats, pos, strict=True))
+                + ")"
+            )
         ax.plot(
             xs,
             norm,
@@ -1003,6 +1009,18 @@ def plot_runs(
                 where,
                 "a non-empty list of logbooks (one per run)",
                 runs,
+            )
+        if all(isinstance(row, Mapping) for row in runs) and not any(
+            isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, str)
+            for row in runs
+            for v in row.values()
+        ):
+            fail(
+                "logbooks" if gname == "" else "groups",
+                where,
+                "a list of logbooks (one per run)",
+                "a single logbook",
+                hint="Wrap one run in a list: [logbook].",
             )
         parsed = []
         for r, lb in enumerate(runs):

@@ -433,6 +433,14 @@ def test_hyperparameters_params_csv_strings_constant_and_missing():
     assert np.isnan(ax.lines[1].get_ydata()[1])
 
 
+def test_hyperparameters_list_valued_categories():
+    recs = [{"hidden": [12, 8]}, {"hidden": [4]}, {"hidden": [12, 8]}, {"hidden": None}]
+    ax = plot_hyperparameters(recs)
+    assert _labels(ax) == ["hidden ([12, 8]=0, [4]=1)"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 1.0, 0.0, np.nan])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2, 3])
+
+
 def test_hyperparameters_errors():
     with pytest.raises(ValueError, match="'params' parameter of plot_hyperparameters"):
         plot_hyperparameters([{"gen": 0, "lr": 0.1}], params=["hidden"])
@@ -521,6 +529,10 @@ def test_runs_errors():
         plot_runs([_run([1.0]), _run([2.0])], labels=["only one"])
     with pytest.raises(ValueError, match="non-empty list"):
         plot_runs([])
+    with pytest.raises(ValueError, match="Wrap one run in a list"):
+        plot_runs(_logbook(3))
+    with pytest.raises(ValueError, match="Wrap one run in a list"):
+        plot_runs(groups={"GA-BP": _run([1.0, 0.5])})
 
 
 # --------------------------------------------------------------------------- saving
