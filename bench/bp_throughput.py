@@ -125,13 +125,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="fewer networks and repeats")
     parser.add_argument("--repeats", type=int, default=None, help="repeats (best is kept)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per timing")
+    parser.add_argument("--sizes", default=None, help="comma-separated P values")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
                                               "bp_throughput.json"))
     args = parser.parse_args(argv)
 
-    sizes = (1, 8, 40) if args.quick else (1, 8, 40, 100)
+    if args.sizes:
+        sizes = tuple(int(v) for v in args.sizes.split(","))
+    else:
+        sizes = (1, 8, 40) if args.quick else (1, 8, 40, 100)
     repeats = args.repeats or (2 if args.quick else 3)
-    epochs = args.epochs or (1 if args.quick else 2)
+    epochs = args.epochs or (1 if args.quick else 3)
     n_samples = 600 if args.quick else 1797
     X, Y, source = load_problem(n_samples)
 
@@ -141,8 +145,9 @@ def main(argv: list[str] | None = None) -> dict:
         sk = time_sklearn(X, Y, dtype, max(epochs, 2), repeats)
         for P in sizes:
             tb = time_batched(X, Y, P, dtype, epochs, repeats)
-            # separate runs: time fewer networks when P is large and scale (linear in P)
-            p_sep = min(P, 10)
+            # separate runs: time at most 20 networks one after the other and scale (the cost
+            # of P independent runs is linear in P)
+            p_sep = min(P, 20)
             ts = time_separate(X, Y, p_sep, dtype, epochs, repeats) * P / p_sep
             rows.append({
                 "dtype": name, "P": P, "batched_s_per_epoch": tb,

@@ -67,6 +67,58 @@ def _d_identity(a: np.ndarray) -> np.ndarray:
     return np.ones_like(a)
 
 
+def apply_inplace(name: str, z: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """Overwrite ``z`` with ``f(z)`` for the hidden activation ``name`` and return it.
+
+    Same values as ``ACTIVATIONS[name][0](z)`` without allocating the result; ``tmp`` is an
+    optional scratch array of ``z``'s shape and dtype (sigmoid and leaky ReLU use one).
+    """
+    if name == "identity":
+        return z
+    if name == "relu":
+        return np.maximum(z, 0.0, out=z)
+    if name == "tanh":
+        return np.tanh(z, out=z)
+    if tmp is None:
+        tmp = np.empty_like(z)
+    if name == "leaky_relu":
+        np.multiply(z, LEAKY_SLOPE, out=tmp)
+        return np.maximum(z, tmp, out=z)  # slope < 1: max(z, slope z) is the leaky ReLU
+    if name == "sigmoid":
+        neg = z < 0
+        np.abs(z, out=tmp)
+        np.negative(tmp, out=tmp)
+        np.exp(tmp, out=tmp)  # e = exp(-|z|) in (0, 1]: never overflows
+        z.fill(1.0)
+        np.copyto(z, tmp, where=neg)  # numerator: 1 for z >= 0, e for z < 0
+        tmp += 1.0
+        return np.divide(z, tmp, out=z)
+    return ACTIVATIONS[name][0](z)  # pragma: no cover - softmax is not a hidden activation
+
+
+def mul_derivative_inplace(
+    name: str, delta: np.ndarray, a: np.ndarray, tmp: np.ndarray | None = None
+) -> np.ndarray:
+    """``delta *= f'(z)`` in place, with ``f'`` written from the output ``a = f(z)``."""
+    if name == "identity":
+        return delta
+    if name == "relu":
+        return np.multiply(delta, a > 0, out=delta)
+    if name == "leaky_relu":
+        return np.multiply(delta, LEAKY_SLOPE, out=delta, where=a <= 0)
+    if tmp is None:
+        tmp = np.empty_like(a)
+    if name == "tanh":
+        np.multiply(a, a, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+    elif name == "sigmoid":
+        np.subtract(1.0, a, out=tmp)
+        tmp *= a
+    else:  # pragma: no cover - softmax's Jacobian is applied by the loss
+        raise ValueError(f"no elementwise derivative for activation {name!r}")
+    return np.multiply(delta, tmp, out=delta)
+
+
 Activation = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray] | None]
 
 ACTIVATIONS: dict[str, Activation] = {

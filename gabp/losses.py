@@ -28,18 +28,35 @@ def _mse(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str):
     diff = a - Y
     n_el = diff.shape[-2] * diff.shape[-1]
     loss = np.einsum("pij,pij->p", diff, diff) / n_el
-    g = (2.0 / n_el) * diff  # dL/da
+    g = diff
+    g *= 2.0 / n_el  # dL/da, in place
     if out_act == "softmax":  # Jacobian-vector product of softmax
         delta = a * (g - np.sum(g * a, axis=-1, keepdims=True))
+    elif out_act == "identity":
+        delta = g
     else:
         delta = g * ACTIVATIONS[out_act][1](a)
     return loss, delta
 
 
 def _cross_entropy(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str):
+    # log softmax(z)_k = z_k - lse with lse = log sum_j exp(z_j). The softmax ``a`` was
+    # computed as exp(z - max z) / S, whose largest entry is exactly 1 / S, so
+    # lse = max z - log(max a) reuses the forward pass's exp instead of recomputing it, and
+    # max a >= 1 / n_out keeps the log finite (rows of a diverged network are NaN, quietly).
     n = z.shape[-2]
-    loss = -np.einsum("pij,ij->p", log_softmax(z), Y) / n
-    return loss, (a - Y) / n
+    if out_act == "softmax":
+        lse = z.max(axis=-1)
+        amax = a.max(axis=-1)
+        lse -= np.log(amax)
+        # loss_p = (sum_i lse_pi * sum_k Y_ik - sum_ik z_pik Y_ik) / n
+        zy = z.reshape(z.shape[:-2] + (-1,)) @ Y.reshape(-1)
+        loss = (lse @ Y.sum(axis=-1) - zy) / n
+    else:  # pragma: no cover - check_loss requires a softmax output
+        loss = -np.einsum("pij,ij->p", log_softmax(z), Y) / n
+    delta = np.subtract(a, Y)
+    delta *= 1.0 / n
+    return loss, delta
 
 
 def _binary_cross_entropy(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str):

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_choice, check_float, check_int, fail
-from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .activations import (
+    ACTIVATIONS,
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    apply_inplace,
+    mul_derivative_inplace,
+)
 from .losses import LOSS_OUTPUT, LOSSES
 
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "uniform")
@@ -233,6 +239,142 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
+class _Backprop:
+    """Views and scratch buffers for repeated loss-and-gradient passes over one population.
+
+    Built once per :func:`train` call (or per :func:`loss_and_grad` call): the per-layer
+    views of ``params`` and ``grad``, the weight slices for the L2 term and, per mini-batch
+    size, the activation / delta / scratch buffers, so the hot loop allocates almost nothing.
+    The arithmetic is the same as the plain formulas; only the memory is reused.
+    """
+
+    def __init__(
+        self,
+        arch: Architecture,
+        params: np.ndarray,
+        grad: np.ndarray,
+        alpha: float | np.ndarray = 0.0,
+    ) -> None:
+        self.arch = arch
+        self.params, self.grad = params, grad
+        self.P = params.shape[0]
+        self.layers = arch.views(params)
+        self.glayers = arch.views(grad)
+        self.hidden = arch.activations[:-1]
+        self.out_act = arch.activations[-1]
+        self.alpha: np.ndarray | None = None
+        if np.any(alpha):
+            self.alpha = _alpha_column(alpha, self.P).astype(params.dtype)
+            self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets]
+        self._buffers: dict[int, tuple] = {}
+
+    def _get_buffers(self, n: int) -> tuple:
+        bufs = self._buffers.get(n)
+        if bufs is None:
+            P, dt = self.P, self.params.dtype
+            sizes = self.arch.layer_sizes[1:]
+            z = [np.empty((P, n, k), dt) for k in sizes]
+            tmp = [np.empty((P, n, k), dt) for k in sizes]
+            delta = [np.empty((P, n, k), dt) for k in sizes[:-1]]
+            a_out = z[-1] if self.out_act == "identity" else np.empty((P, n, sizes[-1]), dt)
+            ones_n = np.ones((1, n), dt)  # row sums as one matrix product: ones @ delta
+            ones_k = np.ones(sizes[-1], dt)  # softmax denominators: e @ ones
+            rows = (np.empty((P, n), dt), np.empty((P, n), dt))  # softmax max and sum
+            bufs = (z, tmp, delta, a_out, ones_n, ones_k, rows)
+            if len(self._buffers) > 4:  # only a few batch sizes occur in one training run
+                self._buffers.clear()
+            self._buffers[n] = bufs
+        return bufs
+
+    def _softmax(self, z: np.ndarray, a: np.ndarray, bufs: tuple) -> None:
+        """``a = softmax(z)``; keeps the row maxima and sums for the cross-entropy."""
+        zmax, ssum = bufs[6]
+        k = z.shape[-1]
+        if k <= 16:  # a few column maxima beat a reduction over a short contiguous axis
+            np.copyto(zmax, z[..., 0])
+            for j in range(1, k):
+                np.maximum(zmax, z[..., j], out=zmax)
+        else:
+            np.max(z, axis=-1, out=zmax)
+        np.subtract(z, zmax[..., None], out=a)
+        np.exp(a, out=a)  # in (0, 1], the row maximum is exactly 1
+        np.matmul(a, bufs[5], out=ssum)
+        a /= ssum[..., None]
+
+    def forward(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers)."""
+        bufs = self._get_buffers(X.shape[0])
+        z_bufs, tmp, _, a_out = bufs[:4]
+        acts = [X]
+        a = X
+        last = len(self.layers) - 1
+        for i, (W, b) in enumerate(self.layers):
+            z = z_bufs[i]
+            np.matmul(a, W, out=z)
+            z += b
+            if i < last:
+                a = apply_inplace(self.hidden[i], z, tmp[i])
+            else:
+                name = self.out_act
+                if name == "softmax":
+                    self._softmax(z, a_out, bufs)
+                elif name == "tanh":
+                    np.tanh(z, out=a_out)
+                elif name != "identity":
+                    np.copyto(a_out, z)
+                    apply_inplace(name, a_out, tmp[i])
+                a = a_out
+            acts.append(a)
+        return acts, z_bufs[last]
+
+    def _cross_entropy(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray, bufs: tuple):
+        """The ``"cross_entropy"`` loss from the forward pass's softmax pieces.
+
+        ``log softmax(z)_k = z_k - lse`` with ``lse = max z + log(sum exp(z - max z))``, the
+        sum kept by :meth:`_softmax` (no second ``exp``). Same value and gradient as
+        :data:`gabp.losses.LOSSES` ``["cross_entropy"]``.
+        """
+        n = z.shape[-2]
+        zmax, ssum = bufs[6]
+        lse = np.log(ssum)
+        lse += zmax
+        zy = z.reshape(self.P, -1) @ Y.reshape(-1)
+        value = (lse @ Y.sum(axis=-1) - zy) / n
+        delta = np.subtract(a, Y, out=bufs[1][-1])
+        delta *= 1.0 / n
+        return value, delta
+
+    def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+        """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
+        acts, z = self.forward(X)
+        bufs = self._get_buffers(X.shape[0])
+        _, tmp, deltas, _, ones_n, _, _ = bufs
+        if loss == "cross_entropy" and self.out_act == "softmax":
+            value, delta = self._cross_entropy(z, acts[-1], Y, bufs)
+        else:
+            value, delta = LOSSES[loss](z, acts[-1], Y, self.out_act)
+        for i in range(len(self.layers) - 1, -1, -1):
+            gW, gb = self.glayers[i]
+            a_prev = acts[i]
+            if a_prev.ndim == 2:  # the shared input: X^T @ delta_p for every network p
+                np.matmul(a_prev.T, delta, out=gW)
+            else:
+                np.matmul(a_prev.transpose(0, 2, 1), delta, out=gW)
+            np.matmul(ones_n, delta, out=gb)  # bias gradient: sum of delta over the samples
+            if i > 0:
+                W = self.layers[i][0]
+                delta = np.matmul(delta, W.transpose(0, 2, 1), out=deltas[i - 1])
+                mul_derivative_inplace(self.hidden[i - 1], delta, a_prev, tmp[i - 1])
+        if self.alpha is not None:
+            # L2 on weights only: grad_W += alpha W, objective += alpha / 2 * sum(W ** 2)
+            sq = np.zeros(self.P, dtype=np.result_type(value.dtype, self.params.dtype))
+            for w, gw in self.weights:
+                sq += np.einsum("pi,pi->p", w, w)
+                gw += self.alpha * w
+            value = value + 0.5 * self.alpha[:, 0] * sq
+        return value
+
+
 def loss_and_grad(
     arch: Architecture,
     params: np.ndarray,
@@ -263,30 +405,8 @@ def loss_and_grad(
     objective : ndarray of shape (P,)
     grad : ndarray of shape (P, n_params)
     """
-    P = params.shape[0]
-    acts, z = forward(arch, params, X)
-    value, delta = LOSSES[loss](z, acts[-1], Y, arch.activations[-1])
     grad = np.empty_like(params) if out is None else out
-    layers = arch.views(params)
-    glayers = arch.views(grad)
-    for layer in range(arch.n_layers - 1, -1, -1):
-        W, _ = layers[layer]
-        gW, gb = glayers[layer]
-        a_prev = acts[layer]
-        if a_prev.ndim == 2:  # the shared input: one product for the whole population
-            np.matmul(a_prev.T, delta, out=gW)
-        else:
-            np.matmul(a_prev.transpose(0, 2, 1), delta, out=gW)
-        gb[...] = delta.sum(axis=1, keepdims=True)
-        if layer > 0:
-            delta = np.matmul(delta, W.transpose(0, 2, 1))
-            delta *= ACTIVATIONS[arch.activations[layer - 1]][1](a_prev)
-    if np.any(alpha):
-        a_col = _alpha_column(alpha, P)
-        mask = arch.weight_mask()
-        w = params[:, mask]
-        grad[:, mask] += a_col * w
-        value = value + 0.5 * a_col[:, 0] * np.einsum("pi,pi->p", w, w)
+    value = _Backprop(arch, params, grad, alpha)(X, Y, loss)
     return value, grad
 
 

@@ -31,15 +31,21 @@ class Optimizer:
         self.shape = shape
         self.dtype = dtype
         self.lr = _column(learning_rate, shape[0], dtype)
+        # a shared rate broadcasts as a scalar, which is cheaper than a (P, 1) column
+        self._lr = float(self.lr[0, 0]) if np.all(self.lr == self.lr[0, 0]) else self.lr
 
-    # Subclasses return the update; it may be an internal buffer, valid until the next call.
+        self._buf = np.empty(shape, dtype)  # scratch for the update, reused every step
+
+    # Subclasses return the update; it may be an internal buffer or part of the state (it is
+    # only read), valid until the next call.
 
     def step(self, params: np.ndarray, grad: np.ndarray, active: np.ndarray | None = None) -> None:
-        """Apply one update to ``params`` in place."""
+        """Apply one update to ``params`` in place (rows with ``active`` False untouched)."""
         update = self._update(grad)
         if active is not None and not active.all():
-            update[~active] = 0.0
-        params += update.astype(params.dtype, copy=False)
+            params[active] += update[active].astype(params.dtype, copy=False)
+        else:
+            params += update.astype(params.dtype, copy=False)
 
     def _update(self, grad: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -53,7 +59,7 @@ class SGD(Optimizer):
     """Plain (mini-batch) gradient descent."""
 
     def _update(self, grad: np.ndarray) -> np.ndarray:
-        return -self.lr * grad
+        return np.multiply(grad, -self._lr, out=self._buf)
 
 
 class Momentum(Optimizer):
@@ -74,18 +80,27 @@ class Momentum(Optimizer):
         self.velocity = np.zeros(shape, dtype)
 
     def _update(self, grad: np.ndarray) -> np.ndarray:
+        step = np.multiply(grad, self._lr, out=self._buf)  # lr * g
         self.velocity *= self.mu
-        self.velocity -= self.lr * grad
-        if self.nesterov:
-            return self.mu * self.velocity - self.lr * grad
-        return self.velocity.copy()
+        self.velocity -= step
+        if self.nesterov:  # mu * v - lr * g, written into the scratch buffer
+            return np.subtract(self.mu * self.velocity, step, out=step)
+        return self.velocity
 
     def state(self) -> dict[str, np.ndarray]:
         return {"velocity": self.velocity}
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) with bias correction."""
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    The moments are stored rescaled so that one step costs ten passes over the parameters
+    instead of thirteen (the arithmetic is the formula of the module docstring):
+    ``_m = -r_t * m`` with ``r_t = lr * sqrt(1 - b2^t) / ((1 - b1^t) * sqrt(1 - b2))`` and
+    ``_v = v / (1 - b2)``, so that the update is ``_m / (sqrt(_v) + eps')`` with
+    ``eps' = eps * sqrt(1 - b2^t) / sqrt(1 - b2)``. :meth:`state` returns the plain ``m``
+    and ``v``.
+    """
 
     def __init__(
         self,
@@ -99,30 +114,48 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(shape, learning_rate, dtype=dtype)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.m = np.zeros(shape, dtype)
-        self.v = np.zeros(shape, dtype)
-        self._tmp = np.zeros(shape, dtype)
+        self._m = np.zeros(shape, dtype)  # -r_t * m_t
+        self._v = np.zeros(shape, dtype)  # v_t / (1 - b2)
         self.t = 0
 
-    def _update(self, grad: np.ndarray) -> np.ndarray:
-        # Same arithmetic as the docstring's formula, fused into in-place passes:
-        # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t) and m_hat = m / (1 - b1^t).
-        self.t += 1
+    def _scale(self, t: int) -> float:
+        """``r_t / lr``."""
         b1, b2 = self.beta1, self.beta2
-        tmp = self._tmp
-        self.m *= b1
-        np.multiply(grad, 1.0 - b1, out=tmp)
-        self.m += tmp
-        self.v *= b2
+        return float(np.sqrt(1.0 - b2**t) / ((1.0 - b1**t) * np.sqrt(1.0 - b2)))
+
+    def _update(self, grad: np.ndarray) -> np.ndarray:
+        b1, b2 = self.beta1, self.beta2
+        self.t += 1
+        t = self.t
+        s_t = self._scale(t)
+        tmp = self._buf
+        # m_t = b1 m_{t-1} + (1 - b1) g, in the units -r_t: the lr column cancels in r_t/r_{t-1}
+        if t > 1:
+            self._m *= b1 * s_t / self._scale(t - 1)
+        np.multiply(grad, self._lr * (-(1.0 - b1) * s_t), out=tmp)
+        self._m += tmp
+        # v_t / (1 - b2) = b2 (v_{t-1} / (1 - b2)) + g^2
         np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - b2
-        self.v += tmp
-        np.sqrt(self.v, out=tmp)
-        tmp *= 1.0 / np.sqrt(1.0 - b2**self.t)
-        tmp += self.epsilon
-        np.divide(self.m, tmp, out=tmp)
-        tmp *= self.lr * (-1.0 / (1.0 - b1**self.t))
-        return tmp
+        self._v *= b2
+        self._v += tmp
+        # -lr m_hat / (sqrt(v_hat) + eps) = _m / (sqrt(_v) + eps')
+        np.sqrt(self._v, out=tmp)
+        tmp += self.epsilon * np.sqrt(1.0 - b2**t) / np.sqrt(1.0 - b2)
+        return np.divide(self._m, tmp, out=tmp)
+
+    @property
+    def m(self) -> np.ndarray:
+        """First-moment estimate ``m_t`` (a new array; zero in rows whose rate is zero)."""
+        if self.t == 0:
+            return np.zeros_like(self._m)
+        r = self.lr * self._scale(self.t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(r > 0, self._m / -np.where(r > 0, r, 1.0), 0.0).astype(self.dtype)
+
+    @property
+    def v(self) -> np.ndarray:
+        """Second-moment estimate ``v_t`` (a new array)."""
+        return self._v * (1.0 - self.beta2)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"m": self.m, "v": self.v, "t": np.array(self.t)}

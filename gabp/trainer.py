@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_float, check_int, check_same_length, fail
-from .network import Network, check_loss, evaluate_loss, loss_and_grad
+from .network import Network, _Backprop, check_loss, evaluate_loss
 from .optimizers import OPTIMIZERS, make_optimizer
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,14 @@ def _per_network(value: Any, P: int, name: str, *, low: float, low_open: bool) -
     if np.any(bad):
         fail(name, "train", f"{'>' if low_open else '>='} {low:g} for every network", arr)
     return arr
+
+
+def _mark_diverged(bad: np.ndarray, diverged: np.ndarray, active: np.ndarray, epoch: int) -> None:
+    newly = bad & ~diverged
+    if newly.any():
+        logger.debug("networks %s diverged at epoch %d", np.flatnonzero(newly), epoch)
+    diverged |= bad
+    active &= ~bad
 
 
 def as_targets(
@@ -228,25 +236,34 @@ def train(
             stopped_epoch=stopped_epoch.copy(),
         )
 
+    backprop = _Backprop(arch, params, grad, alpha_arg)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle else np.arange(n)
+            if shuffle:
+                order = rng.permutation(n)
+                Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are slices
+            else:
+                Xe, Ye = X, Y
             total = np.zeros(P)
             for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                value, _ = loss_and_grad(arch, params, X[idx], Y[idx], loss=loss, alpha=alpha_arg,
-                                         out=grad)
-                bad = ~(np.isfinite(value) & np.isfinite(grad).all(axis=1))
+                Xb, Yb = Xe[start : start + batch_size], Ye[start : start + batch_size]
+                value = backprop(Xb, Yb, loss)
+                # A non-finite objective freezes the network before its step. (A non-finite
+                # gradient with a finite objective makes the parameters non-finite, so the
+                # next objective or the end-of-epoch check below catches it; rows never mix.)
+                bad = ~np.isfinite(value)
                 if bad.any():
-                    newly = bad & ~diverged
-                    if newly.any():
-                        logger.debug("networks %s diverged at epoch %d", np.flatnonzero(newly),
-                                     epoch)
-                    diverged |= bad
-                    active &= ~bad
-                n_steps += active
-                opt.step(params, grad, active)
-                total += value * len(idx)
+                    _mark_diverged(bad, diverged, active, epoch)
+                all_active = active.all()
+                if all_active:
+                    n_steps += 1
+                else:
+                    n_steps += active
+                opt.step(params, grad, None if all_active else active)
+                total += value * Xb.shape[0]
+            bad = ~np.isfinite(params).all(axis=1)
+            if bad.any():
+                _mark_diverged(bad, diverged, active, epoch)
             epoch_train = np.where(diverged, np.inf, total / n)
             train_hist.append(epoch_train)
             if has_val:

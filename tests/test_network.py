@@ -322,3 +322,20 @@ def test_loss_output_mismatch():
     with pytest.raises(ValueError, match=r"'loss'.*'mse'.*'hinge'"):
         check_loss("hinge", arch, "train")
     assert check_loss("binary_cross_entropy", arch, "train") == "binary_cross_entropy"
+
+
+@pytest.mark.parametrize("out_act,loss", OUTPUT_LOSS)
+def test_training_path_matches_plain_loss_functions(out_act, loss, rng):
+    # loss_and_grad fuses the cross-entropy with the forward pass's softmax; it must give the
+    # same objective as the plain LOSSES table applied to forward()'s outputs.
+    arch = Architecture.build((3, 5, 4), hidden_activation="relu", output_activation=out_act)
+    params = init_params(arch, 3, method="uniform", init_range=2.0, rng=rng)
+    X = rng.normal(size=(9, 3))
+    Y = _targets(rng, 9, 4, loss, out_act)
+    acts, z = forward(arch, params, X)
+    plain = LOSSES[loss](z, acts[-1], Y, out_act)[0]
+    value, _ = loss_and_grad(arch, params, X, Y, loss=loss)
+    np.testing.assert_allclose(value, plain, rtol=1e-12)
+    if loss == "cross_entropy":
+        want = -np.einsum("pij,ij->p", np.log(acts[-1]), Y) / 9
+        np.testing.assert_allclose(value, want, rtol=1e-12)
