@@ -1,0 +1,308 @@
+"""One GA-BP experiment from a config: data -> evolution -> test metrics -> run folder.
+
+:func:`run_experiment` is what ``gabp run`` calls; :func:`resume_experiment` is
+``gabp resume``. The test part of the data is used once, after the evolution, for the
+metrics in original units; it never reaches the fitness or early stopping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from . import runs
+from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
+from .data import TaskData, load_csv, load_dataset, split_task
+from .evolution import EvolutionResult, evolve
+from .metrics import classification_report, regression_report
+from .model import Model
+from .network import Network
+
+logger = logging.getLogger(__name__)
+
+
+def load_task(cfg: dict[str, Any]) -> TaskData:
+    """Load the config's dataset and split it (scalers fitted on the training part)."""
+    d = cfg["data"]
+    if d["dataset"] is not None:
+        ds = load_dataset(d["dataset"])
+    else:
+        kw: dict[str, Any] = {"target": d["target"], "delimiter": d["delimiter"]}
+        for key in ("date_column", "features", "task"):
+            if d[key] is not None:
+                kw[key] = d[key]
+        if d["n_lags"] is not None:
+            kw["n_lags"] = d["n_lags"]
+        if d["horizon"] is not None:
+            kw["horizon"] = d["horizon"]
+        ds = load_csv(d["csv"], **kw)
+    return split_task(
+        ds,
+        val_fraction=d["val_fraction"],
+        test_fraction=d["test_fraction"],
+        seed=d["split_seed"],
+        n_lags=d["n_lags"] if ds.task == "series" else None,
+        horizon=d["horizon"] if ds.task == "series" else None,
+        lag_step=d["lag_step"] if ds.task == "series" else None,
+        scaler=None if d["scaler"] == "none" else d["scaler"],
+        feature_range=tuple(d["feature_range"]),
+        classic=d["classic_split"],
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("gabp", "numpy", "deap", "joblib", "matplotlib", "tqdm"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
+    """Every held-out and training part: X (scaled), raw targets, time index."""
+    parts = {}
+    for name in ("train", "val", "test"):
+        X = getattr(task, f"X_{name}")
+        if X.shape[0]:
+            index = getattr(task, f"index_{name}")
+            parts[name] = {"X": X, "y_raw": getattr(task, f"y_{name}_raw"),
+                           "index": index if index is not None else getattr(task, f"idx_{name}")}
+    for name, extra in task.extra.items():
+        parts[name] = {"X": extra["X"], "y_raw": extra["y_raw"], "index": extra.get("index")}
+    return parts
+
+
+def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    if task.task == "classification":
+        return classification_report(y_raw, pred, labels=list(task.encoder.classes_))
+    return regression_report(y_raw, pred)
+
+
+def _model(task: TaskData, net: Network) -> Model:
+    return Model(network=net, task=task.task, x_scaler=task.x_scaler, y_scaler=task.y_scaler,
+                 encoder=task.encoder, windowing=task.windowing,
+                 feature_names=list(task.feature_names), target_names=list(task.target_names))
+
+
+def _predict(model: Model, X_scaled: np.ndarray) -> np.ndarray:
+    """Predictions in original units (or labels) from already-scaled inputs."""
+    return model.output_to_target(model.predict_scaled(X_scaled))
+
+
+def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = reports[0].keys()
+    arr = {k: np.array([r[k] for r in reports], dtype=float) for k in keys}
+    return ({k: float(np.mean(v)) for k, v in arr.items()},
+            {k: float(np.std(v)) for k, v in arr.items()})
+
+
+def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
+             ) -> dict[str, Any]:
+    model = _model(task, result.network)
+    held_out = [p for p in parts if p not in ("train", "val")]
+    out: dict[str, Any] = {
+        "task": task.task,
+        "mode": result.config["mode"],
+        "fitness": result.config["fitness"],
+        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
+                 for p in held_out},
+        "gabp_val_error": result.val_error,
+        "gabp_best_fitness": result.best_fitness,
+        "gabp_total_steps": result.total_steps,
+        "n_evaluations": result.n_evaluations,
+        "n_failed": result.n_failed,
+        "generations": result.generations,
+        "stop_reason": result.stop_reason,
+    }
+    base = result.baseline
+    if base is not None:
+        per_restart = []
+        for i in range(base.network.n_networks):
+            m = _model(task, Network.from_architecture(base.network.arch,
+                                                       base.network.params[i : i + 1]))
+            per_restart.append({p: _report(task, parts[p]["y_raw"],
+                                           _predict(m, parts[p]["X"]))
+                                for p in held_out})
+        out["baseline"] = {
+            "n_restarts": base.network.n_networks,
+            "budget_steps": base.budget_steps,
+            "steps": base.history.n_steps.tolist(),
+            "val_errors": base.val_errors.tolist(),
+            "best_by_val": base.best,
+            "mean": {}, "std": {},
+            "per_restart": per_restart,
+        }
+        for p in held_out:
+            mean, std = _mean_std([r[p] for r in per_restart])
+            out["baseline"]["mean"][p], out["baseline"]["std"][p] = mean, std
+    return out
+
+
+def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dict[str, Any]]:
+    model = _model(task, result.network)
+    base_model = None
+    if result.baseline is not None:
+        b = result.baseline
+        base_model = _model(task, Network.from_architecture(
+            b.network.arch, b.network.params[b.best : b.best + 1]))
+    rows = []
+    for part, d in parts.items():
+        pred = _predict(model, d["X"])
+        bpred = None if base_model is None else _predict(base_model, d["X"])
+        y = np.asarray(d["y_raw"])
+        index = d["index"] if d["index"] is not None else np.arange(len(y))
+        for i in range(len(y)):
+            row: dict[str, Any] = {"part": part, "index": _scalar(index[i])}
+            if task.task == "classification":
+                row["y_true"], row["y_pred"] = _scalar(y[i]), _scalar(pred[i])
+                if bpred is not None:
+                    row["baseline_pred"] = _scalar(bpred[i])
+            else:
+                yt, yp = np.atleast_1d(y[i]), np.atleast_1d(pred[i])
+                for j in range(len(yt)):
+                    sfx = "" if len(yt) == 1 else f"_{j}"
+                    row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
+                    if bpred is not None:
+                        row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
+            rows.append(row)
+    return rows
+
+
+def _scalar(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else (str(v) if isinstance(v, np.ndarray) else v)
+
+
+def _bp_curve_rows(result: EvolutionResult) -> list[dict[str, Any]]:
+    h = result.bp_history
+    n = h.n_epochs
+    b = result.baseline
+    if b is not None:
+        n = max(n, b.history.n_epochs)
+    rows = []
+    for e in range(n):
+        row: dict[str, Any] = {"epoch": e + 1}
+        if e < h.n_epochs:
+            row["gabp_train"] = float(h.train_loss[e, 0])
+            if h.val_loss is not None:
+                row["gabp_val"] = float(h.val_loss[e, 0])
+        if b is not None and e < b.history.n_epochs:
+            for i in range(b.history.train_loss.shape[1]):
+                row[f"baseline_train_{i}"] = float(b.history.train_loss[e, i])
+                if b.history.val_loss is not None:
+                    row[f"baseline_val_{i}"] = float(b.history.val_loss[e, i])
+        rows.append(row)
+    return rows
+
+
+def run_experiment(
+    config: dict[str, Any] | str | os.PathLike,
+    *,
+    out: str | os.PathLike = "runs",
+    name: str | None = None,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    overwrite: bool = False,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    verbose: int = 1,
+) -> runs.Run:
+    """Run a GA-BP experiment described by a config and write its run folder.
+
+    Parameters
+    ----------
+    config : dict or path
+        A TOML file or an equivalent dict (validated first; see :mod:`gabp.config`).
+    out : path
+        Parent folder of the run folder ``<timestamp>-<name>``.
+    name, seed, n_jobs : optional
+        Override the config's values.
+    overwrite : bool
+        Allow writing into an existing, non-empty run folder.
+    run_dir : path, optional
+        Exact run folder to use instead of a new timestamped one.
+    resume : bool
+        Continue from the run folder's checkpoint.
+    verbose : int
+        0 silent, 1 progress bar, 2 also a log line per generation.
+
+    Returns
+    -------
+    gabp.runs.Run
+        The run folder read back (metrics, logbook, model ready to predict).
+    """
+    if isinstance(config, (str, os.PathLike)):
+        cfg = load_config(config)
+    else:
+        cfg = resolve_config(config)
+    if name is not None:
+        cfg["name"] = name
+    if n_jobs is not None:
+        cfg["n_jobs"] = n_jobs
+    if seed is not None:
+        cfg["seed"] = seed
+    if cfg["seed"] is None:
+        cfg["seed"] = int(np.random.SeedSequence().entropy % (2**63))
+    cfg["name"] = cfg["name"] or (cfg["data"]["dataset"] or os.path.splitext(
+        os.path.basename(cfg["data"]["csv"]))[0])
+    ga, bp = ga_config(cfg), bp_config(cfg)
+    task = load_task(cfg)  # data errors surface before the run folder is made
+    path = runs.new_run_dir(out, cfg["name"], overwrite=overwrite or resume, path=run_dir)
+    runs.atomic_write(os.path.join(path, runs.CONFIG), dump_toml(cfg))
+    started = time.time()
+    meta = {"versions": _versions(), "seed": cfg["seed"], "n_jobs": cfg["n_jobs"],
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running"}
+    runs.write_json(os.path.join(path, runs.META), meta)
+
+    classification = task.task == "classification"
+    run = cfg["run"]
+    has_val = task.X_val.shape[0] > 0
+    result = evolve(
+        task.X_train, task.y_train,
+        task.X_val if has_val else None, task.y_val if has_val else None,
+        hidden_layer_sizes=tuple(cfg["network"]["hidden_layer_sizes"]),
+        hidden_activation=cfg["network"]["activation"],
+        output_activation="softmax" if classification else "identity",
+        loss="cross_entropy" if classification else "mse",
+        mode=run["mode"], fitness=run["fitness"],
+        fitness_on="validation" if has_val else "train",
+        ga=ga, bp=bp, n_baseline=run["n_baseline"], n_jobs=cfg["n_jobs"], seed=cfg["seed"],
+        verbose=verbose, checkpoint_path=os.path.join(path, runs.CHECKPOINT),
+        checkpoint_every=run["checkpoint_every"], resume=resume,
+    )
+    parts = _parts(task)
+    if result.logbook is not None:
+        runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
+    runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
+    runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
+    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts))
+    _model(task, result.network).save(os.path.join(path, runs.MODEL))
+    meta.update({"status": "finished", "elapsed_s": time.time() - started,
+                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 "evolution_elapsed_s": result.elapsed, "resumed": resume})
+    runs.write_json(os.path.join(path, runs.META), meta)
+    if run["report"]:
+        from .report import write_report
+
+        write_report(path)
+    return runs.load_run(path)
+
+
+def resume_experiment(run_dir: str | os.PathLike, *, n_jobs: int | None = None,
+                      verbose: int = 1) -> runs.Run:
+    """Continue an interrupted run from its checkpoint; gives the uninterrupted result."""
+    run_dir = os.fspath(run_dir)
+    ck = os.path.join(run_dir, runs.CHECKPOINT)
+    if not os.path.isfile(ck):
+        raise FileNotFoundError(f"{run_dir} has no {runs.CHECKPOINT} to resume from.")
+    return run_experiment(os.path.join(run_dir, runs.CONFIG), run_dir=run_dir, resume=True,
+                          n_jobs=n_jobs, verbose=verbose)

@@ -1,0 +1,126 @@
+"""A trained model ready to predict on raw data: network + scalers + label encoder.
+
+Saved as one ``.npz`` (parameters) with the architecture, scalers, encoder and task
+description stored as JSON inside it; loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._validation import check_array, fail
+from .data import OneHotEncoder, make_windows, scaler_from_dict
+from .data.scaling import MinMaxScaler, StandardScaler
+from .network import Network, load_network, save_network
+
+Scaler = MinMaxScaler | StandardScaler
+
+
+@dataclass
+class Model:
+    """A network with the preprocessing it was trained with.
+
+    Attributes
+    ----------
+    network : Network
+        One network (``n_networks == 1``) working in scaled units.
+    task : {"regression", "classification", "series"}
+    x_scaler, y_scaler : fitted scalers or None
+    encoder : OneHotEncoder or None
+        Classification: maps output columns to class labels.
+    windowing : dict or None
+        Series: ``n_lags``, ``lag_step``, ``horizon`` of the input windows.
+    feature_names, target_names : list of str
+    """
+
+    network: Network
+    task: str
+    x_scaler: Scaler | None = None
+    y_scaler: Scaler | None = None
+    encoder: OneHotEncoder | None = None
+    windowing: dict[str, Any] | None = None
+    feature_names: list[str] = field(default_factory=list)
+    target_names: list[str] = field(default_factory=list)
+
+    def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+        """Raw network outputs for already-scaled inputs: shape ``(n, n_out)``."""
+        return self.network.predict(X_scaled)
+
+    def _scale_x(self, X: Any) -> np.ndarray:
+        X = check_array(X, "X", "Model.predict", ndim=2)
+        if X.shape[1] != self.network.arch.n_inputs:
+            fail("X", "Model.predict", f"an array with {self.network.arch.n_inputs} columns "
+                 f"({', '.join(self.feature_names) or 'the training inputs'})", X)
+        return X if self.x_scaler is None else self.x_scaler.transform(X)
+
+    def output_to_target(self, out: np.ndarray) -> np.ndarray:
+        """Network outputs -> original units (regression/series) or labels (classification)."""
+        if self.encoder is not None:
+            return self.encoder.inverse_transform(out)
+        return out if self.y_scaler is None else self.y_scaler.inverse_transform(out)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict from raw inputs of shape ``(n, n_inputs)`` (series: the lag windows).
+
+        Returns original units of shape ``(n, n_targets)`` or class labels of shape ``(n,)``.
+        """
+        return self.output_to_target(self.predict_scaled(self._scale_x(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(n, n_classes)`` (classification only)."""
+        if self.encoder is None:
+            raise ValueError("predict_proba is only defined for classification models.")
+        return self.predict_scaled(self._scale_x(X))
+
+    def predict_series(self, series: Any) -> tuple[np.ndarray, np.ndarray]:
+        """One-step (or direct multi-horizon) predictions along a raw series.
+
+        Returns ``(positions, predictions)``: for each complete window of the series, the
+        position of its first target in the series and the prediction in original units.
+        The last prediction is the forecast beyond the end of the series.
+        """
+        if self.windowing is None:
+            raise ValueError("predict_series needs a model trained on a series task.")
+        s = check_array(series, "series", "Model.predict_series", ndim=(1, 2))
+        w = self.windowing
+        lags, step = int(w["n_lags"]), int(w.get("lag_step", 1))
+        horizon = w.get("horizon", 1)
+        h0 = horizon[0] if isinstance(horizon, list) else int(horizon)
+        # pad with h0 NaN-free dummy values so the window ending at the last value exists
+        padded = np.concatenate([s, np.repeat(s[-1:], h0, axis=0)])
+        win = make_windows(padded, n_lags=lags, lag_step=step, horizon=horizon)
+        return win.target_start, self.predict(win.X)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the model to ``path`` (``.npz``; atomic)."""
+        extra = {
+            "task": self.task,
+            "x_scaler": None if self.x_scaler is None else self.x_scaler.to_dict(),
+            "y_scaler": None if self.y_scaler is None else self.y_scaler.to_dict(),
+            "encoder": None if self.encoder is None else self.encoder.to_dict(),
+            "windowing": self.windowing,
+            "feature_names": list(self.feature_names),
+            "target_names": list(self.target_names),
+        }
+        save_network(path, self.network, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Model:
+        """Read a model written by :meth:`save`."""
+        net, extra = load_network(path)
+        if "task" not in extra:
+            raise ValueError(f"{os.fspath(path)} holds a bare network, not a gabp model.")
+        return cls(
+            network=net,
+            task=extra["task"],
+            x_scaler=None if extra["x_scaler"] is None else scaler_from_dict(extra["x_scaler"]),
+            y_scaler=None if extra["y_scaler"] is None else scaler_from_dict(extra["y_scaler"]),
+            encoder=None if extra["encoder"] is None else OneHotEncoder.from_dict(extra["encoder"]),
+            windowing=extra.get("windowing"),
+            feature_names=list(extra.get("feature_names", [])),
+            target_names=list(extra.get("target_names", [])),
+        )
