@@ -146,6 +146,10 @@ def test_divergence_freezes_one_network_only(rng):
     assert np.all(np.isinf(hist.train_loss[-1, 1]))
     assert np.all(np.isfinite(hist.final_loss[[0, 2]]))
     assert hist.n_steps[1] < hist.n_steps[0]
+    # frozen at the first non-finite mini-batch loss, not at the end of that epoch
+    # (40 samples in batches of 8: 5 steps per epoch)
+    finite_epochs = np.isfinite(hist.train_loss[:, 1]).sum()
+    assert hist.n_steps[1] < 5 * (finite_epochs + 1)
     for p in (0, 2):
         alone = _alone(p0, p, **kw)
         h1 = train(alone, X, y, optimizer="sgd", learning_rate=lr[p], epochs=10, batch_size=8,
