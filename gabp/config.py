@@ -39,6 +39,7 @@ An unknown key, a value of the wrong type or a missing data file is rejected wit
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import sys
@@ -206,8 +207,10 @@ def resolve_config(
 def _set(rep: _Reporter, section: str, key: str, value: Any, dest: dict[str, Any]) -> None:
     schema = SCHEMA[section]
     if key not in schema:
+        close = difflib.get_close_matches(key, schema, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
         known = ", ".join(sorted(schema))
-        raise rep.error(section, key, f"unknown key; known keys: {known}")
+        raise rep.error(section, key, f"unknown key; {hint}known keys: {known}")
     types, _ = schema[key]
     if not _check_type(value, types):
         raise rep.error(section, key, f"must be {_type_name(types)}, got {value!r}")

@@ -1,0 +1,204 @@
+"""The ``gabp`` command line.
+
+::
+
+    gabp run CONFIG.toml [--seed N] [--n-jobs N] [--out DIR] [--name NAME] [--overwrite]
+    gabp resume RUN_DIR [--n-jobs N]
+    gabp report RUN_DIR
+    gabp predict RUN_DIR data.csv [--output FILE] [--column NAME]
+    gabp compare RUN_DIR... [--output FIG.png] [--part test]
+    gabp datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import __version__
+
+log = logging.getLogger("gabp")
+
+
+def _headline(run) -> str:
+    m = run.metrics
+    lines = [f"run folder: {run.path}"]
+    base = m.get("baseline")
+    for part, values in m.get("gabp", {}).items():
+        keys = (["accuracy", "macro_f1"] if m.get("task") == "classification"
+                else ["rmse", "mae", "nrmse", "r2"])
+        for k in keys:
+            text = f"  {part} {k}: GA-BP {values[k]:.4g}"
+            if base:
+                text += (f" | plain BP {base['mean'][part][k]:.4g} ± {base['std'][part][k]:.2g}"
+                         f" ({base['n_restarts']} restarts, same step budget)")
+            lines.append(text)
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiment import run_experiment
+
+    run = run_experiment(args.config, out=args.out, name=args.name, seed=args.seed,
+                         n_jobs=args.n_jobs, overwrite=args.overwrite,
+                         verbose=0 if args.quiet else 1)
+    print(_headline(run))
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from .experiment import resume_experiment
+
+    run = resume_experiment(args.run_dir, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1)
+    print(_headline(run))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    for path in write_report(args.run_dir):
+        print(path)
+    print(os.path.join(args.run_dir, "report.md"))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .data import read_table
+    from .runs import atomic_write, load_run
+
+    run = load_run(args.run_dir)
+    model = run.model
+    header, rows = read_table(args.data)
+    cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
+    if model.task == "series":
+        name = args.column
+        if name is None:
+            base = model.target_names[0].split("(")[0] if model.target_names else None
+            others = [h for h in header if h.lower() not in ("year", "date", "time", "t")]
+            name = base if base in header else (others[0] if len(others) == 1 else base)
+        if name not in header:
+            raise ValueError(f"{args.data}: the series column {name!r} is missing; columns: "
+                             f"{', '.join(header)} (choose one with --column).")
+        series = np.asarray(cols[header.index(name)], dtype=float)
+        pos, pred = model.predict_series(series)
+        out_rows = ["position,prediction"] + [f"{int(p)},{float(np.ravel(v)[0])!r}"
+                                              for p, v in zip(pos, pred, strict=True)]
+    else:
+        missing = [f for f in model.feature_names if f not in header]
+        if missing:
+            raise ValueError(f"{args.data}: missing input column(s) {', '.join(missing)}; "
+                             f"the model needs {', '.join(model.feature_names)}.")
+        X = np.column_stack([np.asarray(cols[header.index(f)], dtype=float)
+                             for f in model.feature_names])
+        pred = model.predict(X)
+        if model.task == "classification":
+            out_rows = ["prediction"] + [str(v) for v in pred]
+        else:
+            names = model.target_names or [f"y{j}" for j in range(pred.shape[1])]
+            out_rows = [",".join(names)] + [",".join(repr(float(v)) for v in row) for row in pred]
+    text = "\n".join(out_rows) + "\n"
+    if args.output:
+        atomic_write(args.output, text)
+        print(f"wrote {len(out_rows) - 1} predictions to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .report import compare_runs
+
+    rows, fig = compare_runs(args.run_dirs, out=args.output, part=args.part)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, ""))
+                                for k in keys) + " |")
+    if fig:
+        print(f"overlay figure: {fig}")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import list_datasets
+
+    for name, desc in list_datasets().items():
+        print(f"{name:15s} {desc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``gabp``."""
+    p = argparse.ArgumentParser(prog="gabp", description="Genetic-algorithm-optimized "
+                                "backpropagation networks: run, resume, report, predict.")
+    p.add_argument("--version", action="version", version=f"gabp {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every generation")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a GA-BP experiment from a TOML config")
+    r.add_argument("config", help="TOML config file (see examples/)")
+    r.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    r.add_argument("--n-jobs", type=int, default=None, help="parallel workers (joblib)")
+    r.add_argument("--out", default="runs", help="parent folder of run folders (default runs)")
+    r.add_argument("--name", default=None, help="run name (folder suffix)")
+    r.add_argument("--overwrite", action="store_true", help="allow an existing run folder")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    s.add_argument("run_dir")
+    s.add_argument("--n-jobs", type=int, default=None)
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_resume)
+
+    s = sub.add_parser("report", help="re-draw a run's figures and report.md")
+    s.add_argument("run_dir")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("predict", help="predict with a run's model on a CSV file")
+    s.add_argument("run_dir")
+    s.add_argument("data", help="CSV with the model's input columns (series: the series)")
+    s.add_argument("--output", "-o", default=None, help="write predictions here (CSV)")
+    s.add_argument("--column", default=None, help="series column (default the target name)")
+    s.set_defaults(func=_cmd_predict)
+
+    s = sub.add_parser("compare", help="compare several runs: table and overlay plot")
+    s.add_argument("run_dirs", nargs="+")
+    s.add_argument("--output", "-o", default=None, help="overlay figure (PNG)")
+    s.add_argument("--part", default="test", help="held-out part to compare (default test)")
+    s.set_defaults(func=_cmd_compare)
+
+    s = sub.add_parser("datasets", help="list the built-in datasets")
+    s.set_defaults(func=_cmd_datasets)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gabp`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(message)s")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from .config import ConfigError
+    from .runs import RunExistsError
+
+    try:
+        return args.func(args)
+    except (ConfigError, RunExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"gabp {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; `gabp resume RUN_DIR` continues from the last checkpoint",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
