@@ -154,6 +154,8 @@ def _type_name(types: tuple[type, ...]) -> str:
 
 
 def _check_type(value: Any, types: tuple[type, ...]) -> bool:
+    if value is None:
+        return _OPT in types
     if isinstance(value, bool):
         return bool in types
     return isinstance(value, tuple(t for t in types if t is not _OPT))

@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 from . import runs
 from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
 from .data import TaskData, load_csv, load_dataset, split_task
-from .evolution import EvolutionResult, evolve
+from .evolution import EvolutionResult, GAState, evolve
 from .metrics import classification_report, regression_report
 from .model import Model
 from .network import Network
@@ -214,6 +215,7 @@ def run_experiment(
     run_dir: str | os.PathLike | None = None,
     resume: bool = False,
     verbose: int = 1,
+    callbacks: Sequence[Callable[[GAState], bool]] = (),
 ) -> runs.Run:
     """Run a GA-BP experiment described by a config and write its run folder.
 
@@ -233,6 +235,8 @@ def run_experiment(
         Continue from the run folder's checkpoint.
     verbose : int
         0 silent, 1 progress bar, 2 also a log line per generation.
+    callbacks : sequence of callables
+        ``cb(state) -> stop?`` after every generation (see :func:`gabp.evolution.evolve`).
 
     Returns
     -------
@@ -277,7 +281,7 @@ def run_experiment(
         fitness_on="validation" if has_val else "train",
         ga=ga, bp=bp, n_baseline=run["n_baseline"], n_jobs=cfg["n_jobs"], seed=cfg["seed"],
         verbose=verbose, checkpoint_path=os.path.join(path, runs.CHECKPOINT),
-        checkpoint_every=run["checkpoint_every"], resume=resume,
+        checkpoint_every=run["checkpoint_every"], resume=resume, callbacks=callbacks,
     )
     parts = _parts(task)
     if result.logbook is not None:
