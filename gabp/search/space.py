@@ -336,7 +336,7 @@ class SearchSpace:
 
     def decode_batch(self, genomes: Any) -> list[dict[str, Any]]:
         """Decode genomes of shape ``(P, n_genes)``; returns ``P`` configs."""
-        G = check_array(genomes, "genomes", "SearchSpace.decode_batch", ndim=2)
+        G = check_array(genomes, "genomes", "SearchSpace.decode_batch", ndim=2, min_rows=0)
         return [self.decode(row) for row in G]
 
     @staticmethod
