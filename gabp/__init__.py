@@ -1,22 +1,45 @@
 """gabp: genetic-algorithm-optimized backpropagation networks.
 
-The core is a NumPy backpropagation trainer that trains a whole population of same-shaped
-networks at once (:class:`Network`, :func:`train`); the genetic algorithm evolves the same
-flat parameter arrays.
+- :class:`Network` / :func:`train`: a NumPy BP trainer that trains a whole population of
+  same-shaped networks at once (parameters in one ``(P, n_params)`` array).
+- :func:`evolve`: a DEAP genetic algorithm over those same arrays (classic, Baldwinian,
+  Lamarckian GA-BP) with a plain-BP baseline at an equal gradient-step budget.
+- :class:`GABPRegressor` / :class:`GABPClassifier`: scikit-learn-style estimators.
+- :class:`EvolutionarySearch`: evolve hyperparameters and architecture.
+- :func:`run_experiment`: a config -> a run folder with metrics, model and figures.
+
+Plotting lives in :mod:`gabp.plotting`; importing ``gabp`` never imports matplotlib.
 """
 
+from .estimators import GABPClassifier, GABPRegressor
+from .evolution import BPConfig, EvolutionResult, GAConfig, evolve
+from .experiment import resume_experiment, run_experiment
+from .model import Model
 from .network import Architecture, Network, init_params, load_network, save_network
+from .runs import load_run
+from .search import EvolutionarySearch
 from .trainer import History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Architecture",
+    "BPConfig",
+    "EvolutionResult",
+    "EvolutionarySearch",
+    "GABPClassifier",
+    "GABPRegressor",
+    "GAConfig",
     "History",
+    "Model",
     "Network",
     "__version__",
+    "evolve",
     "init_params",
     "load_network",
+    "load_run",
+    "resume_experiment",
+    "run_experiment",
     "save_network",
     "train",
 ]
