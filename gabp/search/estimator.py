@@ -124,6 +124,10 @@ class EvolutionarySearch(_BaseEstimator):
     seed_ : int
     """
 
+    #: ``runner(space, evaluator, *, ga, multi_objective, entropy, logger) -> SearchResult``;
+    #: a subclass may replace it with another strategy (e.g. a benchmark's TPE sampler).
+    _runner = staticmethod(run_search)
+
     def __init__(
         self,
         task: str = "regression",
@@ -334,7 +338,7 @@ class EvolutionarySearch(_BaseEstimator):
         with Parallel(n_jobs=self.n_jobs) as parallel:
             evaluator = Evaluator(data, settings, n_folds=n_folds, n_repeats=s["n_repeats"],
                                   entropy=s["entropy"], parallel=parallel, key=space.key)
-            result = run_search(space, evaluator, ga=s["ga"],
+            result = self._runner(space, evaluator, ga=s["ga"],
                                 multi_objective=bool(self.multi_objective),
                                 entropy=s["entropy"],
                                 logger=logger if s["verbose"] else None)
