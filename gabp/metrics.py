@@ -212,7 +212,9 @@ def confusion_matrix(
     return m, labs
 
 
-def _per_class(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def per_class_scores(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall and F1 from a confusion matrix (rows true, columns
+    predicted); 0 where a class was never predicted / never present. Each of shape (k,)."""
     tp = np.diag(m).astype(float)
     pred = m.sum(axis=0).astype(float)
     true = m.sum(axis=1).astype(float)
@@ -230,7 +232,7 @@ def macro_f1(y_true: Any, y_pred: Any, labels: Sequence[Hashable] | None = None)
     and no predicted rows (or zero precision and recall) scores 0.
     """
     m, _ = confusion_matrix(y_true, y_pred, labels)
-    return float(np.mean(_per_class(m)[2]))
+    return float(np.mean(per_class_scores(m)[2]))
 
 
 def classification_report(
@@ -241,7 +243,7 @@ def classification_report(
     Per-class entries are keyed ``"f1[<label>]"``.
     """
     m, labs = confusion_matrix(y_true, y_pred, labels)
-    precision, recall, f1 = _per_class(m)
+    precision, recall, f1 = per_class_scores(m)
     report = {
         "n_samples": float(np.asarray(y_true).shape[0]),
         "accuracy": accuracy(y_true, y_pred),

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from ._validation import check_choice, fail
 from .metrics import confusion_matrix as _confusion_matrix
+from .metrics import per_class_scores
 
 __all__ = [
     "new_axes",
@@ -758,7 +759,7 @@ def plot_class_scores(
     """
     where = "plot_class_scores"
     matrix, labs = _confusion_matrix(y_true, y_pred, labels)
-    precision, recall, f1 = _per_class_scores(matrix)
+    precision, recall, f1 = per_class_scores(matrix)
     support = matrix.sum(axis=1)
     ax = _axes(ax, where)
     pos = np.arange(len(labs))
@@ -774,17 +775,6 @@ def plot_class_scores(
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper center", ncols=3)
     return ax
-
-
-def _per_class_scores(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tp = np.diag(m).astype(float)
-    pred = m.sum(axis=0).astype(float)
-    true = m.sum(axis=1).astype(float)
-    precision = np.divide(tp, pred, out=np.zeros_like(tp), where=pred > 0)
-    recall = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return precision, recall, f1
 
 
 # --------------------------------------------------------------------- hyperparameters
