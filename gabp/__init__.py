@@ -17,7 +17,7 @@ from .experiment import resume_experiment, run_experiment
 from .model import Model
 from .network import Architecture, Network, init_params, load_network, save_network
 from .runs import load_run
-from .search import EvolutionarySearch
+from .search import EvolutionarySearch, SearchSpace, default_space
 from .trainer import History, train
 
 __version__ = "0.1.0"
@@ -33,7 +33,9 @@ __all__ = [
     "History",
     "Model",
     "Network",
+    "SearchSpace",
     "__version__",
+    "default_space",
     "evolve",
     "init_params",
     "load_network",

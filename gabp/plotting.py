@@ -64,6 +64,8 @@ _LOGBOOK_COLUMNS = frozenset(
         "diversity",
         "n_steps",
         "elapsed",
+        "n_trainings",
+        "n_cache_hits",
         "fitness",
         "error",
     }
