@@ -112,6 +112,22 @@ def test_every_mode_fits_and_records_its_history(mode):
         assert reg.best_fitness_ == pytest.approx(min(r["error_min"] for r in reg.logbook_))
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "learning_rate"), [("sgd", 0.1), ("momentum", 0.05), ("adam", 0.01)]
+)
+def test_optimizers_and_error_rate_fitness(optimizer, learning_rate):
+    X, y = blobs(n=90)
+    clf = GABPClassifier(
+        **FAST,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        fitness="error_rate",
+        random_state=0,
+    ).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    assert 0.0 <= clf.best_fitness_ <= 1.0  # an error rate
+
+
 def test_coefs_and_intercepts_reproduce_predictions(fitted_regressor):
     reg, X, y = fitted_regressor
     assert [W.shape for W in reg.coefs_] == [(3, 10), (10, 1)]
