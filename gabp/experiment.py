@@ -109,11 +109,13 @@ def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[s
 def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
              ) -> dict[str, Any]:
     model = _model(task, result.network)
-    held_out = [p for p in parts if p not in ("train", "val")]
+    # With nothing held out (e.g. XOR's 4 rows) the training part is reported, and says so.
+    held_out = [p for p in parts if p not in ("train", "val")] or ["train"]
     out: dict[str, Any] = {
         "task": task.task,
         "mode": result.config["mode"],
         "fitness": result.config["fitness"],
+        "fitness_on": result.config["fitness_on"],
         "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
                  for p in held_out},
         "gabp_val_error": result.val_error,

@@ -76,7 +76,9 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
 
     if run.logbook:
         ax = plotting.plot_convergence(run.logbook, log=True)
-        ax.set_title("GA convergence (fitness on validation data)")
+        on = "validation" if run.metrics.get("fitness_on", "validation") == "validation" \
+            else "training"
+        ax.set_title(f"GA convergence (fitness on {on} data)")
         save(ax, "convergence")
     if run.bp_curve:
         gabp, base = _bp_dicts(run.bp_curve)
@@ -153,9 +155,13 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
 def report_markdown(run: runs.Run, figures: Sequence[str]) -> str:
     """The text of ``report.md``."""
     m = run.metrics
+    on_val = m.get("fitness_on", "validation") == "validation"
+    where = ("computed on validation data; the test data was used only for this report"
+             if on_val else "computed on the training data: nothing was held out, so the "
+             "metrics below are training metrics")
     lines = [f"# gabp run `{run.name}`", ""]
     lines += [f"- task: {m.get('task')}, mode: {m.get('mode')}, fitness: {m.get('fitness')} "
-              "(computed on validation data; the test data was used only for this report)",
+              f"({where})",
               f"- generations: {m.get('generations')} (stopped by {m.get('stop_reason')}), "
               f"evaluations: {m.get('n_evaluations')}, failed: {m.get('n_failed')}",
               f"- gradient steps, GA-BP in total: {m.get('gabp_total_steps')}",
@@ -166,8 +172,10 @@ def report_markdown(run: runs.Run, figures: Sequence[str]) -> str:
         lines += ["## GA-BP vs plain BP", "",
                   f"Plain BP: the same network trained from the standard initializer, "
                   f"{base['n_restarts']} restarts, each allowed {base['budget_steps']} gradient "
-                  f"steps (the GA-BP run's total); early stopping on the same validation data "
-                  f"(steps used: {', '.join(str(s) for s in base['steps'])}).", ""]
+                  f"steps (the GA-BP run's total); "
+                  + ("early stopping on the same validation data " if on_val else
+                     "early stopping on the training loss ")
+                  + f"(steps used: {', '.join(str(s) for s in base['steps'])}).", ""]
     else:
         lines += ["## Test metrics", ""]
     lines += metrics_table(m) + [""]
