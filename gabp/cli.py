@@ -29,11 +29,14 @@ def _headline(run) -> str:
     m = run.metrics
     lines = [f"run folder: {run.path}"]
     base = m.get("baseline")
+    label = "search best" if m.get("mode") == "search" else "GA-BP"
+    if m.get("mode") == "search":
+        lines.append(f"  best hyperparameters: {m.get('best_params')}")
     for part, values in m.get("gabp", {}).items():
         keys = (["accuracy", "macro_f1"] if m.get("task") == "classification"
                 else ["rmse", "mae", "nrmse", "r2"])
         for k in keys:
-            text = f"  {part} {k}: GA-BP {values[k]:.4g}"
+            text = f"  {part} {k}: {label} {values[k]:.4g}"
             if base:
                 text += (f" | plain BP {base['mean'][part][k]:.4g} ± {base['std'][part][k]:.2g}"
                          f" ({base['n_restarts']} restarts, same step budget)")

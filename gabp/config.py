@@ -117,6 +117,10 @@ def _dataclass_schema(cls: type) -> dict[str, tuple[tuple[type, ...], Any]]:
 SCHEMA["ga"] = {"preset": ((str, _OPT), None), **_dataclass_schema(GAConfig)}
 SCHEMA["bp"] = _dataclass_schema(BPConfig)
 SECTIONS = ("data", "network", "ga", "bp", "run", "search")
+#: Keys of the optional ``[search]`` table (hyperparameter search instead of GA-BP);
+#: ``space`` is a sub-table read by :meth:`gabp.search.SearchSpace.from_dict`.
+SEARCH_KEYS = ("population_size", "n_generations", "fitness", "validation_fraction", "cv",
+               "n_repeats", "multi_objective", "space")
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -250,6 +254,8 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     if run["fitness"] not in FITNESS_METRICS:
         raise rep.error("run", "fitness", f"must be one of {', '.join(FITNESS_METRICS)}, got "
                         f"{run['fitness']!r}")
+    if "search" in cfg:
+        _check_search(rep, cfg["search"])
     hidden = cfg["network"]["hidden_layer_sizes"]
     if isinstance(hidden, int):
         cfg["network"]["hidden_layer_sizes"] = [hidden]
@@ -263,6 +269,25 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     except (ValueError, TypeError) as exc:
         key = _param_name(str(exc))
         raise rep.error("bp", key if key in SCHEMA["bp"] else None, str(exc)) from None
+
+
+def _check_search(rep: _Reporter, search: dict[str, Any]) -> None:
+    from .search import SearchSpace
+
+    for key in search:
+        if key not in SEARCH_KEYS:
+            close = difflib.get_close_matches(key, SEARCH_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise rep.error("search", key, f"unknown key; {hint}known keys: "
+                            f"{', '.join(SEARCH_KEYS)}")
+    if "space" in search:
+        try:
+            SearchSpace.from_dict(search["space"])
+        except (ValueError, TypeError) as exc:
+            line = _line_of(rep.text, "search.space", None) or _line_of(rep.text, "search",
+                                                                         "space")
+            where = f"{rep.source}, line {line}" if line else rep.source
+            raise ConfigError(f"{where}: [search.space]: {exc}") from None
 
 
 def _param_name(message: str) -> str | None:
@@ -304,6 +329,8 @@ def dump_toml(cfg: dict[str, Any]) -> str:
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(fmt(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {fmt(x)}" for k, x in v.items()) + " }"
         raise TypeError(f"cannot write {v!r} as TOML")
 
     def table(d: dict[str, Any]) -> list[str]:

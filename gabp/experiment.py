@@ -20,7 +20,7 @@ import numpy as np
 
 from . import runs
 from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
-from .data import TaskData, load_csv, load_dataset, split_task
+from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
 from .evolution import EvolutionResult, GAState, evolve
 from .metrics import classification_report, regression_report
 from .model import Model
@@ -29,7 +29,7 @@ from .network import Network
 logger = logging.getLogger(__name__)
 
 
-def load_task(cfg: dict[str, Any]) -> TaskData:
+def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
     """Load the config's dataset and split it (scalers fitted on the training part)."""
     d = cfg["data"]
     if d["dataset"] is not None:
@@ -44,7 +44,7 @@ def load_task(cfg: dict[str, Any]) -> TaskData:
         if d["horizon"] is not None:
             kw["horizon"] = d["horizon"]
         ds = load_csv(d["csv"], **kw)
-    return split_task(
+    return ds, split_task(
         ds,
         val_fraction=d["val_fraction"],
         test_fraction=d["test_fraction"],
@@ -260,7 +260,8 @@ def run_experiment(
     cfg["name"] = cfg["name"] or (cfg["data"]["dataset"] or os.path.splitext(
         os.path.basename(cfg["data"]["csv"]))[0])
     ga, bp = ga_config(cfg), bp_config(cfg)
-    task = load_task(cfg)  # data errors surface before the run folder is made
+    ds, task = load_task(cfg)  # data errors surface before the run folder is made
+    search = _make_search(cfg, task) if "search" in cfg else None
     path = runs.new_run_dir(out, cfg["name"], overwrite=overwrite or resume, path=run_dir)
     runs.atomic_write(os.path.join(path, runs.CONFIG), dump_toml(cfg))
     started = time.time()
@@ -269,6 +270,9 @@ def run_experiment(
             "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running"}
     runs.write_json(os.path.join(path, runs.META), meta)
 
+    if search is not None:
+        _search_run(cfg, ds, task, search, path)
+        return _finish(path, cfg, meta, started, resume)
     classification = task.task == "classification"
     run = cfg["run"]
     has_val = task.X_val.shape[0] > 0
@@ -292,15 +296,99 @@ def run_experiment(
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
     runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts))
     _model(task, result.network).save(os.path.join(path, runs.MODEL))
+    meta["evolution_elapsed_s"] = result.elapsed
+    return _finish(path, cfg, meta, started, resume)
+
+
+def _finish(path: str, cfg: dict[str, Any], meta: dict[str, Any], started: float,
+            resume: bool) -> runs.Run:
     meta.update({"status": "finished", "elapsed_s": time.time() - started,
-                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                 "evolution_elapsed_s": result.elapsed, "resumed": resume})
+                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "resumed": resume})
     runs.write_json(os.path.join(path, runs.META), meta)
-    if run["report"]:
+    if cfg["run"]["report"]:
         from .report import write_report
 
         write_report(path)
     return runs.load_run(path)
+
+
+def _make_search(cfg: dict[str, Any], task: TaskData):
+    """The validated :class:`~gabp.search.EvolutionarySearch` of a ``[search]`` table."""
+    from .search import EvolutionarySearch
+
+    kw = {k: v for k, v in cfg["search"].items()}
+    search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
+                                verbose=0, **kw)
+    try:
+        search._validate("[search]")
+    except (ValueError, TypeError) as exc:
+        from .config import ConfigError
+
+        raise ConfigError(f"[search]: {exc}") from None
+    return search
+
+
+def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str) -> None:
+    """Hyperparameter search on the train + validation parts; test metrics of the refit."""
+    from .search import config_to_dict, search_records
+
+    parts: dict[str, dict[str, Any]] = {}
+    if task.task == "series":
+        test_start = np.min(task.index_test) if task.X_test.shape[0] else np.inf
+        times = ds.series_index if ds.series_index is not None else np.arange(len(ds.series))
+        horizon = cfg["data"]["horizon"] or (ds.windowing or {}).get("horizon", 1)
+        search.fit_series(ds.series[times < test_start], horizon=horizon)
+        lags = int(search.n_lags_)
+        win = make_windows(ds.series, n_lags=lags, horizon=horizon, index=times)
+        windowing = {"n_lags": lags, "lag_step": 1, "horizon": horizon}
+        named = {"train": task.index_train, "val": task.index_val, "test": task.index_test,
+                 **{k: v.get("index") for k, v in task.extra.items()}}
+        for name, index in named.items():
+            rows = np.flatnonzero(np.isin(win.index, index)) if index is not None else []
+            if len(rows):
+                parts[name] = {"X": win.X[rows], "y_raw": win.y[rows], "index": win.index[rows]}
+        features = [f"x(t-{lags - 1 - i})" for i in range(lags)]
+    else:
+        windowing, features = None, list(task.feature_names)
+        seen = np.concatenate([task.idx_train, task.idx_val])
+        labels = np.concatenate([task.y_train_raw, task.y_val_raw])
+        search.fit(ds.X[seen], labels if task.task == "classification" else labels)
+        for name in ("train", "val", "test"):
+            idx = getattr(task, f"idx_{name}")
+            if len(idx):
+                parts[name] = {"X": ds.X[idx], "y_raw": getattr(task, f"y_{name}_raw"),
+                               "index": idx}
+    est = search.best_estimator_
+    model = Model.from_estimator(est, task=task.task, windowing=windowing,
+                                 feature_names=features, target_names=list(task.target_names))
+    held_out = [p for p in parts if p not in ("train", "val")] or ["train"]
+    report = {}
+    rows: list[dict[str, Any]] = []
+    for name, d in parts.items():
+        pred = model.predict(d["X"])
+        if name in held_out:
+            report[name] = _report(task, d["y_raw"], pred)
+        for i in range(len(pred)):
+            row: dict[str, Any] = {"part": name, "index": _scalar(d["index"][i])}
+            if task.task == "classification":
+                row["y_true"], row["y_pred"] = _scalar(d["y_raw"][i]), _scalar(pred[i])
+            else:
+                row["y_true"] = float(np.ravel(d["y_raw"][i])[0])
+                row["y_pred"] = float(np.ravel(pred[i])[0])
+            rows.append(row)
+    summary = search.to_dict()
+    metrics = {"task": task.task, "mode": "search", "fitness": search.fitness,
+               "fitness_on": "validation", "gabp": report, "search": summary,
+               "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
+               "n_failed": search.n_failed_, "stop_reason": "n_generations",
+               "best_params": config_to_dict(search.best_params_)}
+    runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in search.logbook_])
+    runs.write_csv(os.path.join(path, runs.SEARCH), search_records(search))
+    runs.write_csv(os.path.join(path, runs.BP_CURVE),
+                   [{"epoch": e + 1, "gabp_train": v} for e, v in enumerate(est.loss_curve_)])
+    runs.write_csv(os.path.join(path, runs.PREDICTIONS), rows)
+    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    model.save(os.path.join(path, runs.MODEL))
 
 
 def resume_experiment(run_dir: str | os.PathLike, *, n_jobs: int | None = None,

@@ -46,6 +46,24 @@ class Model:
     feature_names: list[str] = field(default_factory=list)
     target_names: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_estimator(cls, est: Any, *, task: str | None = None,
+                       windowing: dict[str, Any] | None = None,
+                       feature_names: list[str] | None = None,
+                       target_names: list[str] | None = None) -> Model:
+        """The :class:`Model` of a fitted :class:`~gabp.GABPRegressor` / ``GABPClassifier``."""
+        classes = getattr(est, "classes_", None)
+        return cls(
+            network=est.network_,
+            task=task or ("classification" if classes is not None else "regression"),
+            x_scaler=est.input_scaler_,
+            y_scaler=getattr(est, "target_scaler_", None),
+            encoder=None if classes is None else OneHotEncoder().fit(list(classes)),
+            windowing=windowing,
+            feature_names=list(feature_names or []),
+            target_names=list(target_names or []),
+        )
+
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         """Raw network outputs for already-scaled inputs: shape ``(n, n_out)``."""
         return self.network.predict(X_scaled)
@@ -57,10 +75,16 @@ class Model:
                  f"({', '.join(self.feature_names) or 'the training inputs'})", X)
         return X if self.x_scaler is None else self.x_scaler.transform(X)
 
+    def _proba(self, out: np.ndarray) -> np.ndarray:
+        # A binary classifier may have one sigmoid output: P(classes_[1]).
+        if self.encoder is not None and out.shape[1] == 1 and self.encoder.n_classes == 2:
+            return np.column_stack([1.0 - out[:, 0], out[:, 0]])
+        return out
+
     def output_to_target(self, out: np.ndarray) -> np.ndarray:
         """Network outputs -> original units (regression/series) or labels (classification)."""
         if self.encoder is not None:
-            return self.encoder.inverse_transform(out)
+            return self.encoder.inverse_transform(self._proba(out))
         return out if self.y_scaler is None else self.y_scaler.inverse_transform(out)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -74,7 +98,7 @@ class Model:
         """Class probabilities ``(n, n_classes)`` (classification only)."""
         if self.encoder is None:
             raise ValueError("predict_proba is only defined for classification models.")
-        return self.predict_scaled(self._scale_x(X))
+        return self._proba(self.predict_scaled(self._scale_x(X)))
 
     def predict_series(self, series: Any) -> tuple[np.ndarray, np.ndarray]:
         """One-step (or direct multi-horizon) predictions along a raw series.

@@ -136,7 +136,8 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown rows: each held-out part x metric, GA-BP vs plain BP (mean ± std)."""
     gabp = metrics.get("gabp", {})
     base = metrics.get("baseline")
-    head = "| part | metric | GA-BP |" + (" plain BP (mean ± std) | plain BP (best on val) |"
+    label = "best found (refit)" if metrics.get("mode") == "search" else "GA-BP"
+    head = f"| part | metric | {label} |" + (" plain BP (mean ± std) | plain BP (best on val) |"
                                          if base else "")
     lines = [head, "|---|---|---|" + ("---|---|" if base else "")]
     for part, values in gabp.items():
@@ -164,7 +165,11 @@ def report_markdown(run: runs.Run, figures: Sequence[str]) -> str:
               f"({where})",
               f"- generations: {m.get('generations')} (stopped by {m.get('stop_reason')}), "
               f"evaluations: {m.get('n_evaluations')}, failed: {m.get('n_failed')}",
-              f"- gradient steps, GA-BP in total: {m.get('gabp_total_steps')}",
+              (f"- gradient steps, GA-BP in total: {m.get('gabp_total_steps')}"
+               if "gabp_total_steps" in m else
+               f"- best hyperparameters: {m.get('best_params')}, "
+               f"trainings: {m.get('search', {}).get('n_trainings')}, "
+               f"cache hits: {m.get('search', {}).get('n_cache_hits')}"),
               f"- seed: {run.meta.get('seed')}, n_jobs: {run.meta.get('n_jobs')}, "
               f"wall time: {_fmt(run.meta.get('elapsed_s', float('nan')))} s", ""]
     base = m.get("baseline")

@@ -182,3 +182,42 @@ def test_csv_dataset_run(tmp_path):
     assert "baseline" not in run.metrics
     rows = read_csv(os.path.join(run.path, "predictions.csv"))
     assert {r["part"] for r in rows} == {"train", "val", "test"}
+
+
+def test_search_run_writes_hyperparameter_records(tmp_path):
+    cfg = {"seed": 0, "data": {"dataset": "iris"},
+           "search": {"population_size": 4, "n_generations": 1, "fitness": "error_rate",
+                      "space": {"n_layers": 1, "units": [3, 8], "max_epochs": 20,
+                                "activation": ["tanh", "relu"]}}}
+    run = run_experiment(cfg, out=tmp_path, verbose=0)
+    assert run.metrics["mode"] == "search"
+    assert run.metrics["gabp"]["test"]["accuracy"] > 0.5
+    assert run.search and "hidden_1" in run.search[0] and "activation" in run.search[0]
+    assert os.path.isfile(os.path.join(run.path, "hyperparameters.png"))
+    pred = run.model.predict(np.array([[5.1, 3.5, 1.4, 0.2]]))
+    assert pred[0] in {"setosa", "versicolor", "virginica"}
+
+
+def test_search_series_run_uses_the_best_lags(tmp_path):
+    cfg = {"seed": 0, "data": {"dataset": "sunspots"},
+           "search": {"population_size": 4, "n_generations": 1,
+                      "space": {"n_lags": [3, 8], "n_layers": 1, "units": [3, 6],
+                                "max_epochs": 20}}}
+    run = run_experiment(cfg, out=tmp_path, verbose=0)
+    lags = run.metrics["best_params"]["n_lags"]
+    assert 3 <= lags <= 8 and run.model.windowing["n_lags"] == lags
+    assert np.isfinite(run.metrics["gabp"]["test"]["rmse"])
+    test_years = [r["index"] for r in run.predictions if r["part"] == "test"]
+    train_years = [r["index"] for r in run.predictions if r["part"] == "train"]
+    assert min(test_years) > max(train_years)
+
+
+def test_bad_search_table(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[data]\ndataset = "iris"\n[search]\npopulation = 4\n')
+    with pytest.raises(ConfigError, match=r"line 4: \[search\] population: unknown key; did "
+                                          r"you mean 'population_size'"):
+        load_config(path)
+    path.write_text('[data]\ndataset = "iris"\n[search.space]\nactivation = ["tanhh"]\n')
+    with pytest.raises(ConfigError, match=r"line 3: \[search.space\]"):
+        load_config(path)
