@@ -34,6 +34,9 @@ def tiny(name: str, **run: object) -> dict:
     cfg["bp"].update(bp_epochs=1, max_epochs=15, patience=5)
     cfg["run"].update(n_baseline=2, report=False, checkpoint_every=1)
     cfg["run"].update(run)
+    if "search" in cfg:  # hyperparameter-search examples
+        cfg["search"].update(population_size=4, n_generations=1)
+        cfg["search"].setdefault("space", {})["max_epochs"] = 10
     return cfg
 
 
@@ -52,7 +55,24 @@ def test_every_example_is_here():
         assert (EXAMPLES / name).read_text().startswith("#"), name
 
 
-@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "xor.toml"])
+SEARCH_CONFIGS = [c for c in CONFIGS if "search" in load_config(EXAMPLES / c)]
+
+
+@pytest.mark.parametrize("name", SEARCH_CONFIGS)
+def test_search_config_runs_with_tiny_budget(name, tmp_path):
+    cfg = tiny(name)
+    run = run_experiment(cfg, out=tmp_path, verbose=0)
+    for f in RUN_FILES + ("search.csv",):
+        assert os.path.isfile(os.path.join(run.path, f)), f
+    m = run.metrics
+    assert m["mode"] == "search" and m["generations"] == 1
+    assert m["search"]["n_trainings"] + m["search"]["n_cache_hits"] >= 4
+    if m["task"] == "classification":
+        assert m["gabp"]["test"]["accuracy"] > chance(cfg["data"]["dataset"]) + 0.05
+
+
+@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "xor.toml"
+                                  and c not in SEARCH_CONFIGS])
 def test_config_runs_with_tiny_budget(name, tmp_path):
     cfg = tiny(name)
     run = run_experiment(cfg, out=tmp_path, verbose=0)
