@@ -43,7 +43,7 @@ from .._validation import check_array, check_int, check_same_length, fail
 from ..network import Architecture, Network, check_loss, init_params
 from ..trainer import History, as_targets, train
 from .config import GAConfig
-from .operators import CROSSOVERS, MUTATIONS, SELECTIONS
+from .operators import CROSSOVERS, MUTATIONS, SELECTIONS, make_offspring
 from .problem import BPConfig, check_fitness, check_mode, fitness_errors, score_genomes
 
 logger = logging.getLogger(__name__)
@@ -548,24 +548,9 @@ def _breed(pop, errs, toolbox, ga: GAConfig, bounds, rng: np.random.Generator, g
     Returns the new population, its errors (valid for unchanged individuals) and a mask of
     individuals that must be evaluated.
     """
-    P = pop.shape[0]
-    n_off = P - ga.n_elite
-    parents = np.asarray(toolbox.select(errs, n_off, rng))
-    off = pop[parents].copy()
-    off_err = errs[parents].copy()
-    invalid = np.zeros(n_off, dtype=bool)
-    m = n_off // 2
-    crossed = rng.random(m) < ga.crossover_prob
-    if crossed.any():
-        ia = 2 * np.flatnonzero(crossed)
-        C, D = toolbox.mate(off[ia], off[ia + 1], rng, bounds)
-        invalid[ia] = np.any(C != off[ia], axis=1)
-        invalid[ia + 1] = np.any(D != off[ia + 1], axis=1)
-        off[ia], off[ia + 1] = C, D
-    mutated = toolbox.mutate(off, rng, bounds, gen / max(ga.n_generations, 1))
-    invalid |= np.any(mutated != off, axis=1)
-    off = mutated
-    off_err[invalid] = np.inf
+    n_off = pop.shape[0] - ga.n_elite
+    off, off_err, invalid = make_offspring(pop, errs, toolbox, n_off, ga.crossover_prob, rng,
+                                           bounds, gen / max(ga.n_generations, 1))
     elite = np.argsort(errs, kind="stable")[: ga.n_elite]
     new_pop = np.concatenate([pop[elite], off])
     new_err = np.concatenate([errs[elite], off_err])

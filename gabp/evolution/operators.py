@@ -188,6 +188,36 @@ def mut_nonuniform(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = Non
     return _clip(X + mask * step, bounds)
 
 
+# ------------------------------------------------------------------------ one generation
+
+
+def make_offspring(pop: np.ndarray, errors: np.ndarray, toolbox, n_off: int,
+                   crossover_prob: float, rng: np.random.Generator, bounds: Bounds,
+                   progress: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Select ``n_off`` parents, cross consecutive pairs with ``crossover_prob``, mutate.
+
+    ``toolbox`` provides ``select``, ``mate`` and ``mutate`` with this module's signatures.
+    Returns the offspring ``(n_off, n)``, the errors they carry over from their parents
+    (``inf`` where changed) and the mask of offspring that changed and need evaluating —
+    an offspring identical to its parent keeps the parent's error.
+    """
+    parents = np.asarray(toolbox.select(errors, n_off, rng))
+    off = pop[parents].copy()
+    off_err = errors[parents].copy()
+    changed = np.zeros(n_off, dtype=bool)
+    crossed = rng.random(n_off // 2) < crossover_prob
+    if crossed.any():
+        ia = 2 * np.flatnonzero(crossed)
+        C, D = toolbox.mate(off[ia], off[ia + 1], rng, bounds)
+        changed[ia] = np.any(C != off[ia], axis=1)
+        changed[ia + 1] = np.any(D != off[ia + 1], axis=1)
+        off[ia], off[ia + 1] = C, D
+    mutated = toolbox.mutate(off, rng, bounds, progress)
+    changed |= np.any(mutated != off, axis=1)
+    off_err[changed] = np.inf
+    return mutated, off_err, changed
+
+
 SELECTIONS: dict[str, Callable[..., np.ndarray]] = {
     "tournament": sel_tournament,
     "rank": sel_rank,

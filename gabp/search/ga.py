@@ -21,6 +21,7 @@ from deap import base, creator, tools
 
 from ..evolution.config import GAConfig
 from ..evolution.ga import make_toolbox
+from ..evolution.operators import make_offspring
 from .evaluate import Evaluator
 from .space import SearchSpace
 
@@ -114,30 +115,6 @@ def _statistics() -> tools.Statistics:
     return stats
 
 
-def _breed(pop: np.ndarray, errs: np.ndarray, toolbox: base.Toolbox, ga: GAConfig,
-           rng: np.random.Generator, progress: float, n_off: int, n_elite: int):
-    """Selection, crossover and mutation; returns offspring, their carried errors and the
-    mask of offspring that changed (to be evaluated), then the elite indices."""
-    bounds = (0.0, 1.0)
-    parents = np.asarray(toolbox.select(errs, n_off, rng))
-    off = pop[parents].copy()
-    off_err = errs[parents].copy()
-    changed = np.zeros(n_off, dtype=bool)
-    m = n_off // 2
-    crossed = rng.random(m) < ga.crossover_prob
-    if crossed.any():
-        ia = 2 * np.flatnonzero(crossed)
-        C, D = toolbox.mate(off[ia], off[ia + 1], rng, bounds)
-        changed[ia] = np.any(C != off[ia], axis=1)
-        changed[ia + 1] = np.any(D != off[ia + 1], axis=1)
-        off[ia], off[ia + 1] = C, D
-    mutated = toolbox.mutate(off, rng, bounds, progress)
-    changed |= np.any(mutated != off, axis=1)
-    off_err[changed] = np.inf
-    elite = np.argsort(errs, kind="stable")[:n_elite]
-    return mutated, off_err, changed, elite
-
-
 def run_search(
     space: SearchSpace,
     evaluate: Evaluator,
@@ -193,7 +170,8 @@ def run_search(
             rng = _stream(entropy, _GEN, gen)
             progress = gen / max(ga.n_generations, 1)
             if multi_objective:
-                off, _, changed, _ = _breed(pop, rank, toolbox, ga, rng, progress, P, 0)
+                off, _, changed = make_offspring(pop, rank, toolbox, P, ga.crossover_prob, rng,
+                                                 (0.0, 1.0), progress)
                 off_err = np.empty(P)
                 off_err[changed] = score(off[changed])
                 off_err[~changed] = evaluate.lookup(space.decode_batch(off[~changed]))
@@ -201,8 +179,10 @@ def run_search(
                 pop, errs, rank = _nsga2_select(space, evaluate, np.concatenate([pop, off]),
                                                 np.concatenate([errs, off_err]), P)
             else:
-                off, off_err, changed, elite = _breed(pop, errs, toolbox, ga, rng, progress,
-                                                      P - ga.n_elite, ga.n_elite)
+                off, off_err, changed = make_offspring(pop, errs, toolbox, P - ga.n_elite,
+                                                       ga.crossover_prob, rng, (0.0, 1.0),
+                                                       progress)
+                elite = np.argsort(errs, kind="stable")[: ga.n_elite]
                 off_err[changed] = score(off[changed])
                 nevals = int(changed.sum())
                 pop = np.concatenate([pop[elite], off])
