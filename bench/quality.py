@@ -12,6 +12,10 @@ For each task and seed this trains
   allowed the *same number of gradient steps* as that GA-BP run (``n_baseline`` restarts,
   early stopping on validation; the table shows the mean over the restarts, i.e. the
   expected result of one plain-BP run; the best restart by validation is in the JSON);
+  early stopping usually ends it well before the budget, so
+- ``lamarckian plain BP, all steps``: plain BP that really spends the lamarckian run's
+  gradient steps (no early stopping; the weights of the best validation epoch are kept;
+  its time is per restart);
 - ``search``: :class:`gabp.search.EvolutionarySearch` (default space, small budget) on
   train + validation, its ``best_estimator_`` scored on test;
 - ``sklearn``: scikit-learn's ``MLPClassifier`` / ``MLPRegressor`` with default settings
@@ -47,6 +51,7 @@ from typing import Any
 import numpy as np
 from _common import machine, machine_line, mean_std, steps_str, table, timed, write_json
 
+from gabp import Network, train
 from gabp.data import load_dataset, split_task
 from gabp.evolution import BPConfig, GAConfig, evolve
 from gabp.metrics import accuracy, rmse
@@ -163,7 +168,31 @@ def run_gabp(name, task, seed, b, n_jobs, var_all) -> dict[str, dict[str, Any]]:
             "best_restart_by_val": best, "val_errors": base.val_errors.tolist(),
             "ga_val_error": res.val_error,
         }
+        if mode == "lamarckian":
+            rows["lamarckian:bp_full"] = full_budget_bp(name, task, seed, b, res.total_steps,
+                                                        cls, var_all)
     return rows
+
+
+def full_budget_bp(name, task, seed, b, total_steps, cls, var_all) -> dict[str, Any]:
+    """Plain BP that really spends ``total_steps`` gradient steps: no early stopping, the
+    weights of the best validation epoch kept (``n_baseline`` restarts trained at once)."""
+    bp = b["bp"]
+    n = task.X_train.shape[0]
+    epochs = max(1, math.ceil(total_steps / math.ceil(n / bp.batch_size)))
+    net = Network((task.n_inputs, *HIDDEN[name], task.n_outputs), hidden_activation="tanh",
+                  output_activation="softmax" if cls else "identity",
+                  n_networks=b["n_baseline"], seed=10_000 + seed)
+    _, sec = timed(lambda: train(
+        net, task.X_train, task.y_train, loss="cross_entropy" if cls else "mse",
+        optimizer=bp.optimizer, learning_rate=bp.learning_rate, batch_size=bp.batch_size,
+        epochs=epochs, X_val=task.X_val, Y_val=task.y_val, early_stopping=False,
+        restore_best=True, seed=seed))
+    per = [metrics(name, task, net_predictor(task, net, r), var_all)
+           for r in range(net.n_networks)]
+    avg = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+    return {**avg, "steps": epochs * math.ceil(n / bp.batch_size),
+            "seconds": sec / net.n_networks, "epochs": epochs}
 
 
 def run_search(name, task, seed, b, n_jobs, var_all) -> dict[str, Any]:
@@ -224,6 +253,7 @@ LABELS = {
     "baldwinian:bp": "  plain BP, same steps as baldwinian",
     "lamarckian": "GA-BP lamarckian",
     "lamarckian:bp": "  plain BP, same steps as lamarckian",
+    "lamarckian:bp_full": "  plain BP, all lamarckian steps, no early stop",
     "search": "hyperparameter search (GA)",
     "sklearn": "scikit-learn MLP, defaults",
 }
