@@ -42,6 +42,7 @@ Prints one markdown table per task family (mean ± std over seeds) and writes
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -318,6 +319,32 @@ def render(results: dict[str, dict[str, list]], seeds: int) -> str:
     return "\n\n".join(out)
 
 
+PAIRS = (("classic", "classic:bp"), ("baldwinian", "baldwinian:bp"),
+         ("lamarckian", "lamarckian:bp"), ("lamarckian", "lamarckian:bp_full"),
+         ("search", "bp"), ("sklearn", "bp"))
+KEY = {"mackey_glass": ("ndei", -1), "sunspots": ("arv1", -1)}
+
+
+def render_pairs(results: dict[str, dict[str, list]]) -> str:
+    """Seeds on which the first method beat / lost to the second (same seed, same split)."""
+    tasks = list(results)
+    rows = []
+    for a, b in PAIRS:
+        cells = []
+        for t in tasks:
+            r = results[t]
+            if a not in r or b not in r:
+                cells.append("—")
+                continue
+            key, sign = KEY.get(t, ("accuracy", 1))
+            d = [sign * (x[key] - y[key]) for x, y in zip(r[a], r[b], strict=True)]
+            cells.append(f"{sum(v > 0 for v in d)} / {sum(v < 0 for v in d)}")
+        rows.append([f"{LABELS[a].strip()} vs {LABELS[b].strip()}", *cells])
+    names = [f"{t} ({KEY.get(t, ('accuracy',))[0]})" for t in tasks]
+    return ("Paired by seed: wins / losses of the first method (ties not counted)\n\n"
+            + table(["comparison", *names], rows))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny budgets, 1 seed (about a minute)")
@@ -327,7 +354,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--no-search", action="store_true", help="skip the hyperparameter search")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/quality.json)")
+    ap.add_argument("--from-json", default=None, metavar="PATH",
+                    help="only print the tables of an earlier run's JSON")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as fh:
+            old = json.load(fh)
+        print(f"Machine: {machine_line(old['machine'])}.\n")
+        print(render(old["results"], old["config"]["seeds"]) + "\n\n"
+              + render_pairs(old["results"]))
+        return old["results"]
     seeds = args.seeds or (1 if args.quick else 5)
     tasks = tuple(args.tasks.split(",")) if args.tasks else SERIES + CLASSIFICATION
     b = budgets(args.quick)
@@ -358,7 +394,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_json("quality.json", {"machine": info, "config": config, "results": results,
                                     "complete": False}, args.out)
     total = time.perf_counter() - t_all
-    text = render(results, seeds)
+    text = render(results, seeds) + "\n\n" + render_pairs(results)
     print(f"Machine: {machine_line(info)}. Total {total:.0f} s"
           f"{' (--quick budgets)' if args.quick else ''}.\n")
     print(text)
