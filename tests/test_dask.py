@@ -22,7 +22,8 @@ def test_dask_backend_gives_the_same_result():
                                   host="127.0.0.1", dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         with parallel_config(backend="dask"), distributed.get_task_stream(client) as ts:
-            remote = evolve(X[:80], y[:80], X[80:], y[80:], n_jobs=2, **kw)
+            remote = evolve(X[:80], y[:80], X[80:], y[80:], n_jobs=2, parallel_threshold=0,
+                            **kw)
         workers = set(client.scheduler_info()["workers"])
         # the scoring really ran on the cluster's workers
         assert len(ts.data) >= 3

@@ -70,7 +70,7 @@ def test_only_changed_individuals_are_evaluated(data):
 
 def test_same_seed_same_result_across_n_jobs(data):
     a = run(data, mode="lamarckian", n_jobs=1, n_baseline=2)
-    b = run(data, mode="lamarckian", n_jobs=2, n_baseline=2)
+    b = run(data, mode="lamarckian", n_jobs=2, n_baseline=2, parallel_threshold=0)
     assert _records(a.logbook) == _records(b.logbook)
     np.testing.assert_array_equal(a.best_genome, b.best_genome)
     np.testing.assert_array_equal(a.network.params, b.network.params)
@@ -261,3 +261,24 @@ def test_bad_data_is_rejected(data):
         evolve(X, y[:-1], Xv, yv)
     with pytest.raises(ValueError, match="2 columns \\(as X\\)"):
         evolve(X, y, np.c_[Xv, Xv[:, :1]], yv)
+
+
+def test_cheap_generations_stay_in_process_with_the_same_result(data, monkeypatch):
+    from gabp.evolution import ga as ga_mod
+
+    calls = []
+    original = ga_mod.Parallel.__call__
+
+    def spy(self, iterable):
+        calls.append(1)
+        return original(self, iterable)
+
+    monkeypatch.setattr(ga_mod.Parallel, "__call__", spy)
+    cheap = run(data, mode="classic", n_jobs=2)  # default threshold: too cheap for the pool
+    assert calls == []
+    pooled = run(data, mode="classic", n_jobs=2, parallel_threshold=0)
+    assert len(calls) == SMALL_GA.n_generations + 1
+    np.testing.assert_array_equal(cheap.best_genome, pooled.best_genome)
+    assert _records(cheap.logbook) == _records(pooled.logbook)
+    with pytest.raises(ValueError, match="'parallel_threshold' parameter"):
+        run(data, parallel_threshold=-1)

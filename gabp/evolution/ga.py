@@ -39,7 +39,7 @@ from deap import base, creator, tools
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
-from .._validation import check_array, check_int, check_same_length, fail
+from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..network import Architecture, Network, check_loss, init_params
 from ..trainer import History, as_targets, train
 from .config import GAConfig
@@ -192,6 +192,21 @@ def _diversity(pop: np.ndarray) -> float:
     return float(np.mean(np.std(pop, axis=0)))
 
 
+def _hof_candidates(pop: np.ndarray, errs: np.ndarray, k: int) -> list[Any]:
+    """The ``k`` best distinct finite individuals: all a ``HallOfFame(k)`` could admit.
+
+    Wrapping every genome as a DEAP individual each generation is costly for large
+    populations; nothing ranked below the ``k`` best distinct ones can enter the hall.
+    """
+    chosen: list[int] = []
+    for i in np.argsort(errs, kind="stable"):
+        if not np.isfinite(errs[i]) or len(chosen) == k:
+            break
+        if not any(np.array_equal(pop[i], pop[j]) for j in chosen):
+            chosen.append(int(i))
+    return [_as_individual(pop[i], errs[i]) for i in chosen]
+
+
 def _as_individual(genome: np.ndarray, error: float) -> Any:
     ind = creator.GABPIndividual(genome.copy())
     ind.fitness.values = (float(error),)
@@ -199,25 +214,45 @@ def _as_individual(genome: np.ndarray, error: float) -> Any:
 
 
 class _Evaluator:
-    """Scores genomes in chunks through one joblib pool (kept open for the whole run)."""
+    """Scores genomes in chunks through one joblib pool (kept open for the whole run).
+
+    The first generation is scored in-process and timed; the pool is used from then on
+    only if that took at least ``min_seconds`` (shipping tiny generations to worker
+    processes costs more than it saves). Chunking never changes the scores, so this choice
+    does not affect results.
+    """
 
     def __init__(self, parallel: Parallel, n_chunks: int, arch: Architecture,
-                 data: tuple[np.ndarray, ...], settings: dict[str, Any]) -> None:
+                 data: tuple[np.ndarray, ...], settings: dict[str, Any],
+                 min_seconds: float) -> None:
         self.parallel = parallel
         self.n_chunks = max(1, n_chunks)
         self.arch_dict = arch.to_dict()
         self.data = data
         self.settings = settings
+        self.min_seconds = min_seconds
+        self.use_pool: bool | None = None if self.n_chunks > 1 and min_seconds > 0 else (
+            self.n_chunks > 1)
 
     def __call__(self, genomes: np.ndarray, seed: int):
         k = genomes.shape[0]
         if k == 0:
             return np.zeros(0), None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
-        results = self.parallel(
-            delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings, seed)
-            for c in chunks
-        )
+        if self.use_pool:
+            results = self.parallel(
+                delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings,
+                                       seed)
+                for c in chunks
+            )
+        else:
+            t0 = time.perf_counter()
+            results = [score_genomes(self.arch_dict, genomes[c], *self.data, self.settings, seed)
+                       for c in chunks]
+            if self.use_pool is None:
+                self.use_pool = time.perf_counter() - t0 >= self.min_seconds
+                logger.debug("generation 0 scored in %.3f s: %s", time.perf_counter() - t0,
+                             "using the worker pool" if self.use_pool else "staying in-process")
         errors = np.concatenate([r[0] for r in results])
         trained = None if results[0][1] is None else np.concatenate([r[1] for r in results])
         steps = np.concatenate([r[2] for r in results])
@@ -297,6 +332,7 @@ def evolve(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    parallel_threshold: float = 0.05,
 ) -> EvolutionResult:
     """Optimize a network's weights with a genetic algorithm and backpropagation.
 
@@ -329,6 +365,10 @@ def evolve(
         Write a checkpoint every ``checkpoint_every`` generations (atomic rename).
     resume : bool
         Continue from ``checkpoint_path`` (same data and settings required).
+    parallel_threshold : float
+        With ``n_jobs`` > 1, the first generation is scored in-process and the worker pool
+        is used only if that took at least this many seconds; ``0`` always uses the pool
+        (or the Dask cluster). Results are the same either way.
 
     Returns
     -------
@@ -343,6 +383,7 @@ def evolve(
     bp = (bp or BPConfig()).validate(where)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
+    parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
     X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, None, where)
     if (fitness_on == "validation" and X_val is None) and mode != "bp":
         fail("X_val", where, "given when fitness_on='validation'", X_val,
@@ -390,7 +431,7 @@ def evolve(
          stop_reason) = _run_ga(
             arch, ga, mode, (X, Y, X_fit, Y_fit), settings, entropy, n_jobs, verbose,
             callbacks, None if checkpoint_path is None else os.fspath(checkpoint_path),
-            checkpoint_every, resume, config, t_start,
+            checkpoint_every, resume, config, t_start, parallel_threshold,
         )
         hof_genomes = [np.array(ind) for ind in hof]
         best_genome = hof_genomes[0]
@@ -436,7 +477,7 @@ def _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_restarts, total_steps, bp, tra
 
 
 def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
-            checkpoint_path, checkpoint_every, resume, config, t_start):
+            checkpoint_path, checkpoint_every, resume, config, t_start, parallel_threshold):
     P = ga.population_size
     bounds = None if ga.bounds is None else (float(ga.bounds[0]), float(ga.bounds[1]))
     toolbox = make_toolbox(ga)
@@ -476,7 +517,8 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
     stop_reason = "n_generations"
     generation = start_gen - 1
     with Parallel(n_jobs=n_jobs) as parallel:
-        evaluate = _Evaluator(parallel, chunks, arch, data, settings)
+        evaluate = _Evaluator(parallel, chunks, arch, data, settings,
+                              float(parallel_threshold))
         for gen in range(start_gen, ga.n_generations + 1):
             generation = gen
             random.seed(_int_seed(entropy, _PYRANDOM, gen))
@@ -501,7 +543,7 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
                     "Check the data for extreme values, lower the learning rate, or narrow "
                     "the initial weights."
                 )
-            hof.update([_as_individual(g, x) for g, x in zip(pop, errs, strict=True)])
+            hof.update(_hof_candidates(pop, errs, ga.hall_of_fame))
             best = float(hof[0].fitness.values[0])
             stall = 0 if best < best_so_far else stall + 1
             best_so_far = min(best, best_so_far)

@@ -146,30 +146,49 @@ def cx_uniform(A: np.ndarray, B: np.ndarray, rng: np.random.Generator, bounds: B
 # ------------------------------------------------------------------------------ mutation
 
 
+def _mutate_genes(X: np.ndarray, rng: np.random.Generator, indpb: float, bounds: Bounds,
+                  step) -> np.ndarray:
+    """Copy ``X`` and move each gene with probability ``indpb`` by ``step(x, low, high)``.
+
+    Only the chosen genes are computed (mutation rates are usually small), ``x``, ``low``
+    and ``high`` being 1-D arrays of the chosen genes' values and bounds.
+    """
+    Y = X.copy()
+    idx = np.flatnonzero(rng.random(X.shape) < indpb)
+    if idx.size:
+        flat = Y.reshape(-1)
+        if bounds is None:
+            low = high = None
+        else:
+            low = np.broadcast_to(bounds[0], X.shape).reshape(-1)[idx]
+            high = np.broadcast_to(bounds[1], X.shape).reshape(-1)[idx]
+        flat[idx] = flat[idx] + step(flat[idx], low, high)
+    return _clip(Y, bounds)
+
+
 def mut_gaussian(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = None,
                  progress: float = 0.0, *, indpb: float = 0.05,
                  sigma: float = 0.1) -> np.ndarray:
     """Add ``N(0, sigma)`` to each gene with probability ``indpb``."""
-    mask = rng.random(X.shape) < indpb
-    Y = X + mask * rng.normal(0.0, sigma, X.shape)
-    return _clip(Y, bounds)
+    return _mutate_genes(X, rng, indpb, bounds, lambda x, lo, hi: rng.normal(0.0, sigma, x.size))
 
 
 def mut_polynomial(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = None,
                    progress: float = 0.0, *, indpb: float = 0.05,
                    eta: float = 20.0) -> np.ndarray:
     """Deb's bounded polynomial mutation, each gene with probability ``indpb``."""
-    low, high = _need_bounds(bounds, "polynomial")
-    low, high = np.broadcast_to(low, X.shape), np.broadcast_to(high, X.shape)
-    span = np.maximum(high - low, 1e-14)
-    d1, d2 = (X - low) / span, (high - X) / span
-    u = rng.random(X.shape)
+    bounds = _need_bounds(bounds, "polynomial")
     p = 1.0 / (eta + 1.0)
-    left = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - d1) ** (eta + 1.0)) ** p - 1.0
-    right = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - d2) ** (eta + 1.0)) ** p
-    delta = np.where(u < 0.5, left, right)
-    mask = rng.random(X.shape) < indpb
-    return _clip(X + mask * delta * span, bounds)
+
+    def step(x, low, high):
+        span = np.maximum(high - low, 1e-14)
+        d1, d2 = (x - low) / span, (high - x) / span
+        u = rng.random(x.size)
+        left = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - d1) ** (eta + 1.0)) ** p - 1.0
+        right = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - d2) ** (eta + 1.0)) ** p
+        return np.where(u < 0.5, left, right) * span
+
+    return _mutate_genes(X, rng, indpb, bounds, step)
 
 
 def mut_nonuniform(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = None,
@@ -179,13 +198,14 @@ def mut_nonuniform(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = Non
 
     ``x + (high - x) * d`` or ``x - (x - low) * d`` with ``d = 1 - r ** ((1 - progress) ** b)``.
     """
-    low, high = _need_bounds(bounds, "nonuniform")
-    r = rng.random(X.shape)
-    d = 1.0 - r ** ((1.0 - min(max(progress, 0.0), 1.0)) ** b)
-    up = rng.random(X.shape) < 0.5
-    step = np.where(up, (high - X) * d, -(X - low) * d)
-    mask = rng.random(X.shape) < indpb
-    return _clip(X + mask * step, bounds)
+    bounds = _need_bounds(bounds, "nonuniform")
+    shrink = (1.0 - min(max(progress, 0.0), 1.0)) ** b
+
+    def step(x, low, high):
+        d = 1.0 - rng.random(x.size) ** shrink
+        return np.where(rng.random(x.size) < 0.5, (high - x) * d, -(x - low) * d)
+
+    return _mutate_genes(X, rng, indpb, bounds, step)
 
 
 # ------------------------------------------------------------------------ one generation
