@@ -332,7 +332,7 @@ def evolve(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
-    parallel_threshold: float = 0.05,
+    parallel_threshold: float = 0.1,
 ) -> EvolutionResult:
     """Optimize a network's weights with a genetic algorithm and backpropagation.
 
