@@ -61,6 +61,18 @@ def _regions(preds: dict[str, list[Any]]) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _searched_params(run: runs.Run) -> list[str] | None:
+    """Columns of ``search.csv`` that the search varied (fixed settings are left out)."""
+    space = run.metrics.get("search", {}).get("space")
+    if not space or not run.search:
+        return None
+    searched = {k for k, v in space.items() if isinstance(v, (dict, list))}
+    cols = [c for c in run.search[0] if c in searched
+            or (c.startswith("hidden_") and "units" in searched)
+            or (c == "momentum" and "momentum" in searched)]
+    return cols or None
+
+
 def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     """Draw the run's figures and write ``report.md``; returns the figure paths."""
     from . import plotting
@@ -119,7 +131,7 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
         ax.set_title("Per-class scores (test)")
         save(ax, "class_scores")
     if run.search:
-        ax = plotting.plot_hyperparameters(run.search)
+        ax = plotting.plot_hyperparameters(run.search, params=_searched_params(run))
         ax.set_title("Best hyperparameters per generation")
         save(ax, "hyperparameters")
     runs.atomic_write(os.path.join(path, "report.md"), report_markdown(run, written))
