@@ -256,3 +256,19 @@ def test_get_set_params_and_unfitted():
     assert s.n_generations == 0
     with pytest.raises(ValueError, match="not fitted|no best_estimator_"):
         s.predict(np.zeros((1, 2)))
+
+
+def test_a_diverging_refit_is_retried_with_a_smaller_learning_rate():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    search = EvolutionarySearch("regression", random_state=0)
+    s = search._validate("test")
+    search.best_params_ = {"hidden_layer_sizes": (8,), "activation": "relu",
+                           "optimizer": "sgd", "learning_rate": 2.0, "alpha": 0.0,
+                           "batch_size": 16}
+    search.refit_epochs_ = 20
+    est = search._refit(X, y, s)
+    assert search.refit_learning_rate_ == 0.5  # 2.0 and 1.0 diverge on this data
+    assert not est.result_.bp_history.diverged.any()
+    assert np.isfinite(est.loss_curve_).all()

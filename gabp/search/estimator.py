@@ -29,6 +29,7 @@ from .space import TASKS, SearchSpace, default_space
 logger = logging.getLogger(__name__)
 
 _SPLIT_KEY, _REFIT_KEY = 21, 22
+_REFIT_ATTEMPTS = 3
 FITNESS_BY_TASK = {
     "regression": ("loss", "rmse"),
     "series": ("loss", "rmse"),
@@ -361,10 +362,28 @@ class EvolutionarySearch(_BaseEstimator):
         return result
 
     def _refit(self, X: np.ndarray, y: Any, s: dict[str, Any]):
+        """Refit the best configuration on all the data given to ``fit``.
+
+        A refit from new initial weights can diverge where the search's training did not
+        (a large learning rate is on the edge of stability). Such a refit is retried with
+        other initial weights and half the learning rate, up to 3 attempts;
+        ``refit_learning_rate_`` records the rate that was finally used.
+        """
         cls = GABPClassifier if self.task == "classification" else GABPRegressor
-        est = cls(**estimator_params(self.best_params_, self.refit_epochs_),
-                  random_state=_seed(s["entropy"], _REFIT_KEY))
-        return est.fit(X, y)
+        params = estimator_params(self.best_params_, self.refit_epochs_)
+        for attempt in range(_REFIT_ATTEMPTS):
+            keys = (_REFIT_KEY,) if attempt == 0 else (_REFIT_KEY, attempt)
+            est = cls(**params, random_state=_seed(s["entropy"], *keys))
+            est.fit(X, y)
+            if not est.result_.bp_history.diverged.any():
+                break
+            logger.warning("refit of the best configuration diverged with learning rate %g; "
+                           "retrying with %g", params["learning_rate"],
+                           params["learning_rate"] / 2)
+            if attempt < _REFIT_ATTEMPTS - 1:
+                params["learning_rate"] /= 2
+        self.refit_learning_rate_ = float(params["learning_rate"])
+        return est
 
     # -- prediction -------------------------------------------------------------------------
 
