@@ -114,14 +114,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny budget (a smoke run)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--tasks", default="digits,sunspots",
+                    help="comma-separated subset of digits,sunspots")
     args = ap.parse_args()
     budget = (dict(population=6, generations=2, max_epochs=20) if args.quick
               else dict(population=16, generations=6, max_epochs=100))
     budget["n_jobs"] = args.n_jobs
     methods = ["ga", "random"] + (["tpe"] if optuna is not None else [])
     rows = []
+    tasks = [t.strip() for t in args.tasks.split(",")]
     for name, runner, task in (("digits", run_digits, "classification"),
                                ("sunspots", run_sunspots, "series")):
+        if name not in tasks:
+            continue
         space = default_space(task)
         space = type(space)(space.dims, {**space.fixed, "max_epochs": budget["max_epochs"]})
         per = {m: {"val": [], "test": [], "trainings": [], "time": []} for m in methods}
@@ -155,7 +160,8 @@ def main() -> None:
               f"{r['test_mean']:.4g} +- {r['test_std']:.2g} | {r['seconds']:.1f} |")
     out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "search.json"), "w") as fh:
+    suffix = "" if len(tasks) == 2 else "_" + "_".join(tasks)
+    with open(os.path.join(out_dir, f"search{suffix}.json"), "w") as fh:
         json.dump({"rows": rows, "budget": budget, "seeds": args.seeds, "quick": args.quick,
                    "optuna": optuna is not None and optuna.__version__,
                    "platform": platform.platform()}, fh, indent=2)
