@@ -91,10 +91,12 @@ class Architecture:
 
     @property
     def n_inputs(self) -> int:
+        """Number of input units."""
         return self.layer_sizes[0]
 
     @property
     def n_outputs(self) -> int:
+        """Number of output units."""
         return self.layer_sizes[-1]
 
     @property
@@ -133,10 +135,12 @@ class Architecture:
         return layers
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able description (layer sizes and activations)."""
         return {"layer_sizes": list(self.layer_sizes), "activations": list(self.activations)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Architecture:
+        """Rebuild (and validate) an architecture from :meth:`to_dict`."""
         acts = list(d["activations"])
         return cls.build(d["layer_sizes"], hidden_activation=acts[:-1], output_activation=acts[-1])
 
@@ -511,6 +515,7 @@ class Network:
 
     @property
     def n_networks(self) -> int:
+        """Population size ``P``."""
         return self.params.shape[0]
 
     @property

@@ -88,6 +88,7 @@ class Momentum(Optimizer):
         return self.velocity
 
     def state(self) -> dict[str, np.ndarray]:
+        """Arrays that make up the optimizer's state."""
         return {"velocity": self.velocity}
 
 
@@ -158,6 +159,7 @@ class Adam(Optimizer):
         return self._v * (1.0 - self.beta2)
 
     def state(self) -> dict[str, np.ndarray]:
+        """Arrays that make up the optimizer's state."""
         return {"m": self.m, "v": self.v, "t": np.array(self.t)}
 
 

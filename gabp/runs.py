@@ -156,6 +156,7 @@ class Run:
 
     @property
     def name(self) -> str:
+        """The run folder's name."""
         return os.path.basename(os.path.normpath(self.path))
 
 

@@ -131,12 +131,14 @@ class GAConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able fields."""
         d = asdict(self)
         d["bounds"] = None if self.bounds is None else [float(b) for b in self.bounds]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GAConfig:
+        """Inverse of :meth:`to_dict`."""
         d = dict(d)
         if d.get("bounds") is not None:
             d["bounds"] = tuple(d["bounds"])

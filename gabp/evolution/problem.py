@@ -83,6 +83,7 @@ class BPConfig:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML-able fields."""
         return asdict(self)
 
 
