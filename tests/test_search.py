@@ -269,6 +269,24 @@ def test_a_diverging_refit_is_retried_with_a_smaller_learning_rate():
                            "batch_size": 16}
     search.refit_epochs_ = 20
     est = search._refit(X, y, s)
-    assert search.refit_learning_rate_ == 0.5  # 2.0 and 1.0 diverge on this data
+    assert search.refit_learning_rate_ < 2.0  # every restart diverges at 2.0 on this data
+    assert np.isinf(search.refit_losses_[:3]).all()
     assert not est.result_.bp_history.diverged.any()
     assert np.isfinite(est.loss_curve_).all()
+    # the kept refit is the restart with the lowest final training loss
+    assert est.loss_curve_[-1] == min(search.refit_losses_)
+
+
+def test_refit_keeps_the_best_of_several_restarts():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    search = EvolutionarySearch("classification", random_state=3)
+    s = search._validate("test")
+    search.best_params_ = {"hidden_layer_sizes": (3,), "activation": "relu",
+                           "optimizer": "adam", "learning_rate": 0.05, "alpha": 0.0,
+                           "batch_size": 16}
+    search.refit_epochs_ = 15
+    est = search._refit(X, y, s)
+    assert len(search.refit_losses_) == 3 and search.refit_learning_rate_ == 0.05
+    assert est.loss_curve_[-1] == min(search.refit_losses_)

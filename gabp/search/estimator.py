@@ -29,7 +29,7 @@ from .space import TASKS, SearchSpace, default_space
 logger = logging.getLogger(__name__)
 
 _SPLIT_KEY, _REFIT_KEY = 21, 22
-_REFIT_ATTEMPTS = 3
+_REFIT_ATTEMPTS, _REFIT_RESTARTS = 3, 3
 FITNESS_BY_TASK = {
     "regression": ("loss", "rmse"),
     "series": ("loss", "rmse"),
@@ -364,26 +364,36 @@ class EvolutionarySearch(_BaseEstimator):
     def _refit(self, X: np.ndarray, y: Any, s: dict[str, Any]):
         """Refit the best configuration on all the data given to ``fit``.
 
-        A refit from new initial weights can diverge where the search's training did not
-        (a large learning rate is on the edge of stability). Such a refit is retried with
-        other initial weights and half the learning rate, up to 3 attempts;
-        ``refit_learning_rate_`` records the rate that was finally used.
+        A single refit from new initial weights can fail where the search's training did not:
+        a large learning rate is on the edge of stability (divergence), or ReLU units die and
+        the network predicts a constant. So the configuration is refit from
+        ``_REFIT_RESTARTS`` initial weights and the one with the lowest final training loss is
+        kept; if every restart diverges, the learning rate is halved (up to
+        ``_REFIT_ATTEMPTS`` times). ``refit_learning_rate_`` and ``refit_losses_`` record
+        what happened.
         """
         cls = GABPClassifier if self.task == "classification" else GABPRegressor
         params = estimator_params(self.best_params_, self.refit_epochs_)
+        best, losses = None, []
         for attempt in range(_REFIT_ATTEMPTS):
-            keys = (_REFIT_KEY,) if attempt == 0 else (_REFIT_KEY, attempt)
-            est = cls(**params, random_state=_seed(s["entropy"], *keys))
-            est.fit(X, y)
-            if not est.result_.bp_history.diverged.any():
+            for restart in range(_REFIT_RESTARTS):
+                keys = (_REFIT_KEY, attempt, restart) if attempt or restart else (_REFIT_KEY,)
+                est = cls(**params, random_state=_seed(s["entropy"], *keys)).fit(X, y)
+                loss = (np.inf if est.result_.bp_history.diverged.any()
+                        else float(est.loss_curve_[-1]))
+                losses.append(loss)
+                if np.isfinite(loss) and (best is None or loss < best[0]):
+                    best = (loss, est)
+            if best is not None:
                 break
-            logger.warning("refit of the best configuration diverged with learning rate %g; "
-                           "retrying with %g", params["learning_rate"],
+            logger.warning("every refit of the best configuration diverged with learning "
+                           "rate %g; retrying with %g", params["learning_rate"],
                            params["learning_rate"] / 2)
             if attempt < _REFIT_ATTEMPTS - 1:
                 params["learning_rate"] /= 2
         self.refit_learning_rate_ = float(params["learning_rate"])
-        return est
+        self.refit_losses_ = losses
+        return est if best is None else best[1]
 
     # -- prediction -------------------------------------------------------------------------
 
