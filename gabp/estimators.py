@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ._seeding import int_seed
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import HIDDEN_ACTIVATIONS
 from .data.encoding import OneHotEncoder
@@ -590,9 +591,7 @@ class _GABPBase(_BaseEstimator):
         Xs = X if input_scaler is None else input_scaler.transform(X)
         Ys, target_attrs = self._scale_targets(Y)
         if vf > 0:
-            split_seed = int(
-                np.random.SeedSequence(seed, spawn_key=(_SPLIT_KEY,)).generate_state(1)[0]
-            )
+            split_seed = int_seed(seed, _SPLIT_KEY)
             tr, va = self._split(labels, X.shape[0], vf, split_seed)
             data = (Xs[tr], Ys[tr], Xs[va], Ys[va])
             fitness_on = "validation"

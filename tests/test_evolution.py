@@ -87,13 +87,14 @@ def test_baldwinian_keeps_and_lamarckian_writes_back(data):
     lam = run(data, mode="lamarckian", ga=ga0)
     half = run(data, mode="lamarckian", ga=GAConfig(population_size=40, n_generations=0,
                                                     lamarck_prob=0.5))
-    from gabp.evolution.ga import _INIT, _stream
+    from gabp._seeding import stream
+    from gabp.evolution.ga import _INIT
 
-    init = init_params(arch, 6, rng=_stream(bald.seed, _INIT))
+    init = init_params(arch, 6, rng=stream(bald.seed, _INIT))
     np.testing.assert_array_equal(bald.population, init)
     assert not np.any(np.all(lam.population == init, axis=1))
     np.testing.assert_array_equal(bald.errors, lam.errors)  # same fitness either way
-    init40 = init_params(arch, 40, rng=_stream(half.seed, _INIT))
+    init40 = init_params(arch, 40, rng=stream(half.seed, _INIT))
     kept = np.all(half.population == init40, axis=1).sum()
     assert 8 <= kept <= 32
 

@@ -39,6 +39,7 @@ from deap import base, creator, tools
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
+from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..network import Architecture, Network, check_loss, init_params
 from ..trainer import History, as_targets, train
@@ -57,14 +58,6 @@ if not hasattr(creator, "GABPIndividual"):
 # Stream keys of the seed sequence.
 _INIT, _GEN, _BP, _FINAL, _BASELINE, _LAMARCK, _PYRANDOM = range(7)
 CHECKPOINT_FORMAT = "gabp.checkpoint/1"
-
-
-def _stream(entropy: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
-
-
-def _int_seed(entropy: int, *keys: int) -> int:
-    return int(np.random.SeedSequence(entropy, spawn_key=keys).generate_state(1)[0])
 
 
 @dataclass
@@ -424,7 +417,7 @@ def evolve(
     best_genome: np.ndarray
     if mode == "bp":
         best_genome = init_params(arch, 1, method="glorot_uniform",
-                                  rng=_stream(entropy, _INIT))[0]
+                                  rng=stream(entropy, _INIT))[0]
         best_fitness = math.nan
     else:
         (pop, errs, logbook, hof, n_evals, n_failed, evo_steps, generation,
@@ -439,7 +432,7 @@ def evolve(
 
     # Final BP fine-tune of the best genome (or plain BP in mode "bp").
     net = Network.from_architecture(arch, np.array(best_genome[None, :], dtype=bp.dtype))
-    history = train(net, X, Y, epochs=bp.max_epochs, seed=_int_seed(entropy, _FINAL),
+    history = train(net, X, Y, epochs=bp.max_epochs, seed=int_seed(entropy, _FINAL),
                     **train_kw, **val_kw)
     total_steps = int(evo_steps + history.n_steps.sum())
     final_net = Network.from_architecture(arch, net.params.astype(np.float64))
@@ -467,8 +460,8 @@ def _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_restarts, total_steps, bp, tra
     steps_per_epoch = math.ceil(n / bs)
     epochs = max(1, math.ceil(total_steps / steps_per_epoch))
     net = Network.from_architecture(
-        arch, init_params(arch, n_restarts, rng=_stream(entropy, _BASELINE), dtype=bp.dtype))
-    hist = train(net, X, Y, epochs=epochs, seed=_int_seed(entropy, _BASELINE, 1), **train_kw,
+        arch, init_params(arch, n_restarts, rng=stream(entropy, _BASELINE), dtype=bp.dtype))
+    hist = train(net, X, Y, epochs=epochs, seed=int_seed(entropy, _BASELINE, 1), **train_kw,
                  **val_kw)
     params = net.params.astype(np.float64)
     errors = fitness_errors(arch, params, X_fit, Y_fit, metric=fitness, loss=loss)
@@ -505,7 +498,7 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
         logbook.header = ["gen", "nevals", "nfailed", "error_min", "error_mean", "error_std",
                           "error_max", "best_so_far", "diversity", "n_steps", "elapsed"]
         pop = init_params(arch, P, method=ga.init, init_range=ga.init_range,
-                          rng=_stream(entropy, _INIT))
+                          rng=stream(entropy, _INIT))
         if bounds is not None:
             np.clip(pop, *bounds, out=pop)
         errs = np.full(P, np.inf)
@@ -521,17 +514,17 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
                               float(parallel_threshold))
         for gen in range(start_gen, ga.n_generations + 1):
             generation = gen
-            random.seed(_int_seed(entropy, _PYRANDOM, gen))
+            random.seed(int_seed(entropy, _PYRANDOM, gen))
             if gen == 0:
                 invalid = np.ones(P, dtype=bool)
             else:
                 pop, errs, invalid = _breed(pop, errs, toolbox, ga, bounds,
-                                            _stream(entropy, _GEN, gen), gen)
+                                            stream(entropy, _GEN, gen), gen)
             idx = np.flatnonzero(invalid)
-            e, trained, steps, failed = evaluate(pop[idx], _int_seed(entropy, _BP, gen))
+            e, trained, steps, failed = evaluate(pop[idx], int_seed(entropy, _BP, gen))
             errs[idx] = e
             if mode == "lamarckian" and trained is not None:
-                write = _stream(entropy, _LAMARCK, gen).random(len(idx)) < ga.lamarck_prob
+                write = stream(entropy, _LAMARCK, gen).random(len(idx)) < ga.lamarck_prob
                 write &= ~failed
                 pop[idx[write]] = trained[write]
             n_evals += len(idx)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel
 
+from .._seeding import int_seed
 from .._validation import check_array, check_choice, check_float, check_int, fail
 from ..data.encoding import OneHotEncoder
 from ..data.scaling import StandardScaler
@@ -37,10 +38,6 @@ FITNESS_BY_TASK = {
 }
 # Logbook columns that are counters, left out of search_records (not hyperparameters).
 _COUNTERS = ("n_trainings", "n_cache_hits")
-
-
-def _seed(entropy: int, *keys: int) -> int:
-    return int(np.random.SeedSequence(entropy, spawn_key=keys).generate_state(1)[0])
 
 
 def _kfold(labels: np.ndarray | None, n: int, k: int, seed: int, stratified: bool):
@@ -245,7 +242,7 @@ class EvolutionarySearch(_BaseEstimator):
         if Y.shape[0] != X.shape[0]:
             fail("y", where, f"an array with {X.shape[0]} rows (as X)", Y)
         n = X.shape[0]
-        split_seed = _seed(s["entropy"], _SPLIT_KEY)
+        split_seed = int_seed(s["entropy"], _SPLIT_KEY)
         strat = self.task == "classification"
         if s["cv"] is not None:
             if n < s["cv"] * 2:
@@ -378,7 +375,7 @@ class EvolutionarySearch(_BaseEstimator):
         for attempt in range(_REFIT_ATTEMPTS):
             for restart in range(_REFIT_RESTARTS):
                 keys = (_REFIT_KEY, attempt, restart) if attempt or restart else (_REFIT_KEY,)
-                est = cls(**params, random_state=_seed(s["entropy"], *keys)).fit(X, y)
+                est = cls(**params, random_state=int_seed(s["entropy"], *keys)).fit(X, y)
                 loss = (np.inf if est.result_.bp_history.diverged.any()
                         else float(est.loss_curve_[-1]))
                 losses.append(loss)

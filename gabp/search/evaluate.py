@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 
+from .._seeding import int_seed
 from ..evolution.problem import fitness_errors
 from ..network import Architecture, Network, forward, init_params
 from ..trainer import train
@@ -49,8 +50,7 @@ def _hash_words(obj: Any) -> tuple[int, ...]:
 
 def config_seed(entropy: int, key: tuple, unit: int) -> int:
     """Seed of the initial weights of configuration ``key`` in training unit ``unit``."""
-    ss = np.random.SeedSequence(entropy, spawn_key=(_INIT_KEY, *_hash_words(key), unit))
-    return int(ss.generate_state(1)[0])
+    return int_seed(entropy, _INIT_KEY, *_hash_words(key), unit)
 
 
 def group_key(config: dict[str, Any]) -> tuple:
@@ -60,8 +60,7 @@ def group_key(config: dict[str, Any]) -> tuple:
 
 def group_seed(entropy: int, gkey: tuple, unit: int) -> int:
     """Seed of the mini-batch order of a group (from its shared settings only)."""
-    ss = np.random.SeedSequence(entropy, spawn_key=(_SHUFFLE_KEY, *_hash_words(gkey), unit))
-    return int(ss.generate_state(1)[0])
+    return int_seed(entropy, _SHUFFLE_KEY, *_hash_words(gkey), unit)
 
 
 def n_params_of(config: dict[str, Any], n_inputs: int, n_outputs: int) -> int:

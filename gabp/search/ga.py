@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from deap import base, creator, tools
 
+from .._seeding import int_seed, stream
 from ..evolution.config import GAConfig
 from ..evolution.ga import make_toolbox
 from ..evolution.operators import make_offspring
@@ -44,10 +45,6 @@ DEFAULT_GA = GAConfig(
     crossover="uniform", crossover_prob=0.7, mutation="gaussian", mutation_prob=0.2,
     mutation_sigma=0.2, n_elite=2, bounds=(0.0, 1.0), hall_of_fame=5,
 )
-
-
-def _stream(entropy: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=keys))
 
 
 @dataclass
@@ -152,13 +149,12 @@ def run_search(
         ind.key = space.key(space.decode(genome))
         return ind
 
-    pop = space.sample(P, _stream(entropy, _INIT))
+    pop = space.sample(P, stream(entropy, _INIT))
     rank = np.zeros(P)  # NSGA-II order (lower is better), used by tournament selection
     generation = 0
     for gen in range(ga.n_generations + 1):
         generation = gen
-        random.seed(int(np.random.SeedSequence(entropy, spawn_key=(_PYRANDOM, gen))
-                        .generate_state(1)[0]))
+        random.seed(int_seed(entropy, _PYRANDOM, gen))
         t_before, h_before, f_before = (evaluate.n_trainings, evaluate.n_cache_hits,
                                         evaluate.n_failed)
         if gen == 0:
@@ -167,7 +163,7 @@ def run_search(
             if multi_objective:
                 pop, errs, rank = _nsga2_select(space, evaluate, pop, errs, P)
         else:
-            rng = _stream(entropy, _GEN, gen)
+            rng = stream(entropy, _GEN, gen)
             progress = gen / max(ga.n_generations, 1)
             if multi_objective:
                 off, _, changed = make_offspring(pop, rank, toolbox, P, ga.crossover_prob, rng,
