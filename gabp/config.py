@@ -150,6 +150,12 @@ class _Reporter:
         name = f"[{section}] {key}" if section and key else (key or f"[{section}]")
         return ConfigError(f"{where}: {name}: {message}")
 
+    def unknown_key(self, section: str, key: str, known: list[str]) -> ConfigError:
+        """The error for a key not in ``known``, suggesting the closest known key."""
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return self.error(section, key, f"unknown key; {hint}known keys: {', '.join(known)}")
+
 
 def _type_name(types: tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true/false",
@@ -213,10 +219,7 @@ def resolve_config(
 def _set(rep: _Reporter, section: str, key: str, value: Any, dest: dict[str, Any]) -> None:
     schema = SCHEMA[section]
     if key not in schema:
-        close = difflib.get_close_matches(key, schema, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        known = ", ".join(sorted(schema))
-        raise rep.error(section, key, f"unknown key; {hint}known keys: {known}")
+        raise rep.unknown_key(section, key, sorted(schema))
     types, _ = schema[key]
     if not _check_type(value, types):
         raise rep.error(section, key, f"must be {_type_name(types)}, got {value!r}")
@@ -276,10 +279,7 @@ def _check_search(rep: _Reporter, search: dict[str, Any]) -> None:
 
     for key in search:
         if key not in SEARCH_KEYS:
-            close = difflib.get_close_matches(key, SEARCH_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise rep.error("search", key, f"unknown key; {hint}known keys: "
-                            f"{', '.join(SEARCH_KEYS)}")
+            raise rep.unknown_key("search", key, list(SEARCH_KEYS))
     if "space" in search:
         try:
             SearchSpace.from_dict(search["space"])

@@ -253,7 +253,7 @@ class _Evaluator:
         return errors, trained, steps, failed
 
 
-def _validate_data(X, Y, X_val, Y_val, arch_out: int | None, where: str):
+def _validate_data(X, Y, X_val, Y_val, where: str):
     X = check_array(X, "X", where, ndim=2)
     Y = check_array(Y, "Y", where, ndim=(1, 2))
     if Y.ndim == 1:
@@ -377,7 +377,7 @@ def evolve(
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
-    X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, None, where)
+    X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, where)
     if (fitness_on == "validation" and X_val is None) and mode != "bp":
         fail("X_val", where, "given when fitness_on='validation'", X_val,
              hint="Pass validation data, or fitness_on='train' to score on the training data.")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_float, check_int, fail
+from .._validation import check_choice, check_float, check_int
 from ..losses import LOSSES
 from ..network import Architecture, Network, forward
 from ..optimizers import OPTIMIZERS
@@ -218,6 +218,4 @@ def check_fitness(metric: str, where: str) -> str:
 
 def check_mode(mode: str, where: str) -> str:
     """Validate a mode name."""
-    if not isinstance(mode, str) or mode not in MODES:
-        fail("mode", where, "one of " + ", ".join(repr(m) for m in MODES), mode)
-    return mode
+    return check_choice(mode, MODES, "mode", where)
