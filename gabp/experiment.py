@@ -109,8 +109,7 @@ def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[s
 def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
              ) -> dict[str, Any]:
     model = _model(task, result.network)
-    # With nothing held out (e.g. XOR's 4 rows) the training part is reported, and says so.
-    held_out = [p for p in parts if p not in ("train", "val")] or ["train"]
+    held_out = _held_out(parts)
     out: dict[str, Any] = {
         "task": task.task,
         "mode": result.config["mode"],
@@ -159,25 +158,37 @@ def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dic
             b.network.arch, b.network.params[b.best : b.best + 1]))
     rows = []
     for part, d in parts.items():
-        pred = _predict(model, d["X"])
         bpred = None if base_model is None else _predict(base_model, d["X"])
-        y = np.asarray(d["y_raw"])
-        index = d["index"] if d["index"] is not None else np.arange(len(y))
-        for i in range(len(y)):
-            row: dict[str, Any] = {"part": part, "index": _scalar(index[i])}
-            if task.task == "classification":
-                row["y_true"], row["y_pred"] = _scalar(y[i]), _scalar(pred[i])
-                if bpred is not None:
-                    row["baseline_pred"] = _scalar(bpred[i])
-            else:
-                yt, yp = np.atleast_1d(y[i]), np.atleast_1d(pred[i])
-                for j in range(len(yt)):
-                    sfx = "" if len(yt) == 1 else f"_{j}"
-                    row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
-                    if bpred is not None:
-                        row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
-            rows.append(row)
+        rows += _part_rows(task, part, d, _predict(model, d["X"]), bpred)
     return rows
+
+
+def _part_rows(task: TaskData, part: str, d: dict[str, Any], pred: np.ndarray,
+               bpred: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Rows of ``predictions.csv`` for one part: index, actual, predicted (and baseline)."""
+    y = np.asarray(d["y_raw"])
+    index = d["index"] if d["index"] is not None else np.arange(len(y))
+    rows = []
+    for i in range(len(y)):
+        row: dict[str, Any] = {"part": part, "index": _scalar(index[i])}
+        if task.task == "classification":
+            row["y_true"], row["y_pred"] = _scalar(y[i]), _scalar(pred[i])
+            if bpred is not None:
+                row["baseline_pred"] = _scalar(bpred[i])
+        else:
+            yt, yp = np.atleast_1d(y[i]), np.atleast_1d(pred[i])
+            for j in range(len(yt)):
+                sfx = "" if len(yt) == 1 else f"_{j}"
+                row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
+                if bpred is not None:
+                    row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
+        rows.append(row)
+    return rows
+
+
+def _held_out(parts: dict[str, Any]) -> list[str]:
+    """Parts reported as held out; the training part when nothing was held out (XOR)."""
+    return [p for p in parts if p not in ("train", "val")] or ["train"]
 
 
 def _scalar(v: Any) -> Any:
@@ -361,21 +372,14 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     est = search.best_estimator_
     model = Model.from_estimator(est, task=task.task, windowing=windowing,
                                  feature_names=features, target_names=list(task.target_names))
-    held_out = [p for p in parts if p not in ("train", "val")] or ["train"]
+    held_out = _held_out(parts)
     report = {}
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
         if name in held_out:
             report[name] = _report(task, d["y_raw"], pred)
-        for i in range(len(pred)):
-            row: dict[str, Any] = {"part": name, "index": _scalar(d["index"][i])}
-            if task.task == "classification":
-                row["y_true"], row["y_pred"] = _scalar(d["y_raw"][i]), _scalar(pred[i])
-            else:
-                row["y_true"] = float(np.ravel(d["y_raw"][i])[0])
-                row["y_pred"] = float(np.ravel(pred[i])[0])
-            rows.append(row)
+        rows += _part_rows(task, name, d, pred)
     summary = search.to_dict()
     metrics = {"task": task.task, "mode": "search", "fitness": search.fitness,
                "fitness_on": "validation", "gabp": report, "search": summary,

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .model import Model
 
 CONFIG, META, LOGBOOK, BP_CURVE = "config.toml", "meta.json", "logbook.csv", "bp_curve.csv"
@@ -43,18 +45,13 @@ def atomic_write(path: str, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
 def _clean(o: Any) -> Any:
-    """Replace non-finite floats by strings so the JSON stays standard."""
+    """Plain JSON data: NumPy scalars and arrays as Python values, non-finite floats as the
+    strings ``"inf"``, ``"-inf"``, ``"nan"`` so the JSON stays standard."""
+    if isinstance(o, np.generic):
+        o = o.item()
+    elif isinstance(o, np.ndarray):
+        o = o.tolist()
     if isinstance(o, float) and not math.isfinite(o):
         return "nan" if math.isnan(o) else ("inf" if o > 0 else "-inf")
     if isinstance(o, dict):
@@ -66,8 +63,7 @@ def _clean(o: Any) -> Any:
 
 def write_json(path: str, obj: Any) -> None:
     """Atomic JSON write (NumPy scalars and arrays allowed; inf/nan become strings)."""
-    atomic_write(path, json.dumps(_clean(json.loads(json.dumps(obj, default=_json_default))),
-                                  indent=2) + "\n")
+    atomic_write(path, json.dumps(_clean(obj), indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: str) -> Any:
