@@ -14,10 +14,8 @@ import numpy as np
 
 from ._validation import check_array, fail
 from .data import OneHotEncoder, make_windows, scaler_from_dict
-from .data.scaling import MinMaxScaler, StandardScaler
+from .data.tasks import Scaler
 from .network import Network, load_network, save_network
-
-Scaler = MinMaxScaler | StandardScaler
 
 
 @dataclass

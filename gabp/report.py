@@ -144,6 +144,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _summary_metric(key: str) -> bool:
+    """Metrics shown in tables (not the sample count or the per-class F1 entries)."""
+    return key != "n_samples" and not key.startswith("f1[")
+
+
 def metrics_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown rows: each held-out part x metric, GA-BP vs plain BP (mean ± std)."""
     gabp = metrics.get("gabp", {})
@@ -154,7 +159,7 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
     lines = [head, "|---|---|---|" + ("---|---|" if base else "")]
     for part, values in gabp.items():
         for key, v in values.items():
-            if key == "n_samples" or key.startswith("f1["):
+            if not _summary_metric(key):
                 continue
             row = f"| {part} | {key} | {_fmt(v)} |"
             if base:
@@ -214,12 +219,12 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], *, out: str | None = Non
     for r in loaded:
         row: dict[str, Any] = {"run": r.name, "mode": r.metrics.get("mode")}
         for k, v in r.metrics.get("gabp", {}).get(part, {}).items():
-            if k != "n_samples" and not k.startswith("f1["):
+            if _summary_metric(k):
                 row[k] = v
         base = r.metrics.get("baseline")
         if base:
             for k, v in base["mean"].get(part, {}).items():
-                if k != "n_samples" and not k.startswith("f1["):
+                if _summary_metric(k):
                     row[f"bp_{k}"] = v
         rows.append(row)
     fig_path = None
