@@ -31,7 +31,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,10 +42,19 @@ from tqdm.auto import tqdm
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..network import Architecture, Network, check_loss, init_params
-from ..trainer import History, as_targets, train
+from ..optimizers import SECOND_ORDER
+from ..trainer import History, as_targets, resolve_optimizer, train
 from .config import GAConfig
 from .operators import CROSSOVERS, MUTATIONS, SELECTIONS, make_offspring
-from .problem import BPConfig, check_fitness, check_mode, fitness_errors, score_genomes
+from .problem import (
+    BPConfig,
+    Scores,
+    check_fitness,
+    check_mode,
+    ensemble_error,
+    fitness_errors,
+    score_genomes,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +84,11 @@ class GAState:
 
 @dataclass
 class BaselineResult:
-    """Plain BP from the standard initializer, at the GA-BP run's gradient-step budget.
+    """Plain BP from the standard initializer, at the GA-BP run's budget.
+
+    The budget is counted in sample-passes (one forward + backward of one sample through
+    one network), a unit every solver shares: each restart may spend as many as the whole
+    GA-BP run did (evolution, fitness evaluations and fine-tune together).
 
     Attributes
     ----------
@@ -85,13 +98,17 @@ class BaselineResult:
     val_errors : ndarray of shape (n_restarts,)
         Fitness metric on the validation data.
     budget_steps : int
-        Gradient steps allowed to each restart (the GA-BP run's total).
+        Gradient steps (mini-batches) the budget amounts to for a first-order optimizer;
+        for the full-batch solvers, the iteration cap.
+    budget_sample_passes : float
+        Sample-passes allowed to each restart (the GA-BP run's total).
     """
 
     network: Network
     history: History
     val_errors: np.ndarray
     budget_steps: int
+    budget_sample_passes: float = math.nan
 
     @property
     def best(self) -> int:
@@ -120,7 +137,16 @@ class EvolutionResult:
     baseline : BaselineResult or None
     n_evaluations, n_failed : int
     total_steps : int
-        Gradient steps of the whole run (evolution + fine-tune).
+        Gradient steps (solver iterations) of the whole run (evolution + fine-tune).
+    total_sample_passes : float
+        Cost of the whole run in sample-passes: BP training of the individuals and of the
+        fine-tune, plus the forward passes of the fitness evaluations.
+    optimizer : str
+        The BP optimizer used (``"auto"`` resolved).
+    kept_start : ndarray of shape (n_members,), bool
+        Members whose fine-tune did not improve on its starting weights (they were kept).
+    ensemble : int
+        Networks averaged by the delivered model (``network.n_networks``).
     """
 
     network: Network
@@ -141,6 +167,31 @@ class EvolutionResult:
     elapsed: float
     seed: int
     config: dict[str, Any] = field(default_factory=dict)
+    total_sample_passes: float = 0.0
+    optimizer: str = ""
+    kept_start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=bool))
+
+    @property
+    def ensemble(self) -> int:
+        """Networks averaged by the delivered model."""
+        return self.network.n_networks
+
+
+@dataclass
+class _GAOutcome:
+    """What the evolution loop hands back to :func:`evolve`."""
+
+    population: np.ndarray
+    errors: np.ndarray | None = None
+    logbook: tools.Logbook | None = None
+    hof: list[Any] = field(default_factory=list)
+    n_evaluations: int = 0
+    n_failed: int = 0
+    n_steps: int = 0
+    sample_passes: float = 0.0
+    generation: int = 0
+    stop_reason: str = "n_generations"
+    best_gen: int = 0
 
 
 def make_toolbox(ga: GAConfig) -> base.Toolbox:
@@ -227,10 +278,11 @@ class _Evaluator:
         self.use_pool: bool | None = None if self.n_chunks > 1 and min_seconds > 0 else (
             self.n_chunks > 1)
 
-    def __call__(self, genomes: np.ndarray, seed: int):
+    def __call__(self, genomes: np.ndarray, seed: int) -> Scores:
         k = genomes.shape[0]
         if k == 0:
-            return np.zeros(0), None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+            return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
+                          np.zeros(0, dtype=bool), np.zeros(0))
         chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
         if self.use_pool:
             results = self.parallel(
@@ -246,11 +298,15 @@ class _Evaluator:
                 self.use_pool = time.perf_counter() - t0 >= self.min_seconds
                 logger.debug("generation 0 scored in %.3f s: %s", time.perf_counter() - t0,
                              "using the worker pool" if self.use_pool else "staying in-process")
-        errors = np.concatenate([r[0] for r in results])
-        trained = None if results[0][1] is None else np.concatenate([r[1] for r in results])
-        steps = np.concatenate([r[2] for r in results])
-        failed = np.concatenate([r[3] for r in results])
-        return errors, trained, steps, failed
+        trained = (None if results[0].trained is None
+                   else np.concatenate([r.trained for r in results]))
+        return Scores(
+            errors=np.concatenate([r.errors for r in results]),
+            trained=trained,
+            n_steps=np.concatenate([r.n_steps for r in results]),
+            failed=np.concatenate([r.failed for r in results]),
+            sample_passes=np.concatenate([r.sample_passes for r in results]),
+        )
 
 
 def _validate_data(X, Y, X_val, Y_val, where: str):
@@ -274,8 +330,8 @@ def _validate_data(X, Y, X_val, Y_val, where: str):
 def _save_checkpoint(path: str, state: dict[str, Any]) -> None:
     tmp = path + ".tmp"
     meta = {k: state[k] for k in ("format", "generation", "entropy", "n_evaluations", "n_failed",
-                                  "total_steps", "elapsed", "stall", "best_so_far", "config",
-                                  "logbook")}
+                                  "total_steps", "sample_passes", "best_gen", "elapsed",
+                                  "stall", "best_so_far", "config", "logbook")}
     with open(tmp, "wb") as fh:
         np.savez(fh, population=state["population"], errors=state["errors"],
                  hof_genomes=state["hof_genomes"], hof_errors=state["hof_errors"],
@@ -326,6 +382,7 @@ def evolve(
     checkpoint_every: int = 1,
     resume: bool = False,
     parallel_threshold: float = 0.1,
+    ensemble: int = 1,
 ) -> EvolutionResult:
     """Optimize a network's weights with a genetic algorithm and backpropagation.
 
@@ -362,6 +419,11 @@ def evolve(
         With ``n_jobs`` > 1, the first generation is scored in-process and the worker pool
         is used only if that took at least this many seconds; ``0`` always uses the pool
         (or the Dask cluster). Results are the same either way.
+    ensemble : int
+        Networks the delivered model averages: the best genome and the next ``k - 1`` best
+        distinct ones of the final population (in mode ``"bp"``, ``k`` restarts), each
+        fine-tuned (as one batch) and never worse than its start. Regression outputs and
+        class probabilities are averaged.
 
     Returns
     -------
@@ -377,6 +439,7 @@ def evolve(
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
+    ensemble = check_int(ensemble, "ensemble", where, low=1, high=ga.population_size)
     X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, where)
     if (fitness_on == "validation" and X_val is None) and mode != "bp":
         fail("X_val", where, "given when fitness_on='validation'", X_val,
@@ -396,77 +459,146 @@ def evolve(
     config = {
         "architecture": arch.to_dict(), "loss": loss, "mode": mode, "fitness": fitness,
         "fitness_on": fitness_on, "ga": ga.to_dict(), "bp": bp.to_dict(),
-        "n_baseline": n_baseline, "seed": entropy,
+        "n_baseline": n_baseline, "seed": entropy, "ensemble": ensemble,
     }
     t_start = time.perf_counter()
+    # "auto" is resolved once, for the population the GA trains, so every BP run of this
+    # evolution (individuals, fine-tune, baseline) uses the same solver.
+    solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size)
+              if bp.optimizer == "auto" else bp.optimizer)
+    bp_run = replace(bp, optimizer=solver)
     settings = {
         "mode": mode, "fitness": fitness, "loss": loss, "bp_epochs": bp.bp_epochs,
-        "dtype": bp.dtype, "train_kwargs": bp.train_kwargs(),
+        "dtype": bp.dtype, "train_kwargs": bp_run.train_kwargs(),
     }
     train_kw = dict(loss=loss, early_stopping=bp.early_stopping, patience=bp.patience,
-                    **bp.train_kwargs())
+                    **bp_run.train_kwargs())
     val_kw = {"X_val": X_val, "Y_val": Y_val} if X_val is not None else {}
+    data = (X, Y, X_fit, Y_fit)
 
-    logbook: tools.Logbook | None = None
-    hof_genomes: list[np.ndarray] = []
-    pop = errs = None
-    n_evals = n_failed = 0
-    evo_steps = 0
-    generation = 0
-    stop_reason = "bp" if mode == "bp" else "n_generations"
-    best_genome: np.ndarray
     if mode == "bp":
-        best_genome = init_params(arch, 1, method="glorot_uniform",
-                                  rng=stream(entropy, _INIT))[0]
-        best_fitness = math.nan
+        outcome = _GAOutcome(population=init_params(arch, ensemble, method="glorot_uniform",
+                                                    rng=stream(entropy, _INIT)))
+        starts = outcome.population
+        best_genome, best_fitness = starts[0], math.nan
     else:
-        (pop, errs, logbook, hof, n_evals, n_failed, evo_steps, generation,
-         stop_reason) = _run_ga(
-            arch, ga, mode, (X, Y, X_fit, Y_fit), settings, entropy, n_jobs, verbose,
-            callbacks, None if checkpoint_path is None else os.fspath(checkpoint_path),
+        outcome = _run_ga(
+            arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
+            None if checkpoint_path is None else os.fspath(checkpoint_path),
             checkpoint_every, resume, config, t_start, parallel_threshold,
         )
-        hof_genomes = [np.array(ind) for ind in hof]
-        best_genome = hof_genomes[0]
-        best_fitness = float(hof[0].fitness.values[0])
+        best_genome = np.array(outcome.hof[0])
+        best_fitness = float(outcome.hof[0].fitness.values[0])
+        chosen = _best_distinct(outcome.population, outcome.errors, ensemble, best_genome)
+        starts, passes = _starting_weights(arch, chosen, data, settings, entropy,
+                                           outcome.best_gen)
+        outcome.sample_passes += passes
 
-    # Final BP fine-tune of the best genome (or plain BP in mode "bp").
-    net = Network.from_architecture(arch, np.array(best_genome[None, :], dtype=bp.dtype))
-    history = train(net, X, Y, epochs=bp.max_epochs, seed=int_seed(entropy, _FINAL),
-                    **train_kw, **val_kw)
-    total_steps = int(evo_steps + history.n_steps.sum())
-    final_net = Network.from_architecture(arch, net.params.astype(np.float64))
-    val_error = float(fitness_errors(arch, final_net.params, X_fit, Y_fit, metric=fitness,
-                                     loss=loss)[0])
+    final, history, kept_start = _fine_tune(arch, starts, data, bp, train_kw, val_kw,
+                                            fitness, loss, entropy)
+    total_steps = int(outcome.n_steps + history.n_steps.sum())
+    total_passes = float(outcome.sample_passes + history.sample_passes.sum())
+    val_error = ensemble_error(arch, final.params, X_fit, Y_fit, metric=fitness, loss=loss)
 
     baseline = None
     if n_baseline and mode != "bp":
-        baseline = _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_baseline, total_steps, bp,
-                             train_kw, fitness, loss, entropy)
+        baseline = _baseline(arch, data, val_kw, n_baseline, total_passes, bp_run, train_kw,
+                             fitness, loss, entropy)
+    hof_genomes = [np.array(ind) for ind in outcome.hof]
     return EvolutionResult(
-        network=final_net, best_genome=np.array(best_genome), best_fitness=best_fitness,
-        val_error=val_error, logbook=logbook, bp_history=history, baseline=baseline,
-        hall_of_fame=hof_genomes, population=pop, errors=errs, n_evaluations=n_evals,
-        n_failed=n_failed, total_steps=total_steps, generations=generation,
-        stop_reason=stop_reason, elapsed=time.perf_counter() - t_start, seed=entropy,
-        config=config,
+        network=final, best_genome=np.array(best_genome), best_fitness=best_fitness,
+        val_error=val_error, logbook=outcome.logbook, bp_history=history, baseline=baseline,
+        hall_of_fame=hof_genomes, population=None if mode == "bp" else outcome.population,
+        errors=outcome.errors, n_evaluations=outcome.n_evaluations, n_failed=outcome.n_failed,
+        total_steps=total_steps, generations=outcome.generation,
+        stop_reason="bp" if mode == "bp" else outcome.stop_reason,
+        elapsed=time.perf_counter() - t_start, seed=entropy, config=config,
+        total_sample_passes=total_passes, optimizer=solver, kept_start=kept_start,
     )
 
 
-def _baseline(arch, X, Y, val_kw, X_fit, Y_fit, n_restarts, total_steps, bp, train_kw,
-              fitness, loss, entropy) -> BaselineResult:
+def _best_distinct(pop: np.ndarray, errs: np.ndarray, k: int, best: np.ndarray) -> np.ndarray:
+    """The best genome ever found, then the next best distinct finite ones of ``pop``."""
+    chosen = [best]
+    for i in np.argsort(errs, kind="stable"):
+        if len(chosen) == k or not np.isfinite(errs[i]):
+            break
+        if not any(np.array_equal(pop[i], c) for c in chosen):
+            chosen.append(pop[i])
+    return np.array(chosen)
+
+
+def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, settings: dict,
+                      entropy: int, best_gen: int) -> tuple[np.ndarray, float]:
+    """Where each fine-tune starts: the genome, or what BP made of it if that scores better.
+
+    In the hybrid modes a genome's fitness is that of its *trained* weights (Baldwinian, or
+    Lamarckian without write-back), so the genome is trained again exactly as the GA scored
+    it (the generation's BP seed) and whichever of the two has the lower fitness is kept:
+    the fine-tune then starts from weights whose fitness is the GA's best, never worse.
+    Returns the starting weights and the sample-passes this cost.
+    """
+    X, Y, X_fit, Y_fit = data
+    errs = fitness_errors(arch, genomes, X_fit, Y_fit, metric=settings["fitness"],
+                          loss=settings["loss"])
+    if settings["mode"] not in ("baldwinian", "lamarckian"):
+        return genomes, 0.0
+    scored = score_genomes(arch.to_dict(), genomes, X, Y, X_fit, Y_fit, settings,
+                           int_seed(entropy, _BP, best_gen))
+    better = scored.errors < errs
+    out = np.array(genomes)
+    out[better] = scored.trained[better]
+    return out, float(scored.sample_passes.sum())
+
+
+def _fine_tune(arch: Architecture, starts: np.ndarray, data: tuple, bp: BPConfig,
+               train_kw: dict, val_kw: dict, fitness: str, loss: str,
+               entropy: int) -> tuple[Network, History, np.ndarray]:
+    """BP fine-tune of every starting point; a member never ends worse than its start.
+
+    The trainer already counts the start as epoch -1 of its best-epoch restore; the
+    fitness (which may be another metric than the loss) is checked here as well, and a
+    member whose fine-tune did not improve it, or blew up, keeps its starting weights.
+    """
+    X, Y, X_fit, Y_fit = data
+    net = Network.from_architecture(arch, np.array(starts, dtype=bp.dtype))
+    history = train(net, X, Y, epochs=bp.max_epochs, seed=int_seed(entropy, _FINAL),
+                    **train_kw, **val_kw)
+    params = net.params.astype(np.float64)
+    before = fitness_errors(arch, np.asarray(starts, dtype=np.float64), X_fit, Y_fit,
+                            metric=fitness, loss=loss)
+    after = fitness_errors(arch, params, X_fit, Y_fit, metric=fitness, loss=loss)
+    kept = ~(after <= before) & np.isfinite(before)
+    if kept.any():
+        params[kept] = starts[kept]
+        logger.warning(
+            "the BP fine-tune did not improve the fitness of %d of %d network(s) (%s); "
+            "their starting weights were kept", int(kept.sum()), len(kept),
+            ", ".join(f"{b:.4g} -> {a:.4g}" for b, a in zip(before[kept], after[kept],
+                                                           strict=True)))
+    return Network.from_architecture(arch, params), history, kept
+
+
+def _baseline(arch, data, val_kw, n_restarts, budget_passes, bp, train_kw, fitness, loss,
+              entropy) -> BaselineResult:
+    """Plain BP restarts, each allowed the GA-BP run's whole cost in sample-passes."""
+    X, Y, X_fit, Y_fit = data
     n = X.shape[0]
     bs = n if bp.batch_size is None else min(bp.batch_size, n)
     steps_per_epoch = math.ceil(n / bs)
-    epochs = max(1, math.ceil(total_steps / steps_per_epoch))
+    # every epoch (or full-batch iteration) costs at least n sample-passes, so this many
+    # can never be too few; the sample-pass budget is what stops each restart
+    epochs = max(1, math.ceil(budget_passes / n))
     net = Network.from_architecture(
         arch, init_params(arch, n_restarts, rng=stream(entropy, _BASELINE), dtype=bp.dtype))
-    hist = train(net, X, Y, epochs=epochs, seed=int_seed(entropy, _BASELINE, 1), **train_kw,
-                 **val_kw)
+    hist = train(net, X, Y, epochs=epochs, seed=int_seed(entropy, _BASELINE, 1),
+                 max_sample_passes=budget_passes, **train_kw, **val_kw)
     params = net.params.astype(np.float64)
     errors = fitness_errors(arch, params, X_fit, Y_fit, metric=fitness, loss=loss)
+    first_order = bp.optimizer not in SECOND_ORDER
     return BaselineResult(Network.from_architecture(arch, params), hist, errors,
-                          epochs * steps_per_epoch)
+                          epochs * steps_per_epoch if first_order else epochs,
+                          float(budget_passes))
 
 
 def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
@@ -490,19 +622,22 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
         for g, e in zip(ck["hof_genomes"], ck["hof_errors"], strict=True):
             hof.insert(_as_individual(g, e))
         n_evals, n_failed, evo_steps = ck["n_evaluations"], ck["n_failed"], ck["total_steps"]
+        passes, best_gen = ck["sample_passes"], ck["best_gen"]
         start_gen, stall, best_so_far = ck["generation"] + 1, ck["stall"], ck["best_so_far"]
         elapsed_before = ck["elapsed"]
         logger.info("resuming from generation %d", ck["generation"])
     else:
         logbook = tools.Logbook()
         logbook.header = ["gen", "nevals", "nfailed", "error_min", "error_mean", "error_std",
-                          "error_max", "best_so_far", "diversity", "n_steps", "elapsed"]
+                          "error_max", "best_so_far", "diversity", "n_steps", "sample_passes",
+                          "elapsed"]
         pop = init_params(arch, P, method=ga.init, init_range=ga.init_range,
                           rng=stream(entropy, _INIT))
         if bounds is not None:
             np.clip(pop, *bounds, out=pop)
         errs = np.full(P, np.inf)
-        n_evals = n_failed = evo_steps = 0
+        n_evals = n_failed = evo_steps = best_gen = 0
+        passes = 0.0
         start_gen, stall, best_so_far, elapsed_before = 0, 0, math.inf, 0.0
     t0 = time.perf_counter()
     bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=not verbose,
@@ -521,15 +656,17 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
                 pop, errs, invalid = _breed(pop, errs, toolbox, ga, bounds,
                                             stream(entropy, _GEN, gen), gen)
             idx = np.flatnonzero(invalid)
-            e, trained, steps, failed = evaluate(pop[idx], int_seed(entropy, _BP, gen))
-            errs[idx] = e
-            if mode == "lamarckian" and trained is not None:
+            scores = evaluate(pop[idx], int_seed(entropy, _BP, gen))
+            failed = scores.failed
+            errs[idx] = scores.errors
+            if mode == "lamarckian" and scores.trained is not None:
                 write = stream(entropy, _LAMARCK, gen).random(len(idx)) < ga.lamarck_prob
                 write &= ~failed
-                pop[idx[write]] = trained[write]
+                pop[idx[write]] = scores.trained[write]
             n_evals += len(idx)
             n_failed += int(failed.sum())
-            evo_steps += int(steps.sum())
+            evo_steps += int(scores.n_steps.sum())
+            passes += float(scores.sample_passes.sum())
             if gen == 0 and not np.isfinite(errs).any():
                 raise RuntimeError(
                     "Every individual of the initial population failed (diverged or raised). "
@@ -539,12 +676,15 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
             hof.update(_hof_candidates(pop, errs, ga.hall_of_fame))
             best = float(hof[0].fitness.values[0])
             stall = 0 if best < best_so_far else stall + 1
+            if best < best_so_far:  # only a genome scored this generation can improve it
+                best_gen = gen
             best_so_far = min(best, best_so_far)
             elapsed = elapsed_before + time.perf_counter() - t0
             finite = errs[np.isfinite(errs)]
             logbook.record(gen=gen, nevals=len(idx), nfailed=int(failed.sum()),
                            **stats.compile(finite), best_so_far=best_so_far,
-                           diversity=_diversity(pop), n_steps=evo_steps, elapsed=elapsed)
+                           diversity=_diversity(pop), n_steps=evo_steps, sample_passes=passes,
+                           elapsed=elapsed)
             bar.update(1)
             bar.set_postfix(best=f"{best_so_far:.4g}")
             if verbose > 1:
@@ -554,6 +694,7 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
                 _save_checkpoint(checkpoint_path, {
                     "format": CHECKPOINT_FORMAT, "generation": gen, "entropy": entropy,
                     "n_evaluations": n_evals, "n_failed": n_failed, "total_steps": evo_steps,
+                    "sample_passes": passes, "best_gen": best_gen,
                     "elapsed": elapsed, "stall": stall, "best_so_far": best_so_far,
                     "config": config, "logbook": [dict(r) for r in logbook],
                     "population": pop, "errors": errs,
@@ -574,7 +715,10 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
                 stop_reason = "max_time"
                 break
     bar.close()
-    return pop, errs, logbook, hof, n_evals, n_failed, evo_steps, generation, stop_reason
+    return _GAOutcome(population=pop, errors=errs, logbook=logbook, hof=list(hof),
+                      n_evaluations=n_evals, n_failed=n_failed, n_steps=evo_steps,
+                      sample_passes=passes, generation=generation, stop_reason=stop_reason,
+                      best_gen=best_gen)
 
 
 def _breed(pop, errs, toolbox, ga: GAConfig, bounds, rng: np.random.Generator, gen: int):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,22 +32,28 @@ class BPConfig:
 
     Parameters
     ----------
-    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+    optimizer : {"auto", "lm", "br", "lbfgs", "adam", "sgd", "momentum", "nesterov"}
+        ``"auto"`` (the default) lets :func:`gabp.trainer.resolve_optimizer` choose from the
+        network, the loss and the data size (Levenberg-Marquardt for small regression
+        networks, as MATLAB's GA-BP recipe does); ``"lm"`` / ``"br"`` (Levenberg-Marquardt,
+        Bayesian regularization) and ``"lbfgs"`` are full-batch solvers whose "epoch" is one
+        iteration; the others are mini-batch gradient descent.
     learning_rate, momentum, alpha : float
-        Step size, momentum factor, L2 strength on weights.
+        Step size, momentum factor (first-order optimizers only), L2 strength on weights.
     batch_size : int or None
-        Mini-batch size; ``None`` for full batch.
+        Mini-batch size of the first-order optimizers; ``None`` for full batch.
     bp_epochs : int
-        Epochs of BP given to each individual before it is scored (baldwinian and
-        lamarckian modes).
+        Epochs (iterations) of BP given to each individual before it is scored (baldwinian
+        and lamarckian modes).
     max_epochs : int
-        Epoch cap of the final fine-tune of the best individual (and of plain BP).
+        Epoch (iteration) cap of the final fine-tune of the best individual (and of plain BP).
     early_stopping, patience : bool, int
-        Early stopping on the validation loss in the final fine-tune and the baseline.
+        Early stopping on the validation loss in the final fine-tune and the baseline;
+        for ``"lm"`` / ``"br"`` the patience is MATLAB's ``max_fail``.
     dtype : {"float64", "float32"}
     """
 
-    optimizer: str = "adam"
+    optimizer: str = "auto"
     learning_rate: float = 1e-2
     momentum: float = 0.9
     alpha: float = 0.0
@@ -87,6 +93,29 @@ class BPConfig:
         return asdict(self)
 
 
+def _output_errors(out: np.ndarray, Y: np.ndarray, metric: str) -> np.ndarray:
+    """Non-loss fitness metrics of outputs ``(P, n, k)`` against ``Y`` ``(n, k)``."""
+    if metric == "error_rate":
+        if out.shape[-1] == 1:
+            hit = (out[..., 0] > 0.5) == (Y[:, 0] > 0.5)
+        else:
+            hit = out.argmax(axis=-1) == Y.argmax(axis=-1)
+        err = 1.0 - hit.mean(axis=1)
+        return np.where(np.isfinite(out).all(axis=(1, 2)), err, np.inf)
+    diff = out - Y
+    if metric in ("mse", "rmse"):
+        err = np.mean(diff * diff, axis=(1, 2))
+        return np.sqrt(err) if metric == "rmse" else err
+    if metric == "mae":
+        return np.mean(np.abs(diff), axis=(1, 2))
+    return np.sum(np.abs(diff), axis=(1, 2))
+
+
+def _finite(err: Any) -> np.ndarray:
+    err = np.asarray(err, dtype=np.float64)
+    return np.where(np.isfinite(err), err, np.inf)
+
+
 def fitness_errors(
     arch: Architecture,
     params: np.ndarray,
@@ -104,28 +133,70 @@ def fitness_errors(
     """
     with np.errstate(all="ignore"):
         acts, z = forward(arch, params, X)
-        out = acts[-1]
         if metric == "loss":
-            err = LOSSES[loss](z, out, Y, arch.activations[-1])[0]
-        elif metric == "error_rate":
-            if out.shape[-1] == 1:
-                hit = (out[..., 0] > 0.5) == (Y[:, 0] > 0.5)
-            else:
-                hit = out.argmax(axis=-1) == Y.argmax(axis=-1)
-            err = 1.0 - hit.mean(axis=1)
-            err = np.where(np.isfinite(out).all(axis=(1, 2)), err, np.inf)
+            return _finite(LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0])
+        return _finite(_output_errors(acts[-1], Y, metric))
+
+
+def ensemble_error(
+    arch: Architecture,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    metric: str,
+    loss: str,
+) -> float:
+    """Fitness error of the ensemble of all ``P`` networks (the mean of their outputs).
+
+    For one network it equals :func:`fitness_errors`. For several, regression outputs and
+    class probabilities are averaged, and ``metric="loss"`` is the loss of those averages
+    (mean squared error, or the cross-entropy of the averaged probabilities).
+    """
+    if params.shape[0] == 1:
+        return float(fitness_errors(arch, params, X, Y, metric=metric, loss=loss)[0])
+    with np.errstate(all="ignore"):
+        out = forward(arch, params, X)[0][-1].mean(axis=0, keepdims=True)
+        if metric != "loss":
+            return float(_finite(_output_errors(out, Y, metric))[0])
+        p = np.clip(out[0], 1e-300, 1.0)
+        if loss == "cross_entropy":
+            value = -np.sum(Y * np.log(p)) / Y.shape[0]
+        elif loss == "binary_cross_entropy":
+            q = np.clip(1.0 - out[0], 1e-300, 1.0)
+            value = -np.sum(Y * np.log(p) + (1.0 - Y) * np.log(q)) / Y.shape[0]
         else:
-            diff = out - Y
-            if metric in ("mse", "rmse"):
-                err = np.mean(diff * diff, axis=(1, 2))
-                if metric == "rmse":
-                    err = np.sqrt(err)
-            elif metric == "mae":
-                err = np.mean(np.abs(diff), axis=(1, 2))
-            else:
-                err = np.sum(np.abs(diff), axis=(1, 2))
-    err = np.asarray(err, dtype=np.float64)
-    return np.where(np.isfinite(err), err, np.inf)
+            value = np.mean((out[0] - Y) ** 2)
+    return float(_finite(value))
+
+
+#: Cost of a forward pass alone, in sample-passes (one forward + backward of one sample
+#: through one network is 1); the GA's fitness evaluations are counted with it.
+FORWARD_COST = 0.5
+
+
+class Scores(NamedTuple):
+    """What scoring a batch of ``k`` genomes gives back.
+
+    Attributes
+    ----------
+    errors : ndarray of shape (k,)
+        Fitness errors; ``inf`` for individuals that diverged or raised.
+    trained : ndarray of shape (k, n_params) or None
+        Parameters after BP (hybrid modes), for Lamarckian write-back.
+    n_steps : ndarray of shape (k,)
+        Gradient steps (solver iterations) spent on each individual.
+    failed : ndarray of shape (k,), bool
+    sample_passes : ndarray of shape (k,)
+        Cost of each individual in sample-passes: its BP training plus the forward pass of
+        its fitness evaluation (``FORWARD_COST`` per fitness sample).
+    """
+
+    errors: np.ndarray
+    trained: np.ndarray | None
+    n_steps: np.ndarray
+    failed: np.ndarray
+    sample_passes: np.ndarray
 
 
 def _score_batch(
@@ -134,14 +205,16 @@ def _score_batch(
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     settings: dict[str, Any],
     seed: int,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+) -> Scores:
     X, Y, Xf, Yf = data
     mode = settings["mode"]
     k = genomes.shape[0]
+    eval_cost = FORWARD_COST * Xf.shape[0]
     if mode == "classic":
         err = fitness_errors(arch, genomes, Xf, Yf, metric=settings["fitness"],
                              loss=settings["loss"])
-        return err, None, np.zeros(k, dtype=np.int64), ~np.isfinite(err)
+        return Scores(err, None, np.zeros(k, dtype=np.int64), ~np.isfinite(err),
+                      np.full(k, eval_cost))
     net = Network.from_architecture(arch, np.array(genomes, dtype=settings["dtype"]))
     hist = train(
         net, X, Y, loss=settings["loss"], epochs=settings["bp_epochs"], seed=seed,
@@ -150,7 +223,8 @@ def _score_batch(
     err = fitness_errors(arch, net.params, Xf, Yf, metric=settings["fitness"],
                          loss=settings["loss"])
     err = np.where(hist.diverged, np.inf, err)
-    return err, net.params.astype(np.float64), hist.n_steps, ~np.isfinite(err)
+    return Scores(err, net.params.astype(np.float64), hist.n_steps, ~np.isfinite(err),
+                  hist.sample_passes + eval_cost)
 
 
 def score_genomes(
@@ -162,7 +236,7 @@ def score_genomes(
     Y_fit: np.ndarray,
     settings: dict[str, Any],
     seed: int,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+) -> Scores:
     """Score a batch of genomes as one population; the unit of parallel work.
 
     Parameters
@@ -180,13 +254,8 @@ def score_genomes(
 
     Returns
     -------
-    errors : ndarray of shape (k,)
-        ``inf`` for individuals that diverged or raised.
-    trained : ndarray of shape (k, n_params) or None
-        Parameters after BP (hybrid modes), for Lamarckian write-back.
-    n_steps : ndarray of shape (k,)
-        Gradient steps spent on each individual.
-    failed : ndarray of shape (k,), bool
+    Scores
+        A batch that raises is scored again one by one, so only the culprit fails.
     """
     arch = Architecture.from_dict(arch_dict)
     data = (X, Y, X_fit, Y_fit)
@@ -199,16 +268,17 @@ def score_genomes(
     errors = np.full(k, np.inf)
     trained = None if settings["mode"] == "classic" else np.array(genomes, dtype=np.float64)
     steps = np.zeros(k, dtype=np.int64)
+    passes = np.zeros(k)
     for i in range(k):
         try:
-            e, t, s, _ = _score_batch(arch, genomes[i : i + 1], data, settings, seed)
+            one = _score_batch(arch, genomes[i : i + 1], data, settings, seed)
         except Exception as exc:
             logger.warning("individual failed: %s: %s", type(exc).__name__, exc)
             continue
-        errors[i], steps[i] = e[0], s[0]
-        if trained is not None and t is not None:
-            trained[i] = t[0]
-    return errors, trained, steps, ~np.isfinite(errors)
+        errors[i], steps[i], passes[i] = one.errors[0], one.n_steps[0], one.sample_passes[0]
+        if trained is not None and one.trained is not None:
+            trained[i] = one.trained[0]
+    return Scores(errors, trained, steps, ~np.isfinite(errors), passes)
 
 
 def check_fitness(metric: str, where: str) -> str:
