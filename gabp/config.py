@@ -30,6 +30,7 @@ A config has five tables; every key is optional and takes the default shown by
     mode = "lamarckian"          # classic, baldwinian, lamarckian, bp
     fitness = "loss"
     n_baseline = 5
+    ensemble = 1                 # networks averaged by the delivered model
     checkpoint_every = 5
 
 An unknown key, a value of the wrong type or a missing data file is rejected with a
@@ -95,6 +96,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "mode": ((str,), "lamarckian"),
         "fitness": ((str,), "loss"),
         "n_baseline": ((int,), 5),
+        "ensemble": ((int,), 1),
         "checkpoint_every": ((int,), 5),
         "report": ((bool,), True),
     },

@@ -335,12 +335,20 @@ _PARAMS_DOC = """
         BP epochs per individual per generation (baldwinian and lamarckian modes).
     max_epochs : int, default 200
         Epoch cap of the final BP fine-tune of the best individual (and of mode ``bp``).
-    optimizer : {"adam", "sgd", "momentum", "nesterov"}, default "adam"
+    optimizer : {"auto", "lm", "br", "lbfgs", "adam", "sgd", "momentum", "nesterov"}, \
+default "auto"
+        ``"auto"`` chooses with :func:`gabp.trainer.resolve_optimizer` (Levenberg-Marquardt
+        for small regression networks, L-BFGS or Adam otherwise); ``"lm"``, ``"br"``
+        (Bayesian regularization) and ``"lbfgs"`` are full-batch solvers, for which
+        ``bp_epochs`` and ``max_epochs`` count iterations and ``learning_rate``,
+        ``momentum`` and ``batch_size`` do not apply.
     learning_rate : float, default 0.01
+        Step size of the first-order optimizers.
     momentum : float, default 0.9
         Momentum factor of the ``momentum`` and ``nesterov`` optimizers.
     batch_size : int or None, default 32
-        Mini-batch size; ``None`` for full-batch gradient descent.
+        Mini-batch size of the first-order optimizers; ``None`` for full-batch gradient
+        descent.
     alpha : float, default 1e-4
         L2 penalty on the weights (biases are not penalized).
     validation_fraction : float in [0, 1), default 0.1
@@ -367,6 +375,10 @@ _PARAMS_DOC = """
     n_baseline : int, default 0
         Restarts of the equal-budget plain-BP baseline stored in ``result_.baseline``
         (for reports; it does not change the fitted model).
+    ensemble : int, default 1
+        Networks the model averages (regression outputs, class probabilities): the best
+        genome and the next best distinct ones of the final population, each fine-tuned
+        and never worse than its start (see :func:`gabp.evolution.evolve`).
     n_jobs : int or None, default None
         Workers scoring the population (joblib semantics). Results do not depend on it.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
@@ -378,11 +390,13 @@ _PARAMS_DOC = """
 _ATTRS_DOC = """
     n_features_in_ : int
     coefs_ : list of ndarray
-        ``coefs_[i]`` has shape ``(fan_in, fan_out)``: the weights of layer ``i + 1``.
+        ``coefs_[i]`` has shape ``(fan_in, fan_out)``: the weights of layer ``i + 1`` (of the
+        best member of an ensemble).
     intercepts_ : list of ndarray
         ``intercepts_[i]`` has shape ``(fan_out,)``.
     network_ : gabp.Network
-        The fitted network (one member), working on scaled inputs and outputs.
+        The fitted network (``ensemble`` members, whose outputs are averaged), working on
+        scaled inputs and outputs.
     loss_curve_ : list of float
         Training loss (with the L2 term) per epoch of the final fine-tune.
     validation_loss_curve_ : list of float or None
@@ -419,7 +433,7 @@ class _GABPBase(_BaseEstimator):
         n_generations: int = 50,
         bp_epochs: int = 5,
         max_epochs: int = 200,
-        optimizer: str = "adam",
+        optimizer: str = "auto",
         learning_rate: float = 0.01,
         momentum: float = 0.9,
         batch_size: int | None = 32,
@@ -439,6 +453,7 @@ class _GABPBase(_BaseEstimator):
         bounds: tuple[float, float] | None = None,
         dtype: str = "float64",
         n_baseline: int = 0,
+        ensemble: int = 1,
         n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -470,6 +485,7 @@ class _GABPBase(_BaseEstimator):
         self.bounds = bounds
         self.dtype = dtype
         self.n_baseline = n_baseline
+        self.ensemble = ensemble
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -530,6 +546,8 @@ class _GABPBase(_BaseEstimator):
             dtype=dtype,
         ).validate(where)
         n_baseline = check_int(self.n_baseline, "n_baseline", where, low=0)
+        ensemble = check_int(self.ensemble, "ensemble", where, low=1,
+                             high=max(1, ga.population_size))
         if self.n_jobs is not None:
             check_int(self.n_jobs, "n_jobs", where)
             if self.n_jobs == 0:
@@ -545,6 +563,7 @@ class _GABPBase(_BaseEstimator):
             "ga": ga,
             "bp": bp,
             "n_baseline": n_baseline,
+            "ensemble": ensemble,
             "verbose": int(verbose),
         }
 
@@ -610,6 +629,7 @@ class _GABPBase(_BaseEstimator):
             ga=settings["ga"],
             bp=settings["bp"],
             n_baseline=settings["n_baseline"],
+            ensemble=settings["ensemble"],
             n_jobs=self.n_jobs,
             seed=seed,
             verbose=settings["verbose"],
@@ -646,7 +666,7 @@ class _GABPBase(_BaseEstimator):
         if self.input_scaler_ is not None:
             X = self.input_scaler_.transform(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self.network_.predict(X)
+            return self.network_.forward(X).mean(axis=0)  # an ensemble's mean output
 
 
 class GABPRegressor(_GABPBase):
@@ -694,7 +714,7 @@ class GABPRegressor(_GABPBase):
         n_generations: int = 50,
         bp_epochs: int = 5,
         max_epochs: int = 200,
-        optimizer: str = "adam",
+        optimizer: str = "auto",
         learning_rate: float = 0.01,
         momentum: float = 0.9,
         batch_size: int | None = 32,
@@ -715,6 +735,7 @@ class GABPRegressor(_GABPBase):
         bounds: tuple[float, float] | None = None,
         dtype: str = "float64",
         n_baseline: int = 0,
+        ensemble: int = 1,
         n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -747,6 +768,7 @@ class GABPRegressor(_GABPBase):
             bounds=bounds,
             dtype=dtype,
             n_baseline=n_baseline,
+            ensemble=ensemble,
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,

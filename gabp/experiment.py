@@ -120,6 +120,10 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         "gabp_val_error": result.val_error,
         "gabp_best_fitness": result.best_fitness,
         "gabp_total_steps": result.total_steps,
+        "gabp_total_sample_passes": result.total_sample_passes,
+        "optimizer": result.optimizer,
+        "ensemble": result.ensemble,
+        "fine_tune_kept_start": result.kept_start.tolist(),
         "n_evaluations": result.n_evaluations,
         "n_failed": result.n_failed,
         "generations": result.generations,
@@ -137,7 +141,9 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         out["baseline"] = {
             "n_restarts": base.network.n_networks,
             "budget_steps": base.budget_steps,
+            "budget_sample_passes": base.budget_sample_passes,
             "steps": base.history.n_steps.tolist(),
+            "sample_passes": base.history.sample_passes.tolist(),
             "val_errors": base.val_errors.tolist(),
             "best_by_val": base.best,
             "mean": {}, "std": {},
@@ -299,6 +305,7 @@ def run_experiment(
         ga=ga, bp=bp, n_baseline=run["n_baseline"], n_jobs=cfg["n_jobs"], seed=cfg["seed"],
         verbose=verbose, checkpoint_path=os.path.join(path, runs.CHECKPOINT),
         checkpoint_every=run["checkpoint_every"], resume=resume, callbacks=callbacks,
+        ensemble=run["ensemble"],
     )
     parts = _parts(task)
     if result.logbook is not None:

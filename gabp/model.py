@@ -25,7 +25,7 @@ class Model:
     Attributes
     ----------
     network : Network
-        One network (``n_networks == 1``) working in scaled units.
+        The network working in scaled units; several members (an ensemble) are averaged.
     task : {"regression", "classification", "series"}
     x_scaler, y_scaler : fitted scalers or None
     encoder : OneHotEncoder or None
@@ -63,8 +63,12 @@ class Model:
         )
 
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
-        """Raw network outputs for already-scaled inputs: shape ``(n, n_out)``."""
-        return self.network.predict(X_scaled)
+        """Raw network outputs for already-scaled inputs: shape ``(n, n_out)``.
+
+        An ensemble (``network.n_networks > 1``) gives the mean of its members' outputs
+        (averaged regression outputs or class probabilities).
+        """
+        return self.network.forward(X_scaled).mean(axis=0)
 
     def _scale_x(self, X: Any) -> np.ndarray:
         X = check_array(X, "X", "Model.predict", ndim=2)
