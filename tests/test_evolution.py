@@ -22,7 +22,8 @@ def data():
 
 
 SMALL_GA = GAConfig(population_size=12, n_generations=6)
-SMALL_BP = BPConfig(bp_epochs=2, max_epochs=30, batch_size=16, learning_rate=0.02)
+SMALL_BP = BPConfig(optimizer="adam", bp_epochs=2, max_epochs=30, batch_size=16,
+                    learning_rate=0.02)
 
 
 def run(data, **kw):
@@ -107,9 +108,12 @@ def test_failed_individuals_get_inf_and_run_goes_on(data, monkeypatch):
     settings = {"mode": "classic", "fitness": "mse", "loss": "mse", "bp_epochs": 1,
                 "dtype": "float64", "train_kwargs": {}}
     X2, Y2, Xv2, Yv2 = X, y[:, None], Xv, yv[:, None]
-    err, _, _, failed = score_genomes(arch.to_dict(), genomes, X2, Y2, Xv2, Yv2, settings, 0)
+    scores = score_genomes(arch.to_dict(), genomes, X2, Y2, Xv2, Yv2, settings, 0)
+    err, failed = scores.errors, scores.failed
     assert failed.tolist() == [False, True, False, False]
     assert np.isinf(err[1]) and np.isfinite(err[[0, 2, 3]]).all()
+    # classic mode trains nothing: the cost is the fitness forward pass, 0.5 per sample
+    np.testing.assert_array_equal(scores.sample_passes, np.full(4, 0.5 * Xv.shape[0]))
 
     original = problem_mod._score_batch
 
@@ -122,10 +126,11 @@ def test_failed_individuals_get_inf_and_run_goes_on(data, monkeypatch):
     genomes[1] = init_params(arch, 1, rng=1)[0]
     genomes[2, 0] = 0.123
     settings["mode"] = "baldwinian"
-    err, trained, steps, failed = score_genomes(arch.to_dict(), genomes, X2, Y2, Xv2, Yv2,
-                                                settings, 0)
-    assert failed.tolist() == [False, False, True, False]
+    scores = score_genomes(arch.to_dict(), genomes, X2, Y2, Xv2, Yv2, settings, 0)
+    steps, trained = scores.n_steps, scores.trained
+    assert scores.failed.tolist() == [False, False, True, False]
     assert steps[2] == 0 and steps[0] > 0
+    assert scores.sample_passes[2] == 0 and scores.sample_passes[0] > X.shape[0]
     np.testing.assert_array_equal(trained[2], genomes[2])
 
 
@@ -164,6 +169,7 @@ def test_resume_gives_the_same_result(data, tmp_path):
     np.testing.assert_array_equal(resumed.best_genome, full.best_genome)
     np.testing.assert_array_equal(resumed.network.params, full.network.params)
     assert resumed.total_steps == full.total_steps
+    assert resumed.total_sample_passes == full.total_sample_passes
     with pytest.raises(ValueError, match="other settings"):
         run(data, mode="baldwinian", checkpoint_path=ck, resume=True)
     assert not list(tmp_path.glob("*.tmp"))
@@ -188,8 +194,10 @@ def test_baseline_gets_the_same_step_budget(data):
     assert base.network.n_networks == 3
     assert base.val_errors.shape == (3,)
     assert base.budget_steps >= res.total_steps
+    assert base.budget_sample_passes == res.total_sample_passes > 0
     # early stopping may end it sooner, but no restart exceeds the budget
     assert np.all(base.history.n_steps <= base.budget_steps)
+    assert np.all(base.history.sample_passes <= base.budget_sample_passes)
     assert len(set(np.round(base.val_errors, 12))) == 3  # different restarts
 
 
