@@ -48,6 +48,8 @@ def test_a_diverging_fine_tune_keeps_the_start(caplog):
     with caplog.at_level(logging.WARNING, logger="gabp.evolution.ga"):
         res = run(mode="classic", bp=bp)
     np.testing.assert_allclose(res.network.params[0], res.best_genome)
+    assert res.kept_start.tolist() == [True]
+    assert "starting weights were kept" in caplog.text
     assert res.val_error == pytest.approx(res.best_fitness)
     assert np.isfinite(res.val_error)
 

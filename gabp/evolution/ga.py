@@ -568,14 +568,16 @@ def _fine_tune(arch: Architecture, starts: np.ndarray, data: tuple, bp: BPConfig
     before = fitness_errors(arch, np.asarray(starts, dtype=np.float64), X_fit, Y_fit,
                             metric=fitness, loss=loss)
     after = fitness_errors(arch, params, X_fit, Y_fit, metric=fitness, loss=loss)
-    kept = ~(after <= before) & np.isfinite(before)
+    worse = ~(after <= before) & np.isfinite(before)  # NaN/inf after a finite start too
+    params[worse] = starts[worse]
+    kept = worse | (history.best_epoch < 0)  # the trainer itself restored the start
     if kept.any():
-        params[kept] = starts[kept]
         logger.warning(
-            "the BP fine-tune did not improve the fitness of %d of %d network(s) (%s); "
-            "their starting weights were kept", int(kept.sum()), len(kept),
+            "the BP fine-tune did not improve %d of %d network(s) (fitness before -> after: "
+            "%s%s); their starting weights were kept", int(kept.sum()), len(kept),
             ", ".join(f"{b:.4g} -> {a:.4g}" for b, a in zip(before[kept], after[kept],
-                                                           strict=True)))
+                                                           strict=True)),
+            "; the fine-tune diverged" if history.diverged.any() else "")
     return Network.from_architecture(arch, params), history, kept
 
 
