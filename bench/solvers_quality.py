@@ -32,6 +32,7 @@ import argparse
 import sys
 import time
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,7 @@ def run_series(name: str, seed: int, b: dict[str, Any]) -> dict[str, dict[str, A
             if mode == "bp":
                 continue
             base = res.baseline
-            per = [series_metrics(name, task, lambda X, r=r: base.network.forward(X)[r])
+            per = [series_metrics(name, task, lambda X, r=r, base=base: base.network.forward(X)[r])
                    for r in range(base.network.n_networks)]
             rows[f"{solver}:{mode}:bp"] = {
                 **{k: float(np.mean([p[k] for p in per])) for k in per[0]},
@@ -167,7 +168,7 @@ def run_defaults(seed: int, ensembles: tuple[int, ...]) -> dict[str, dict[str, A
         y = np.vstack([task.y_train, task.y_val]).ravel()
         for k in ensembles:
             est = GABPRegressor(hidden_layer_sizes=hidden, ensemble=k, random_state=seed)
-            _, sec = timed(lambda est=est: est.fit(X, y))
+            _, sec = timed(partial(est.fit, X, y))
             rows[f"{name}:gabp:k{k}"] = {**series_metrics(
                 name, task, lambda Xs, est=est: est.predict(Xs).reshape(len(Xs), -1)),
                 "seconds": sec, "optimizer": est.result_.optimizer}
@@ -176,7 +177,7 @@ def run_defaults(seed: int, ensembles: tuple[int, ...]) -> dict[str, dict[str, A
                                  ("ridge", Ridge(alpha=1e-3))):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    _, sec = timed(lambda model=model: model.fit(X, y))
+                    _, sec = timed(partial(model.fit, X, y))
                 rows[f"{name}:{label}"] = {**series_metrics(
                     name, task, lambda Xs, m=model: m.predict(Xs).reshape(len(Xs), -1)),
                     "seconds": sec}
@@ -187,7 +188,7 @@ def run_defaults(seed: int, ensembles: tuple[int, ...]) -> dict[str, dict[str, A
         Xt, yt = task.X_test, task.y_test_raw.ravel()
         for k in ensembles:
             est = GABPClassifier(ensemble=k, random_state=seed)
-            _, sec = timed(lambda est=est: est.fit(X, y))
+            _, sec = timed(partial(est.fit, X, y))
             rows[f"{name}:gabp:k{k}"] = {"accuracy": accuracy(yt, est.predict(Xt)),
                                          "seconds": sec, "optimizer": est.result_.optimizer}
         if MLPClassifier is not None:
@@ -201,7 +202,7 @@ def run_defaults(seed: int, ensembles: tuple[int, ...]) -> dict[str, dict[str, A
                                                LogisticRegression(max_iter=2000)))):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    _, sec = timed(lambda model=model: model.fit(X, y))
+                    _, sec = timed(partial(model.fit, X, y))
                 rows[f"{name}:{label}"] = {"accuracy": accuracy(yt, model.predict(Xt)),
                                            "seconds": sec}
     return rows
