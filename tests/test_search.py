@@ -205,6 +205,33 @@ def test_classification_refit_and_predict():
     assert d["best_params"]["hidden_layer_sizes"] == list(s.best_params_["hidden_layer_sizes"])
 
 
+def test_binary_search_ranks_with_the_head_it_refits():
+    X, y = _blobs()
+    keep = y != "c"
+    X, y = X[keep], y[keep]
+    seen = []
+    real = Evaluator.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        seen.append(dict(self.settings))
+
+    import gabp.search.estimator as est_mod
+
+    s = EvolutionarySearch("classification", _space(), population_size=4, n_generations=1,
+                           random_state=0)
+    orig = est_mod.Evaluator
+    try:
+        est_mod.Evaluator = type("SpyEvaluator", (orig,), {"__init__": spy})
+        s.fit(X, y)
+    finally:
+        est_mod.Evaluator = orig
+    assert seen and all(st["output_activation"] == "sigmoid" for st in seen)
+    assert all(st["loss"] == "binary_cross_entropy" for st in seen)
+    assert s.best_estimator_.network_.arch.activations[-1] == "sigmoid"
+    assert s.score(X, y) > 0.8
+
+
 def test_multi_objective_front_is_non_dominated():
     X, y = _regression(100)
     s = EvolutionarySearch("regression", _space(), population_size=6, n_generations=2,

@@ -233,7 +233,11 @@ class EvolutionarySearch(_BaseEstimator):
             if enc.n_classes < 2:
                 fail("y", where, "labels of at least 2 classes", labels)
             Y = enc.transform(labels)
-            settings = {"output_activation": "softmax", "loss": "cross_entropy"}
+            if enc.n_classes == 2:  # the rule of GABPClassifier, so the refit has this head
+                Y = Y[:, 1:]
+                settings = {"output_activation": "sigmoid", "loss": "binary_cross_entropy"}
+            else:
+                settings = {"output_activation": "softmax", "loss": "cross_entropy"}
         else:
             y_arr = check_array(y, "y", where, ndim=(1, 2))
             Y = y_arr.reshape(y_arr.shape[0], -1)
