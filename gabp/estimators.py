@@ -190,6 +190,16 @@ class _BaseEstimator:
             )
 
 
+def _store_params(est: _BaseEstimator, values: dict[str, Any]) -> None:
+    """Store every ``__init__`` keyword argument unchanged (scikit-learn's protocol).
+
+    The signatures stay explicit, as scikit-learn needs; their bodies are this one call, and
+    ``tests/test_estimators.py`` checks each signature against :data:`COMMON_PARAMS`.
+    """
+    for name in type(est)._get_param_names():
+        setattr(est, name, values[name])
+
+
 # --------------------------------------------------------------------------- input checks
 
 
@@ -458,37 +468,7 @@ class _GABPBase(_BaseEstimator):
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.mode = mode
-        self.population_size = population_size
-        self.n_generations = n_generations
-        self.bp_epochs = bp_epochs
-        self.max_epochs = max_epochs
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.batch_size = batch_size
-        self.alpha = alpha
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.scale_inputs = scale_inputs
-        self.fitness = fitness
-        self.crossover_prob = crossover_prob
-        self.mutation_prob = mutation_prob
-        self.mutation_sigma = mutation_sigma
-        self.n_elite = n_elite
-        self.selection = selection
-        self.crossover = crossover
-        self.mutation = mutation
-        self.bounds = bounds
-        self.dtype = dtype
-        self.n_baseline = n_baseline
-        self.ensemble = ensemble
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
+        _store_params(self, locals())
 
     # -- validation -------------------------------------------------------------------
 
@@ -669,6 +649,17 @@ class _GABPBase(_BaseEstimator):
             return self.network_.forward(X).mean(axis=0)  # an ensemble's mean output
 
 
+#: The parameters every GA-BP estimator shares, with their defaults: the signature of
+#: ``_GABPBase.__init__``, which is the one table. Estimators that add parameters
+#: (``GABPRegressor.scale_targets``) repeat these in their explicit signatures, and a test
+#: checks that they match.
+COMMON_PARAMS: dict[str, Any] = {
+    p.name: p.default
+    for p in inspect.signature(_GABPBase.__init__).parameters.values()
+    if p.name != "self"
+}
+
+
 class GABPRegressor(_GABPBase):
     __doc__ = (
         """Neural-network regressor whose weights are optimized by a GA and backpropagation.
@@ -740,40 +731,7 @@ class GABPRegressor(_GABPBase):
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            mode=mode,
-            population_size=population_size,
-            n_generations=n_generations,
-            bp_epochs=bp_epochs,
-            max_epochs=max_epochs,
-            optimizer=optimizer,
-            learning_rate=learning_rate,
-            momentum=momentum,
-            batch_size=batch_size,
-            alpha=alpha,
-            validation_fraction=validation_fraction,
-            early_stopping=early_stopping,
-            patience=patience,
-            scale_inputs=scale_inputs,
-            fitness=fitness,
-            crossover_prob=crossover_prob,
-            mutation_prob=mutation_prob,
-            mutation_sigma=mutation_sigma,
-            n_elite=n_elite,
-            selection=selection,
-            crossover=crossover,
-            mutation=mutation,
-            bounds=bounds,
-            dtype=dtype,
-            n_baseline=n_baseline,
-            ensemble=ensemble,
-            n_jobs=n_jobs,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.scale_targets = scale_targets
+        _store_params(self, locals())
 
     def _validate_params(self, where: str) -> dict[str, Any]:
         settings = super()._validate_params(where)

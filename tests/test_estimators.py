@@ -555,3 +555,19 @@ def test_sklearn_pipeline_and_model_selection():
         GABPRegressor(**FAST, random_state=0), {"mode": ["bp", "lamarckian"]}, cv=2
     ).fit(X, y)
     assert search.best_params_["mode"] in ("bp", "lamarckian")
+
+
+def test_signatures_match_the_one_parameter_table():
+    import inspect
+
+    from gabp.estimators import COMMON_PARAMS
+
+    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: {}}
+    for cls, own in extras.items():
+        sig = inspect.signature(cls.__init__).parameters
+        got = {n: p.default for n, p in sig.items() if n != "self"}
+        assert got == {**COMMON_PARAMS, **own}, cls.__name__
+        assert all(p.kind is p.KEYWORD_ONLY for n, p in sig.items() if n != "self")
+    est = GABPRegressor(hidden_layer_sizes=(3,), scale_targets=False, ensemble=2)
+    assert est.get_params()["hidden_layer_sizes"] == (3,)
+    assert est.get_params()["scale_targets"] is False and est.ensemble == 2
