@@ -10,11 +10,22 @@ shape). Hyperparameters may be scalars or one value per network (shape ``(P,)``)
   Sutskever et al. and scikit-learn)
 - ``adam``: ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``
+
+:data:`OPTIMIZERS` lists every name :func:`gabp.train` accepts: these four
+(:data:`FIRST_ORDER`), the full-batch solvers of :mod:`gabp.solvers` (:data:`SECOND_ORDER`:
+``"lm"``, ``"br"``, ``"lbfgs"``) and ``"auto"``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .solvers.options import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER
+
+__all__ = [
+    "FIRST_ORDER", "OPTIMIZERS", "SECOND_ORDER", "SGD", "Adam", "Momentum", "Optimizer",
+    "make_optimizer",
+]
 
 
 def _column(value: float | np.ndarray, P: int, dtype: type = np.float64) -> np.ndarray:
@@ -163,7 +174,6 @@ class Adam(Optimizer):
         return {"m": self.m, "v": self.v, "t": np.array(self.t)}
 
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 
 
 def make_optimizer(
@@ -177,11 +187,15 @@ def make_optimizer(
     epsilon: float = 1e-8,
     dtype: type = np.float64,
 ) -> Optimizer:
-    """Build the optimizer called ``name`` (one of :data:`OPTIMIZERS`)."""
+    """Build the mini-batch optimizer called ``name`` (one of :data:`FIRST_ORDER`).
+
+    The full-batch solvers of :data:`SECOND_ORDER` are not step rules; :func:`gabp.train`
+    dispatches to them itself.
+    """
     if name == "sgd":
         return SGD(shape, learning_rate, dtype=dtype)
     if name in ("momentum", "nesterov"):
         return Momentum(shape, learning_rate, momentum, nesterov=name == "nesterov", dtype=dtype)
     if name == "adam":
         return Adam(shape, learning_rate, beta1, beta2, epsilon, dtype=dtype)
-    raise ValueError(f"Unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}.")
+    raise ValueError(f"Unknown optimizer {name!r}; known: {', '.join(FIRST_ORDER)}.")

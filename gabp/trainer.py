@@ -13,15 +13,28 @@ genomes' memory gets the trained weights written back at no cost.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_float, check_int, check_same_length, fail
-from .network import Network, _Backprop, check_loss, evaluate_loss
-from .optimizers import OPTIMIZERS, make_optimizer
+from ._validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_same_length,
+    fail,
+)
+from .network import Architecture, Network, _Backprop, check_loss, evaluate_loss
+from .optimizers import OPTIMIZERS, SECOND_ORDER, make_optimizer
+from .solvers.auto import resolve_optimizer
+from .solvers.base import Progress, training_objective
+from .solvers.lbfgs import LBFGS
+from .solvers.levenberg import LevenbergMarquardt
+from .solvers.memory import plan_lm
+from .solvers.options import solver_settings
 
 logger = logging.getLogger(__name__)
 
@@ -30,25 +43,52 @@ logger = logging.getLogger(__name__)
 class History:
     """Per-epoch record of a population's training.
 
+    An *epoch* is one pass over the training data for the mini-batch optimizers and one
+    iteration for the full-batch solvers ("lm", "br", "lbfgs").
+
     Attributes
     ----------
     train_loss : ndarray of shape (n_epochs, P)
-        Mean objective (loss + L2 term) over the epoch's mini-batches, weighted by batch size
-        (the average over all training samples, not the last batch's). ``inf`` once diverged.
+        Training objective (loss + L2 term). Mini-batch optimizers: the mean over the
+        epoch's mini-batches, weighted by batch size (the average over all training samples as
+        the weights move, not the last batch's). Solvers: the objective at the weights after
+        the iteration ("br": its regularized objective in mse units, see
+        :mod:`gabp.solvers.levenberg`). ``inf`` once diverged.
     val_loss : ndarray of shape (n_epochs, P) or None
         Loss on the validation data at the end of each epoch (no L2 term).
     best_epoch : ndarray of shape (P,)
-        Epoch (0-based) of the best monitored loss; its weights are the ones kept when
-        ``restore_best`` is on. ``-1`` if the network never produced a finite loss.
+        Epoch (0-based) whose weights were kept. With ``restore_best`` (or early stopping) the
+        starting weights are candidate "epoch -1": ``-1`` means no epoch beat them and they
+        were put back. Without restoring, ``-1`` means the network never produced a finite
+        monitored loss.
     best_loss : ndarray of shape (P,)
-        Best monitored loss (validation loss if given, else training loss); ``inf`` for
-        diverged networks.
+        Monitored loss (validation loss if given, else the training objective) of the kept
+        weights; ``inf`` for diverged networks. Without validation data and with
+        ``restore_best``, it is the exact training objective of the returned weights
+        (recomputed on the whole training set).
     diverged : ndarray of shape (P,), bool
         Networks whose loss or gradient became NaN or infinite; they were frozen there.
     n_steps : ndarray of shape (P,)
-        Gradient steps each network actually took (stops counting when it is frozen).
+        Gradient steps each network actually took (stops counting when it is frozen); for
+        the solvers, accepted iterations.
     stopped_epoch : ndarray of shape (P,)
         Epoch at which early stopping froze the network (``-1``: it was not stopped).
+    sample_passes : ndarray of shape (P,), float
+        Training cost in one solver-independent unit: one forward and backward pass of one
+        sample through one network costs 1 (a forward alone 0.5). A mini-batch step of ``b``
+        samples costs ``b``; an LM/BR iteration costs its Jacobian pass
+        (``0.5 * n * (1 + n_out)``) plus ``0.5 * n`` per trial; an L-BFGS function-and-gradient
+        evaluation (line search included) costs ``n``. Validation forwards and the "epoch -1"
+        evaluations are not training cost.
+    gamma : ndarray of shape (n_epochs, P) or None
+        Effective number of parameters of each network after each iteration ("br" only).
+    stop_reason : list of str
+        Why each network stopped: ``"max_epochs"``, ``"early_stopping"`` (MATLAB's
+        ``max_fail``), ``"diverged"``, ``"budget"`` (``max_sample_passes`` reached),
+        ``"callback"``, and for the solvers ``"goal"``, ``"min_grad"``, ``"mu_max"`` (LM/BR),
+        ``"converged"`` and ``"line_search"`` (L-BFGS).
+    resolved_optimizer : str
+        The method that ran (what ``"auto"`` chose, else the name given).
     """
 
     train_loss: np.ndarray
@@ -58,6 +98,10 @@ class History:
     diverged: np.ndarray
     n_steps: np.ndarray
     stopped_epoch: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    sample_passes: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gamma: np.ndarray | None = None
+    stop_reason: list[str] = field(default_factory=list)
+    resolved_optimizer: str = ""
 
     @property
     def n_epochs(self) -> int:
@@ -78,6 +122,10 @@ class History:
             "diverged": self.diverged.tolist(),
             "n_steps": self.n_steps.tolist(),
             "stopped_epoch": self.stopped_epoch.tolist(),
+            "sample_passes": self.sample_passes.tolist(),
+            "gamma": None if self.gamma is None else self.gamma.tolist(),
+            "stop_reason": list(self.stop_reason),
+            "resolved_optimizer": self.resolved_optimizer,
         }
         out["val_loss"] = None if self.val_loss is None else self.val_loss.tolist()
         return out
@@ -97,14 +145,6 @@ def _per_network(value: Any, P: int, name: str, *, low: float, low_open: bool) -
     return arr
 
 
-def _mark_diverged(bad: np.ndarray, diverged: np.ndarray, active: np.ndarray, epoch: int) -> None:
-    newly = bad & ~diverged
-    if newly.any():
-        logger.debug("networks %s diverged at epoch %d", np.flatnonzero(newly), epoch)
-    diverged |= bad
-    active &= ~bad
-
-
 def as_targets(
     Y: Any, n_outputs: int, name: str, where: str, *, dtype: Any = np.float64
 ) -> np.ndarray:
@@ -115,6 +155,78 @@ def as_targets(
     if Y.shape[1] != n_outputs:
         fail(name, where, f"an array with {n_outputs} column(s) (the network's outputs)", Y)
     return Y
+
+
+class _MiniBatch:
+    """The first-order epoch: one shuffle, then one optimizer step per mini-batch."""
+
+    gamma = None
+
+    def __init__(self, arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *,
+                 loss: str, optimizer: str, learning_rate: np.ndarray, momentum: np.ndarray,
+                 alpha: np.ndarray, batch_size: int, shuffle: bool,
+                 rng: np.random.Generator, settings: dict[str, float]) -> None:
+        dtype = params.dtype
+        self.arch, self.params, self.X, self.Y, self.loss = arch, params, X, Y, loss
+        self.batch_size, self.shuffle, self.rng = batch_size, shuffle, rng
+        self.alpha: float | np.ndarray = alpha.astype(dtype) if np.any(alpha) else 0.0
+        self.opt = make_optimizer(optimizer, params.shape, learning_rate=learning_rate,
+                                  momentum=momentum, dtype=dtype, **settings)
+        self.backprop = _Backprop(arch, params, np.empty_like(params), self.alpha)
+
+    def objective(self, params: np.ndarray | None = None) -> np.ndarray:
+        """Training objective of ``params`` (default: the current ones) on all the data."""
+        w = self.params if params is None else params
+        return training_objective(self.arch, w, self.X, self.Y, loss=self.loss, alpha=self.alpha)
+
+    def iterate(self, progress: Progress, epoch: int, budget: float | None) -> np.ndarray:
+        """One epoch; returns the mean mini-batch objective of every network."""
+        X, Y, n, P = self.X, self.Y, self.X.shape[0], self.params.shape[0]
+        if self.shuffle:
+            order = self.rng.permutation(n)
+            X, Y = X[order], Y[order]  # one gather per epoch; batches are slices
+        total = np.zeros(P)
+        grad = self.backprop.grad
+        for start in range(0, n, self.batch_size):
+            Xb, Yb = X[start : start + self.batch_size], Y[start : start + self.batch_size]
+            b = Xb.shape[0]
+            value = self.backprop(Xb, Yb, self.loss)
+            # A non-finite objective freezes the network before its step. (A non-finite
+            # gradient with a finite objective makes the parameters non-finite, so the next
+            # objective or the end-of-epoch check catches it; rows never mix.)
+            bad = ~np.isfinite(value)
+            if bad.any():
+                progress.diverge(bad, epoch)
+            stepping = progress.active
+            if budget is not None:
+                stepping = stepping & (progress.passes < budget)
+            if stepping.all():
+                progress.n_steps += 1
+                progress.passes += b
+                self.opt.step(self.params, grad, None)
+            else:
+                progress.n_steps += stepping
+                progress.passes += b * stepping
+                self.opt.step(self.params, grad, stepping)
+            total += value * b
+        return total / n
+
+    def finish(self) -> None:
+        """Nothing to write back: the steps went into the network's own array."""
+
+
+def _make_stepper(name: str, arch: Architecture, params: np.ndarray, X: np.ndarray,
+                  Y: np.ndarray, *, loss: str, alpha: np.ndarray, settings: dict[str, float],
+                  memory_budget: float, **first_order: Any):
+    """The one dispatch: a mini-batch optimizer or a full-batch solver behind one interface."""
+    if name in ("lm", "br"):
+        plan = plan_lm(arch, X.shape[0], params.shape[0], memory_budget, optimizer=name)
+        return LevenbergMarquardt(arch, params, X, Y, alpha=alpha, settings=settings, plan=plan,
+                                  bayesian=name == "br")
+    if name == "lbfgs":
+        return LBFGS(arch, params, X, Y, loss=loss, alpha=alpha, settings=settings)
+    return _MiniBatch(arch, params, X, Y, loss=loss, optimizer=name, alpha=alpha,
+                      settings=settings, **first_order)
 
 
 def train(
@@ -138,8 +250,17 @@ def train(
     shuffle: bool = True,
     seed: np.random.Generator | int | None = None,
     callback: Callable[[int, History], bool] | None = None,
+    solver_options: Mapping[str, Any] | None = None,
+    memory_budget: float = 256e6,
+    max_sample_passes: float | None = None,
 ) -> History:
-    """Train every network of ``net`` by backpropagation, in place.
+    """Train every network of ``net``, in place.
+
+    One call for every method: the mini-batch optimizers ("sgd", "momentum", "nesterov",
+    "adam") and the full-batch solvers ("lm" Levenberg-Marquardt, "br" Bayesian
+    regularization, "lbfgs"), with the same validation, early stopping, restoring and
+    :class:`History`. All networks see the same data in the same order, so training ``P``
+    networks together gives the same result as training each alone.
 
     Parameters
     ----------
@@ -149,25 +270,49 @@ def train(
     Y : array-like of shape (n, n_out) or (n,)
         Targets; one-hot rows for ``loss="cross_entropy"``.
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
-    optimizer : {"sgd", "momentum", "nesterov", "adam"}
+        "lm" and "br" need "mse" (sum-of-squares; mse on one-hot targets of a softmax or
+        sigmoid output is allowed, as in MATLAB).
+    optimizer : {"sgd", "momentum", "nesterov", "adam", "lm", "br", "lbfgs", "auto"}
+        "auto" picks one with :func:`resolve_optimizer` (recorded in
+        ``History.resolved_optimizer``).
     learning_rate, momentum, alpha : float or ndarray of shape (P,)
-        Step size, momentum factor and L2 strength, shared or one per network.
+        Step size, momentum factor and L2 strength, shared or one per network. The
+        solvers ignore ``learning_rate`` and ``momentum``; "br" estimates its own penalty and
+        needs ``alpha=0``.
     epochs : int
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data (solvers: of iterations; MATLAB's
+        ``epochs``).
     batch_size : int or None
-        Mini-batch size; ``None`` (or ``>= n``) for full-batch gradient descent.
+        Mini-batch size; ``None`` (or ``>= n``) for full-batch gradient descent. The solvers
+        are always full batch and ignore it.
     X_val, Y_val : array-like, optional
-        Validation data, scored after every epoch.
+        Validation data, scored after every epoch (not counted as training cost).
     early_stopping : bool
-        Freeze a network once its monitored loss (validation loss, or the training loss when
-        no validation data is given) has not improved by ``min_delta`` for ``patience``
-        epochs; training ends when every network is frozen.
+        Freeze a network once its monitored loss (validation loss, or the training objective
+        when no validation data is given) has not improved by ``min_delta`` for ``patience``
+        epochs; training ends when every network is frozen. For "lm"/"br" this is MATLAB's
+        validation stop: ``max_fail=6`` is ``patience=6``.
     restore_best : bool
-        At the end, put back each network's weights from its best monitored epoch.
+        At the end, put back each network's weights from its best monitored epoch. The
+        starting weights are a candidate ("epoch -1"), so the returned weights' monitored loss
+        is never above the start's: without validation data the training objective of the
+        chosen weights is recomputed exactly and compared with the start's.
     seed : int, Generator or None
         Seed of the mini-batch shuffling.
     callback : callable, optional
         ``callback(epoch, history) -> stop?`` called after every epoch.
+    solver_options : mapping, optional
+        Settings of the method (:data:`gabp.solvers.SOLVER_DEFAULTS`): "lm"/"br" ``mu``
+        (1e-3), ``mu_dec`` (0.1), ``mu_inc`` (10), ``mu_max`` (1e10), ``goal`` (0) and
+        ``min_grad`` (1e-7), MATLAB's defaults; "lbfgs" ``m`` (10), ``gtol``, ``ftol``,
+        ``max_ls``, ``c1``; "adam" ``beta1``, ``beta2``, ``epsilon``. Unknown keys raise.
+    memory_budget : float
+        Bytes "lm"/"br" may use for the normal equations; above it the population is solved
+        in chunks of networks, and if one network does not fit, a ``ValueError`` says so
+        before any work.
+    max_sample_passes : float, optional
+        Per-network training budget in sample-passes (see ``History.sample_passes``); a
+        network stops (``"budget"``) at the first step that reaches it.
 
     Returns
     -------
@@ -178,9 +323,18 @@ def train(
         fail("net", where, "a gabp.Network", net, exc=TypeError)
     arch, P = net.arch, net.n_networks
     check_loss(loss, arch, where)
-    if optimizer not in OPTIMIZERS:
-        fail("optimizer", where, "one of " + ", ".join(repr(o) for o in OPTIMIZERS), optimizer)
-    dtype = net.params.dtype
+    check_choice(optimizer, OPTIMIZERS, "optimizer", where)
+    memory_budget = check_float(memory_budget, "memory_budget", where, low=0.0, low_open=True)
+    if max_sample_passes is not None:
+        max_sample_passes = check_float(max_sample_passes, "max_sample_passes", where, low=0.0,
+                                        low_open=True)
+    name = optimizer
+    if optimizer == "auto":
+        name = resolve_optimizer(arch, np.shape(X)[0] if np.ndim(X) else 0, loss, P,
+                                 memory_budget=memory_budget)
+    settings = solver_settings(name, solver_options, where)
+    # the solvers compute in float64 whatever the parameters' dtype
+    dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype
     X = check_array(X, "X", where, ndim=2, dtype=dtype)
     if X.shape[1] != arch.n_inputs:
         fail("X", where, f"an array with {arch.n_inputs} columns (the network's inputs)", X)
@@ -205,92 +359,97 @@ def train(
     batch_size = min(check_int(batch_size, "batch_size", where, low=1), n)
     patience = check_int(patience, "patience", where, low=1)
     min_delta = check_float(min_delta, "min_delta", where, low=0.0)
+    if name in ("lm", "br") and loss != "mse":
+        fail("loss", where, f"'mse' with optimizer='{name}' (a sum-of-squares method)", loss,
+             hint="Use optimizer='lbfgs' for a full-batch solver of any loss.")
+    if name == "br" and np.any(l2):
+        fail("alpha", where, "0 with optimizer='br' (Bayesian regularization estimates its "
+             "own weight penalty)", alpha)
 
-    rng = np.random.default_rng(seed)
-    opt = make_optimizer(
-        optimizer, net.params.shape, learning_rate=lr, momentum=mu, dtype=dtype
-    )
-    params = net.params
-    grad = np.empty_like(params)
-    alpha_arg: float | np.ndarray = l2.astype(dtype) if np.any(l2) else 0.0
-
-    active = np.ones(P, dtype=bool)
-    diverged = np.zeros(P, dtype=bool)
+    stepper = _make_stepper(
+        name, arch, net.params, X, Y, loss=loss, alpha=l2, settings=settings,
+        memory_budget=memory_budget, learning_rate=lr, momentum=mu, batch_size=batch_size,
+        shuffle=shuffle, rng=np.random.default_rng(seed))
+    params = stepper.params  # the working array (a float64 copy for float32 + solvers)
+    progress = Progress.start(P)
     stopped_epoch = np.full(P, -1)
-    n_steps = np.zeros(P, dtype=np.int64)
+    keep_best = restore_best or early_stopping
     best = np.full(P, np.inf)
     best_epoch = np.full(P, -1)
-    best_params = params.copy()
+    best_params = start_params = None
     wait = np.zeros(P, dtype=np.int64)
     train_hist: list[np.ndarray] = []
     val_hist: list[np.ndarray] = []
+    gamma_hist: list[np.ndarray] = []
+
+    def val_loss() -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            vl = evaluate_loss(arch, params, X_val, Y_val, loss=loss)
+        return np.where(np.isfinite(vl), vl, np.inf)
+
+    if keep_best:  # "epoch -1": the starting weights are a candidate
+        start_params = params.copy()
+        best_params = params.copy()
+        best = val_loss() if has_val else stepper.objective()
 
     def history() -> History:
         return History(
             train_loss=np.array(train_hist).reshape(-1, P),
             val_loss=np.array(val_hist).reshape(-1, P) if has_val else None,
             best_epoch=best_epoch.copy(),
-            best_loss=np.where(diverged, np.inf, best),
-            diverged=diverged.copy(),
-            n_steps=n_steps.copy(),
+            best_loss=np.where(progress.diverged, np.inf, best),
+            diverged=progress.diverged.copy(),
+            n_steps=progress.n_steps.copy(),
             stopped_epoch=stopped_epoch.copy(),
+            sample_passes=progress.passes.copy(),
+            gamma=np.array(gamma_hist).reshape(-1, P) if stepper.gamma is not None else None,
+            stop_reason=list(progress.reasons),
+            resolved_optimizer=name,
         )
 
-    backprop = _Backprop(arch, params, grad, alpha_arg)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(epochs):
-            if shuffle:
-                order = rng.permutation(n)
-                Xe, Ye = X[order], Y[order]  # one gather per epoch; batches are slices
-            else:
-                Xe, Ye = X, Y
-            total = np.zeros(P)
-            for start in range(0, n, batch_size):
-                Xb, Yb = Xe[start : start + batch_size], Ye[start : start + batch_size]
-                value = backprop(Xb, Yb, loss)
-                # A non-finite objective freezes the network before its step. (A non-finite
-                # gradient with a finite objective makes the parameters non-finite, so the
-                # next objective or the end-of-epoch check below catches it; rows never mix.)
-                bad = ~np.isfinite(value)
-                if bad.any():
-                    _mark_diverged(bad, diverged, active, epoch)
-                all_active = active.all()
-                if all_active:
-                    n_steps += 1
-                else:
-                    n_steps += active
-                opt.step(params, grad, None if all_active else active)
-                total += value * Xb.shape[0]
-            bad = ~np.isfinite(params).all(axis=1)
+            epoch_train = stepper.iterate(progress, epoch, max_sample_passes)
+            bad = ~np.isfinite(params).all(axis=1) | ~np.isfinite(epoch_train)
             if bad.any():
-                _mark_diverged(bad, diverged, active, epoch)
-            epoch_train = np.where(diverged, np.inf, total / n)
+                progress.diverge(bad, epoch)
+            epoch_train = np.where(progress.diverged, np.inf, epoch_train)
             train_hist.append(epoch_train)
+            if stepper.gamma is not None:
+                gamma_hist.append(stepper.gamma.copy())
             if has_val:
-                vl = evaluate_loss(arch, params, X_val, Y_val, loss=loss)
-                bad = ~np.isfinite(vl)
-                diverged |= bad
-                active &= ~bad
-                vl = np.where(diverged, np.inf, vl)
+                vl = val_loss()
+                progress.diverge(~np.isfinite(vl), epoch)
                 val_hist.append(vl)
                 monitor = vl
             else:
                 monitor = epoch_train
-            improved = (monitor < best - min_delta) & ~diverged
+            improved = (monitor < best - min_delta) & ~progress.diverged
             best = np.where(improved, monitor, best)
             best_epoch[improved] = epoch
-            best_params[improved] = params[improved]
+            if keep_best:
+                best_params[improved] = params[improved]
             wait = np.where(improved, 0, wait + 1)
             if early_stopping:
-                newly_stopped = active & (wait >= patience)
+                newly_stopped = progress.active & (wait >= patience)
                 stopped_epoch[newly_stopped] = epoch
-                active &= ~newly_stopped
+                progress.stop(newly_stopped, "early_stopping")
+            if max_sample_passes is not None:
+                progress.stop(progress.passes >= max_sample_passes, "budget")
             if callback is not None and callback(epoch, history()):
+                progress.stop(progress.active, "callback")
                 break
-            if not active.any():
+            if not progress.active.any():
                 break
+    progress.stop(progress.active, "max_epochs")
 
-    if restore_best or early_stopping:
-        keep = best_epoch >= 0
-        params[keep] = best_params[keep]
+    if keep_best:
+        params[...] = best_params
+        if not has_val:  # the monitored training loss of the returned weights, exactly
+            kept, start = stepper.objective(params), stepper.objective(start_params)
+            worse = ~(kept <= start) & np.isfinite(start)
+            params[worse] = start_params[worse]
+            best_epoch[worse] = -1
+            best = np.where(worse, start, kept)
+    stepper.finish()
     return history()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gabp.optimizers import OPTIMIZERS, make_optimizer
+from gabp.optimizers import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER, make_optimizer
 
 P, N = 3, 7
 N_STEPS = 5
@@ -23,8 +23,10 @@ def _run(name, params, grads, active=None, **kw):
 
 
 def test_registry_lists_every_optimizer():
-    assert set(OPTIMIZERS) == {"sgd", "momentum", "nesterov", "adam"}
-    for name in OPTIMIZERS:
+    assert set(FIRST_ORDER) == {"sgd", "momentum", "nesterov", "adam"}
+    assert SECOND_ORDER == ("lm", "br", "lbfgs")
+    assert OPTIMIZERS == FIRST_ORDER + SECOND_ORDER + ("auto",)
+    for name in FIRST_ORDER:
         assert make_optimizer(name, (2, 3), learning_rate=0.1) is not None
 
 
@@ -125,7 +127,7 @@ def test_adam_first_step_is_bias_corrected():
     np.testing.assert_allclose(p, -0.01 * np.sign(g), rtol=1e-8)
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_inactive_rows_are_frozen(name, rng):
     p0 = rng.normal(size=(P, N))
     grads = _grads(rng)
@@ -139,7 +141,7 @@ def test_inactive_rows_are_frozen(name, rng):
         np.testing.assert_allclose(got[row], alone[0], rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("name", FIRST_ORDER)
 def test_float32_matches_float64(name, rng):
     p64 = rng.normal(size=(P, N))
     grads = _grads(rng)
