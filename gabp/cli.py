@@ -17,12 +17,13 @@ an internal bug exits with 1 (its traceback with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import traceback
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -230,17 +231,21 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def _logging(args: argparse.Namespace) -> Iterator[None]:
+    """Log lines of the ``gabp`` loggers to stderr at the level -v/-q/--debug ask for."""
     level = (logging.DEBUG if args.debug else logging.INFO if args.verbose
              else logging.ERROR if args.quiet else logging.WARNING)
-    for h in [h for h in log.handlers if getattr(h, "_gabp_cli", False)]:
-        log.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler._gabp_cli = True  # type: ignore[attr-defined]
+    old_level = log.level
     log.addHandler(handler)
     log.setLevel(level)
-    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
 
 
 def _quiet_stdout() -> None:
@@ -259,8 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr), 1 an internal error (traceback with ``--debug`` or ``-v``), 130 interrupted.
     """
     args = build_parser().parse_args(argv)
-    _setup_logging(args)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    with _logging(args):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .runs import RunInterrupted
 

@@ -151,6 +151,8 @@ class _Reporter:
 
     def error(self, section: str, key: str | None, message: str) -> ConfigError:
         line = _line_of(self.text, section, key)
+        if line is None and key is not None and section:  # a default: point at the table
+            line = _line_of(self.text, section, None)
         where = f"{self.source}, line {line}" if line else self.source
         name = f"[{section}] {key}" if section and key else (key or f"[{section}]")
         return ConfigError(f"{where}: {name}: {message}")
