@@ -262,7 +262,7 @@ def run_experiment(
     resume : bool
         Continue from the run folder's checkpoint.
     verbose : int
-        0 silent, 1 progress bar, 2 also a log line per generation.
+        0 silent, 1 progress bar, 2 a log line per generation instead of the bar.
     callbacks : sequence of callables
         ``cb(state) -> stop?`` after every generation (see :func:`gabp.evolution.evolve`).
 

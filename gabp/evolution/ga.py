@@ -580,9 +580,12 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
         errs = np.full(P, np.inf)
         n_evals = n_failed = evo_steps = 0
         start_gen, stall, best_so_far, elapsed_before = 0, 0, math.inf, 0.0
-    n_logbook_saved = 0  # records in the checkpoint's logbook file (rewritten on resume)
+    n_logbook_saved = 0  # records in the checkpoint's logbook file
+    if resume:  # drop lines a killed run appended after its last checkpoint
+        _append_logbook(logbook_path(checkpoint_path), ck["logbook"], fresh=True)
+        n_logbook_saved = len(logbook)
     t0 = time.perf_counter()
-    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=not verbose,
+    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=verbose != 1,
                desc=f"GA-BP ({mode})", unit="gen")
     stop_reason = "n_generations"
     generation = start_gen - 1
