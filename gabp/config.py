@@ -303,7 +303,7 @@ def _check_values(rep: _Reporter, cfg: dict[str, Any]) -> None:
     if cfg["seed"] is not None:
         _checked(rep, "", "seed", check_int, cfg["seed"], "seed", low=0)
     if cfg["n_jobs"] is not None and _checked(rep, "", "n_jobs", check_int, cfg["n_jobs"],
-                                              "n_jobs") == 0:
+                                              "n_jobs", low=-1024, high=1024) == 0:
         raise rep.error("", "n_jobs", "must be a positive number of workers, or negative "
                         "(-1: all cores), or omitted; got 0")
     d = cfg["data"]
@@ -490,9 +490,10 @@ def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_tra
     Returns
     -------
     dict
-        ``{"ga.population_size": bytes, "run.n_baseline": bytes}``: the population with its
-        offspring and scoring (training + a forward pass on the fitness data), and the
-        plain-BP baseline. The population is kept while the baseline trains.
+        ``{"ga.population_size": bytes, "run.n_baseline": bytes, "ga.tournsize": bytes}``:
+        the population with its offspring and scoring (training + a forward pass on the
+        fitness data), the plain-BP baseline (the population is kept while it trains), and
+        tournament selection.
     """
     arch = Architecture.build((n_inputs, *cfg["network"]["hidden_layer_sizes"], n_outputs),
                               hidden_activation=cfg["network"]["activation"])
@@ -505,7 +506,10 @@ def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_tra
     n_base = cfg["run"]["n_baseline"]
     baseline = (training_bytes(bp, n_base, arch, n_train) + n_base * forward
                 + n_base * arch.n_params * 8 * 2)
-    return {"ga.population_size": population + scoring, "run.n_baseline": population + baseline}
+    out = {"ga.population_size": population + scoring, "run.n_baseline": population + baseline}
+    if ga.selection == "tournament":  # one row of candidate indices per selected parent
+        out["ga.tournsize"] = population + 2 * P * ga.tournsize * 8
+    return out
 
 
 def available_memory() -> int | None:

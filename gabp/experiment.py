@@ -280,7 +280,7 @@ def run_experiment(
     if name is not None:
         cfg["name"] = str(name)
     if n_jobs is not None:
-        if check_int(n_jobs, "n_jobs", "run_experiment") == 0:
+        if check_int(n_jobs, "n_jobs", "run_experiment", low=-1024, high=1024) == 0:
             fail("n_jobs", "run_experiment", "a positive or negative integer (-1: all cores)",
                  n_jobs)
         cfg["n_jobs"] = n_jobs

@@ -441,7 +441,7 @@ def evolve(
              hint="Build one with BPConfig(learning_rate=..., ...).")
     ga = (ga or GAConfig()).validate(where)
     bp = (bp or BPConfig()).validate(where)
-    if n_jobs is not None and (check_int(n_jobs, "n_jobs", where) == 0):
+    if n_jobs is not None and check_int(n_jobs, "n_jobs", where, low=-1024, high=1024) == 0:
         fail("n_jobs", where, "None, a positive integer or a negative one (-1: all cores)",
              n_jobs)
     if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
