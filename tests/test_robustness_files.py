@@ -208,7 +208,7 @@ def test_one_type_rule_keeps_numbers_numbers_and_strings_strings():
     assert enc.classes_.tolist() == [1, 2, 3] and enc.encode([1]).tolist() == [0]
 
 
-# --- CSV files -------------------------------------------------------------------------------------
+# --- CSV files ---------------------------------------------------------------------------
 
 def test_csv_errors_name_the_file(tmp_path):
     (tmp_path / "fake.csv.gz").write_text("a,y\n1,2\n")
