@@ -32,8 +32,11 @@ A config has five tables; every key is optional and takes the default shown by
     n_baseline = 5
     checkpoint_every = 5
 
-An unknown key, a value of the wrong type or a missing data file is rejected with a
-:class:`ConfigError` that names the key and its line, before any work starts.
+An unknown key, a value of the wrong type or range, an unknown choice or a missing data
+file is rejected by :func:`load_config` with a :class:`ConfigError` that names the file,
+the key and its line. Once the data is loaded, :func:`check_task` (degenerate data) and
+:func:`check_memory` (:func:`memory_estimate` against the available memory) run, still
+before the run folder exists. :func:`dump_toml` writes a config that always reads back.
 """
 
 from __future__ import annotations
