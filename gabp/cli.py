@@ -24,6 +24,7 @@ import sys
 import traceback
 import zipfile
 from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -148,6 +149,13 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line ``gabp <cmd>: error: ...`` (exit code 2), like the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _add_common(p: argparse.ArgumentParser, *, default: object) -> None:
     """-v/-q/--debug, accepted before and after the subcommand."""
     p.add_argument("-v", "--verbose", action="store_true", default=default,
@@ -160,13 +168,13 @@ def _add_common(p: argparse.ArgumentParser, *, default: object) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gabp``."""
-    p = argparse.ArgumentParser(prog="gabp", description="Genetic-algorithm-optimized "
+    p = _Parser(prog="gabp", description="Genetic-algorithm-optimized "
                                 "backpropagation networks: run, resume, report, predict.")
     p.add_argument("--version", action="version", version=f"gabp {__version__}")
     _add_common(p, default=False)
     # Subcommands repeat the options with SUPPRESS defaults: given after the subcommand
     # they are set, not given they leave the main parser's value alone.
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _add_common(common, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 

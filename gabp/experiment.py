@@ -324,8 +324,8 @@ def run_experiment(
             exc.gabp_run_dir = path  # the CLI names the folder in its one-line message
         raise
     finally:
+        remove_temporaries(path)  # before the release: later temporaries are another writer's
         lock.release()
-        remove_temporaries(path)
 
 
 @contextlib.contextmanager

@@ -297,6 +297,26 @@ def update_meta(path: str | os.PathLike, **fields: Any) -> dict[str, Any]:
     return meta
 
 
+def _unfinished_reason(path: str) -> str:
+    """Why a run folder has no model, from its meta.json and lock ("" if unknown)."""
+    try:
+        meta = read_json(os.path.join(path, META))
+    except (OSError, ValueError):
+        return ""
+    status = meta.get("status") if isinstance(meta, dict) else None
+    resume = f"; continue it with: gabp resume {shlex.quote(path)}" if os.path.isfile(
+        os.path.join(path, CHECKPOINT)) else ""
+    if status == "running":
+        pid = RunLock(path)._holder()[0]
+        if pid > 0 and _pid_alive(pid):
+            return f": it is still running (process {pid})"
+        return f": its process was killed{resume}"
+    if status in ("interrupted", "failed"):
+        why = f" ({meta['error']})" if status == "failed" and meta.get("error") else ""
+        return f": it {status}{why}{resume}"
+    return ""
+
+
 @dataclass
 class Run:
     """A run folder read back: files as plain data and the model ready to predict."""
@@ -323,7 +343,8 @@ def load_run(path: str | os.PathLike) -> Run:
 
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, MODEL)):
-        raise FileNotFoundError(f"{path} is not a finished gabp run folder (no {MODEL}).")
+        raise FileNotFoundError(f"{path} is not a finished gabp run folder (no {MODEL})"
+                                f"{_unfinished_reason(path)}.")
 
     def opt_csv(name: str) -> list[dict[str, Any]]:
         p = os.path.join(path, name)

@@ -521,3 +521,24 @@ def test_closed_pipe_ends_quietly(finished, tmp_path):
                          timeout=300)
     assert res.stdout.splitlines()[0] == "position,prediction"
     assert res.stderr == ""
+
+
+def test_usage_errors_are_one_line(tiny, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "tiny.toml", "--seed", "x"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert one_line_error(err).endswith("invalid int value: 'x' (see gabp run --help)")
+
+
+def test_report_on_a_killed_run_says_so_and_how_to_resume(tiny, capsys):
+    """SIGKILL leaves status "running" and a lock of a dead process: report explains."""
+    os.makedirs("k")
+    with open("k/meta.json", "w") as fh:
+        json.dump({"status": "running"}, fh)
+    (tiny / "k" / ".lock").write_text("999999999 " + os.uname().nodename + "\n")
+    (tiny / "k" / "checkpoint.npz").write_bytes(b"")
+    code, _, err = cli(capsys, "report", "k")
+    assert code == 2
+    assert "its process was killed; continue it with: gabp resume k" in one_line_error(
+        err, "report")
