@@ -235,7 +235,9 @@ def _one_line(exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
     run_dir = getattr(exc, "gabp_run_dir", None)
     if run_dir:
-        text += f" (run folder {run_dir} marked failed; its checkpoint is kept)"
+        kept = ("its checkpoint is kept" if os.path.isfile(os.path.join(run_dir, "checkpoint.npz"))
+                else "no checkpoint was written")
+        text += f" (run folder {run_dir} marked failed; {kept})"
     return " ".join(text.split())
 
 

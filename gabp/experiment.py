@@ -36,7 +36,7 @@ from .config import (
     resolve_config,
 )
 from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
-from .evolution import EvolutionResult, GAState, evolve, load_checkpoint
+from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
 from .metrics import classification_report, regression_report
 from .model import Model
 from .network import Network
@@ -357,7 +357,7 @@ def _checkpointed_generation(path: str) -> int | None:
 
 
 def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: TaskData,
-            search: Any, ga: Any, bp: Any, resume: bool, verbose: int,
+            search: Any, ga: GAConfig, bp: BPConfig, resume: bool, verbose: int,
             callbacks: Sequence[Callable[[GAState], bool]]) -> runs.Run:
     """The work of :func:`run_experiment` inside its locked run folder."""
     runs.atomic_write(os.path.join(path, runs.CONFIG), toml_text)

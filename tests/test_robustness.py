@@ -248,6 +248,19 @@ def test_cli_runtime_failure_is_one_line_naming_the_folder(tiny, capsys, monkeyp
     assert read_json(os.path.join("out", folder, "meta.json"))["status"] == "failed"
 
 
+def test_every_individual_failing_is_one_line_and_marks_the_folder(tiny, capsys):
+    (tiny / "lr.toml").write_text(TINY.replace("max_epochs = 10",
+                                               "max_epochs = 10\nlearning_rate = 1e300"))
+    code, _, err = cli(capsys, "run", "lr.toml", "--out", "out", "-q")
+    assert code == 2
+    line = one_line_error(err)
+    assert "Every individual of the initial population failed" in line
+    assert "marked failed; no checkpoint was written" in line
+    (folder,) = os.listdir("out")
+    meta = read_json(os.path.join("out", folder, "meta.json"))
+    assert meta["status"] == "failed" and meta["last_checkpoint_generation"] is None
+
+
 def test_internal_bug_exits_1_with_traceback_only_under_debug(tiny, capsys, monkeypatch):
     import gabp.experiment as experiment
 

@@ -445,7 +445,7 @@ def evolve(
         fail("n_jobs", where, "None, a positive integer or a negative one (-1: all cores)",
              n_jobs)
     if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
-            hidden_layer_sizes, Sequence):
+            hidden_layer_sizes, (Sequence, np.ndarray)):
         fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
              hidden_layer_sizes, exc=TypeError)
     for size in hidden_layer_sizes:
