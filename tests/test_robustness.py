@@ -17,6 +17,7 @@ from gabp.evolution import load_checkpoint
 from gabp.experiment import resume_experiment, run_experiment
 from gabp.runs import RunInterrupted, RunLock, RunLockedError, load_run, read_json
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = """\
 name = "t"
 seed = 1
@@ -35,13 +36,6 @@ max_epochs = 10
 n_baseline = 2
 report = false
 """
-
-
-def gabp(*args, cwd, **kw):
-    env = dict(os.environ, MPLBACKEND="Agg",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return subprocess.run([sys.executable, "-m", "gabp", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, **kw)
 
 
 def cli(capsys, *args):
@@ -371,7 +365,7 @@ def test_two_overwrite_runs_with_one_name_never_mix(tiny):
         [sys.executable, "-c", "import sys; from gabp.experiment import run_experiment; "
          f"run_experiment('slow.toml', run_dir='r', overwrite=True, seed={s}, verbose=0)"],
         cwd=tiny, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(__file__)) or "."))
+        env=dict(os.environ, PYTHONPATH=ROOT))
         for s in (1, 2)]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     codes = [p.returncode for p in procs]
@@ -400,7 +394,7 @@ def test_sigterm_marks_interrupted_and_prints_the_resume_command(tiny):
         "n_baseline = 2", "n_baseline = 2\ncheckpoint_every = 1")
     (tiny / "long.toml").write_text(cfg)
     env = dict(os.environ, MPLBACKEND="Agg",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+               PYTHONPATH=ROOT)
     proc = subprocess.Popen([sys.executable, "-m", "gabp", "run", "long.toml", "--out", "out",
                              "-q"], cwd=tiny, env=env, stderr=subprocess.PIPE, text=True)
     while not (tiny / "out").exists() or not os.listdir(tiny / "out"):
@@ -528,7 +522,7 @@ def test_closed_pipe_ends_quietly(finished, tmp_path):
     (tmp_path / "s.csv").write_text("year,v\n" + "".join(f"{i},{i % 7}\n"
                                                          for i in range(200000)))
     env = dict(os.environ, MPLBACKEND="Agg",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+               PYTHONPATH=ROOT)
     res = subprocess.run(f"{sys.executable} -m gabp predict {finished} s.csv | head -n 2",
                          shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)
