@@ -148,10 +148,13 @@ class RunLock:
                     time.sleep(0.05)
                     pid, host = self._holder()
                 if host in ("", socket.gethostname()) and not _pid_alive(pid):
-                    logger.warning("removing the stale lock of process %d in %s", pid,
-                                   self.folder)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(self.path)
+                    # Re-read just before removing: another process may have taken the
+                    # stale lock over in between (a remaining window of microseconds).
+                    if self._holder() == (pid, host):
+                        logger.warning("removing the stale lock of process %d in %s", pid,
+                                       self.folder)
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(self.path)
                     continue
                 raise RunLockedError(
                     f"The run folder {self.folder} is in use by process {pid}"
@@ -211,8 +214,11 @@ def read_json(path: str) -> Any:
             return [restore(v) for v in o]
         return o
 
-    with open(path, encoding="utf-8") as fh:
-        return restore(json.load(fh))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return restore(json.load(fh))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}).") from None
 
 
 def write_csv(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None
@@ -239,8 +245,11 @@ def read_csv(path: str) -> list[dict[str, Any]]:
         except ValueError:
             return v
 
-    with open(path, encoding="utf-8", newline="") as fh:
-        return [{k: conv(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return [{k: conv(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path} is not a readable UTF-8 CSV file ({exc}).") from None
 
 
 def columns(rows: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:

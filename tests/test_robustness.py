@@ -549,3 +549,17 @@ def test_report_on_a_killed_run_says_so_and_how_to_resume(tiny, capsys):
     assert code == 2
     assert "its process was killed; continue it with: gabp resume k" in one_line_error(
         err, "report")
+
+
+def test_undecodable_run_files_name_the_file(finished, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "r"
+    shutil.copytree(finished, folder)
+    (folder / "logbook.csv").write_bytes(b"gen,error_min\n\xff\xfe,1\n")
+    code, _, err = cli(capsys, "report", str(folder))
+    assert code == 2 and "logbook.csv is not a readable UTF-8 CSV" in one_line_error(
+        err, "report")
+    (folder / "metrics.json").write_text("{not json")
+    code, _, err = cli(capsys, "compare", str(folder))
+    assert code == 2 and "metrics.json is not valid JSON" in one_line_error(err, "compare")
