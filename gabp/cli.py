@@ -76,8 +76,13 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
+    from .runs import RunLock
 
-    for path in write_report(args.run_dir):
+    if not os.path.isdir(args.run_dir):
+        raise FileNotFoundError(f"{args.run_dir} is not a run folder (no such directory).")
+    with RunLock(args.run_dir):  # the report writes into the folder: one writer at a time
+        written = write_report(args.run_dir)
+    for path in written:
         print(path)
     print(os.path.join(args.run_dir, "report.md"))
     return 0

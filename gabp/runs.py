@@ -151,8 +151,8 @@ class RunLock:
                     # Re-read just before removing: another process may have taken the
                     # stale lock over in between (a remaining window of microseconds).
                     if self._holder() == (pid, host):
-                        logger.warning("removing the stale lock of process %d in %s", pid,
-                                       self.folder)
+                        logger.info("removing the stale lock of process %d in %s", pid,
+                                    self.folder)
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(self.path)
                     continue
@@ -320,7 +320,7 @@ def _unfinished_reason(path: str) -> str:
         os.path.join(path, CHECKPOINT)) else ""
     if status == "running":
         pid = RunLock(path)._holder()[0]
-        if pid > 0 and _pid_alive(pid):
+        if pid > 0 and pid != os.getpid() and _pid_alive(pid):
             return f": it is still running (process {pid})"
         return f": its process was killed{resume}"
     if status in ("interrupted", "failed"):

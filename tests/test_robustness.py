@@ -563,3 +563,21 @@ def test_undecodable_run_files_name_the_file(finished, tmp_path, capsys):
     (folder / "metrics.json").write_text("{not json")
     code, _, err = cli(capsys, "compare", str(folder))
     assert code == 2 and "metrics.json is not valid JSON" in one_line_error(err, "compare")
+
+
+def test_report_respects_the_lock_of_a_running_writer(finished, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "r"
+    shutil.copytree(finished, folder)
+    holder = _sleeper()
+    try:
+        (folder / ".lock").write_text(f"{holder.pid} {os.uname().nodename}\n")
+        code, _, err = cli(capsys, "report", str(folder))
+        assert code == 2 and f"in use by process {holder.pid}" in one_line_error(err,
+                                                                                 "report")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli(capsys, "report", str(folder))[0] == 0
+    assert not (folder / ".lock").exists()
