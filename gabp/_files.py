@@ -2,7 +2,9 @@
 
 - :func:`atomic_open` writes through a unique temporary file in the target's folder
   (``tempfile``), fsyncs it and renames it into place, so a crash never leaves a
-  half-written file and two writers never share a temporary name.
+  half-written file and two writers never share a temporary name. The folder itself is
+  not fsynced: after a power loss a rename may be lost, which leaves the previous complete
+  file (for a checkpoint: an earlier, consistent generation).
 - :class:`NpzReader` reads ``.npz`` files written by gabp without trusting them: no pickle,
   every member's declared size and ``.npy`` header (dtype, shape) is checked before its
   data is read, so a zip bomb or a header claiming 10^11 floats is refused cheaply.
@@ -25,19 +27,6 @@ TMP_PREFIX, TMP_SUFFIX = ".gabp-", ".tmp"
 #: writes uncompressed members (ratio <= 1); this leaves room for compressed archives
 #: made by others while refusing decompression bombs.
 MAX_EXPANSION = 20
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -72,7 +61,6 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
 
 
 def remove_temporaries(folder: str | os.PathLike) -> list[str]:
