@@ -56,6 +56,7 @@ from ._validation import check_float, check_int
 from .evolution.config import GAConfig
 from .evolution.problem import FITNESS_METRICS, MODES, BPConfig
 from .network import Architecture
+from .solvers.memory import lm_bytes, plan_lm
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -461,22 +462,39 @@ def check_task(cfg: dict[str, Any], task: Any, *, source: str = "<config>") -> N
 
 
 #: Parameter-sized arrays per network an optimizer keeps (Adam: two moments).
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2}
+#: Parameter-sized arrays each optimizer keeps per network (L-BFGS: its 10 pairs of
+#: history vectors, the search direction and the line search's trial point and gradient).
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "lbfgs": 24,
+                   "lm": 4, "br": 4}
 
 
 def training_bytes(bp: BPConfig, n_networks: int, arch: Architecture, n_rows: int) -> int:
     """Peak bytes of training ``n_networks`` networks together on ``n_rows`` rows.
 
     Parameters, gradient and optimizer state (:data:`OPTIMIZER_STATE`) per network, plus
-    activations and deltas of one mini-batch (the whole data when ``batch_size`` is None).
-    This is the one place a full-batch solver's extra memory (a Jacobian of
-    ``n_rows * n_outputs * n_params`` per network) belongs.
+    activations and deltas of one mini-batch (the whole data for the full-batch solvers and
+    when ``batch_size`` is None). Levenberg-Marquardt and Bayesian regularization add their
+    normal equations and Jacobian chunks (:func:`gabp.solvers.memory.lm_bytes`), which the
+    trainer splits to stay within its ``memory_budget`` (256 MB). ``"auto"`` is counted as
+    the largest of its choices.
     """
     item = np.dtype(bp.dtype).itemsize
     units = sum(arch.layer_sizes)
-    batch = n_rows if bp.batch_size is None else min(bp.batch_size, n_rows)
-    state = OPTIMIZER_STATE.get(bp.optimizer, 2)
-    return n_networks * item * (arch.n_params * (3 + state) + 3 * batch * units)
+    names = ("lm", "lbfgs", "adam") if bp.optimizer == "auto" else (bp.optimizer,)
+    peak = 0
+    for name in names:
+        full_batch = name in ("lm", "br", "lbfgs") or bp.batch_size is None
+        batch = n_rows if full_batch else min(bp.batch_size, n_rows)
+        state = OPTIMIZER_STATE.get(name, 2)
+        need = n_networks * item * (arch.n_params * (3 + state) + 3 * batch * units)
+        if name in ("lm", "br"):
+            per_net, per_sample = lm_bytes(arch)
+            need += min(_LM_BUDGET, n_networks * (per_net + n_rows * per_sample))
+        peak = max(peak, need)
+    return peak
+
+
+_LM_BUDGET = 256e6  # train()'s default memory_budget
 
 
 def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_train: int,
@@ -503,6 +521,11 @@ def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_tra
     arch = Architecture.build((n_inputs, *cfg["network"]["hidden_layer_sizes"], n_outputs),
                               hidden_activation=cfg["network"]["activation"])
     ga, bp = ga_config(cfg), bp_config(cfg)
+    if bp.optimizer in ("lm", "br"):  # refuse a network whose normal equations cannot fit
+        try:
+            plan_lm(arch, n_train, 1, _LM_BUDGET, optimizer=bp.optimizer, where="[bp]")
+        except ValueError as exc:
+            raise ValueError(f"The 'optimizer' parameter of [bp]: {exc}") from None
     units = sum(arch.layer_sizes)
     P = ga.population_size
     population = 6 * P * arch.n_params * 8  # population, offspring, trained, errors, copies
@@ -543,10 +566,13 @@ def check_memory(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_train:
                  n_fit: int, source: str = "<config>", available: int | None = None) -> None:
     """Refuse a run whose :func:`memory_estimate` exceeds the available memory."""
     available = available_memory() if available is None else available
+    try:
+        need = memory_estimate(cfg, n_inputs=n_inputs, n_outputs=n_outputs, n_train=n_train,
+                               n_fit=n_fit)
+    except ValueError as exc:  # a solver that cannot fit one network, at any budget
+        raise config_error(source, "bp", "optimizer", str(exc)) from None
     if available is None:
         return
-    need = memory_estimate(cfg, n_inputs=n_inputs, n_outputs=n_outputs, n_train=n_train,
-                           n_fit=n_fit)
     key, peak = max(need.items(), key=lambda kv: kv[1])
     if peak > available:
         section, name = key.split(".")

@@ -132,3 +132,19 @@ def test_baseline_budget_is_the_runs_sample_passes(optimizer):
     lb_passes = res.logbook[-1]["sample_passes"]
     assert 0 < lb_passes < res.total_sample_passes  # the fine-tune is counted on top
     assert np.all(base.history.sample_passes <= base.budget_sample_passes)
+
+
+def test_a_config_whose_lm_system_cannot_fit_is_refused_before_the_folder(tmp_path):
+    from gabp.config import ConfigError, training_bytes
+    from gabp.experiment import run_experiment
+    from gabp.network import Architecture
+
+    cfg = {"data": {"dataset": "digits"}, "network": {"hidden_layer_sizes": [2000]},
+           "ga": {"population_size": 4, "n_generations": 1}, "bp": {"optimizer": "lm"},
+           "run": {"n_baseline": 0}}
+    with pytest.raises(ConfigError, match=r"\[bp\] optimizer.*lbfgs"):
+        run_experiment(cfg, out=str(tmp_path), verbose=0)
+    assert not any(tmp_path.iterdir())
+    arch = Architecture.build((4, 10, 1))
+    small, big = (training_bytes(BPConfig(optimizer=o), 40, arch, 500) for o in ("adam", "lm"))
+    assert big > small  # the normal equations are counted
