@@ -302,7 +302,7 @@ def test_memory_guard_chunks_the_work_and_gives_the_same_result(n_nets, n_sample
     X, y = _regression(rng, n=50)
     net = Network((3, 6, 1), n_networks=5, seed=0)
     p0 = net.params.copy()
-    per_net, per_sample = lm_bytes(net.arch)
+    per_net, per_sample = lm_bytes(net.arch, 50)
     budget = n_nets * (per_net + n_samples * per_sample)
     plan = plan_lm(net.arch, 50, 5, budget)
     assert (plan.net_chunk, plan.sample_chunk) == (n_nets, n_samples)
