@@ -1,7 +1,10 @@
 """gabp: genetic-algorithm-optimized backpropagation networks.
 
 - :class:`Network` / :func:`train`: a NumPy BP trainer that trains a whole population of
-  same-shaped networks at once (parameters in one ``(P, n_params)`` array).
+  same-shaped networks at once (parameters in one ``(P, n_params)`` array), with mini-batch
+  optimizers and full-batch solvers (Levenberg-Marquardt, Bayesian regularization, L-BFGS).
+- :func:`check_gradients` / :func:`check_jacobian`: finite-difference checks of the backward
+  pass.
 - :func:`evolve`: a DEAP genetic algorithm over those same arrays (classic, Baldwinian,
   Lamarckian GA-BP) with a plain-BP baseline at an equal gradient-step budget.
 - :class:`GABPRegressor` / :class:`GABPClassifier`: scikit-learn-style estimators.
@@ -14,11 +17,12 @@ Plotting lives in :mod:`gabp.plotting`; importing ``gabp`` never imports matplot
 from .estimators import GABPClassifier, GABPRegressor
 from .evolution import BPConfig, EvolutionResult, GAConfig, evolve
 from .experiment import resume_experiment, run_experiment
+from .gradcheck import check_gradients, check_jacobian
 from .model import Model
 from .network import Architecture, Network, init_params, load_network, save_network
 from .runs import load_run
 from .search import EvolutionarySearch, SearchSpace, default_space
-from .trainer import History, train
+from .trainer import History, resolve_optimizer, train
 
 __version__ = "0.1.0"
 
@@ -35,11 +39,14 @@ __all__ = [
     "Network",
     "SearchSpace",
     "__version__",
+    "check_gradients",
+    "check_jacobian",
     "default_space",
     "evolve",
     "init_params",
     "load_network",
     "load_run",
+    "resolve_optimizer",
     "resume_experiment",
     "run_experiment",
     "save_network",

@@ -1,10 +1,13 @@
-"""Backpropagation training of a whole population of networks at once.
+"""Training of a whole population of networks at once.
 
-:func:`train` runs mini-batch gradient descent on every network of a :class:`~gabp.Network`
-simultaneously: one forward and one backward pass per mini-batch for the whole population,
-as batched array operations. All networks see the same mini-batches in the same order
-(one shuffle per epoch, drawn from ``seed``), so training ``P`` networks together gives the
-same result as training each alone with the same seed.
+:func:`train` is one entry point with one dispatch: mini-batch gradient methods ("sgd",
+"momentum", "nesterov", "adam"; one forward and one backward pass per mini-batch for the whole
+population) or full-batch solvers (:mod:`gabp.solvers`: "lm" Levenberg-Marquardt, "br" Bayesian
+regularization, "lbfgs"), all behind the same validation, early stopping, restoring of the best
+weights ("epoch -1" = the starting weights included), training budget and :class:`History`.
+All networks see the same mini-batches in the same order (one shuffle per epoch, drawn from
+``seed``), and every solver works on each network's rows independently, so training ``P``
+networks together gives the same result as training each alone with the same seed.
 
 Parameters are updated *in place* in ``net.params``; a genetic algorithm that passes its
 genomes' memory gets the trained weights written back at no cost.
@@ -328,27 +331,30 @@ def train(
     if max_sample_passes is not None:
         max_sample_passes = check_float(max_sample_passes, "max_sample_passes", where, low=0.0,
                                         low_open=True)
-    name = optimizer
-    if optimizer == "auto":
-        name = resolve_optimizer(arch, np.shape(X)[0] if np.ndim(X) else 0, loss, P,
-                                 memory_budget=memory_budget)
-    settings = solver_settings(name, solver_options, where)
-    # the solvers compute in float64 whatever the parameters' dtype
-    dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype
-    X = check_array(X, "X", where, ndim=2, dtype=dtype)
+    X = check_array(X, "X", where, ndim=2)
     if X.shape[1] != arch.n_inputs:
         fail("X", where, f"an array with {arch.n_inputs} columns (the network's inputs)", X)
-    Y = as_targets(Y, arch.n_outputs, "Y", where, dtype=dtype)
+    Y = as_targets(Y, arch.n_outputs, "Y", where)
     check_same_length(X, Y, ("X", "Y"), where)
     has_val = X_val is not None or Y_val is not None
     if has_val:
         if X_val is None or Y_val is None:
             fail("X_val", where, "given together with Y_val", X_val)
-        X_val = check_array(X_val, "X_val", where, ndim=2, dtype=dtype)
+        X_val = check_array(X_val, "X_val", where, ndim=2)
         if X_val.shape[1] != arch.n_inputs:
             fail("X_val", where, f"an array with {arch.n_inputs} columns", X_val)
-        Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where, dtype=dtype)
+        Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where)
         check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
+    name = optimizer
+    if optimizer == "auto":
+        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget)
+    settings = solver_settings(name, solver_options, where)
+    # the solvers compute in float64 whatever the parameters' dtype; mini-batch steps in it
+    dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype
+    if dtype != np.float64:
+        X, Y = X.astype(dtype), Y.astype(dtype)
+        if has_val:
+            X_val, Y_val = X_val.astype(dtype), Y_val.astype(dtype)
     lr = _per_network(learning_rate, P, "learning_rate", low=0.0, low_open=True)
     mu = _per_network(momentum, P, "momentum", low=0.0, low_open=False)
     l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)

@@ -53,7 +53,7 @@ def resolve_optimizer(
     check_choice(loss, LOSSES, "loss", where)
     n_networks = check_int(n_networks, "n_networks", where, low=1)
     memory_budget = check_float(memory_budget, "memory_budget", where, low=0.0, low_open=True)
-    per_net, per_sample = lm_bytes(arch)
+    per_net, per_sample = lm_bytes(arch, n_samples)
     lm_memory = n_networks * (per_net + min(n_samples, 256) * per_sample)
     if (loss == "mse" and arch.n_params <= LM_MAX_PARAMS
             and lm_memory <= LM_BUDGET_SHARE * memory_budget):

@@ -18,6 +18,7 @@ Levenberg-Marquardt never needs the full Jacobian: :func:`normal_equations` accu
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..activations import ACTIVATIONS
 from ..network import Architecture, forward
@@ -55,7 +56,10 @@ def _jacobian_rows(
         fi, fo = arch.layer_sizes[i], arch.layer_sizes[i + 1]
         a_prev = acts[i]
         a4 = a_prev[None, :, None, :, None] if a_prev.ndim == 2 else a_prev[:, :, None, :, None]
-        J4[..., w0:b0] = (a4 * D[..., None, :]).reshape(P, n, k, fi * fo)
+        block = J4[..., w0:b0]  # (P, n, k, fi * fo), viewed as (P, n, k, fi, fo) below
+        rows = as_strided(block, shape=(P, n, k, fi, fo),
+                          strides=block.strides[:3] + (fo * block.itemsize, block.itemsize))
+        np.multiply(a4, D[..., None, :], out=rows)  # d e / d W[a, b] = a_prev[a] * D[b]
         J4[..., b0:b1] = D
         if i > 0:
             W = layers[i][0]  # (P, fi, fo)

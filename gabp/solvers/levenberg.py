@@ -141,16 +141,13 @@ class LevenbergMarquardt:
         self.mu = np.full(P, settings["mu"])
         self.mask = arch.weight_mask().astype(np.float64)
         self.lam = self.N * np.asarray(alpha, dtype=np.float64) / 2.0
-        with np.errstate(over="ignore", invalid="ignore"):
+        self.gamma = np.full(P, float(arch.n_params)) if bayesian else None
+        self.a, self.beta = np.ones(P), np.ones(P)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             sse = self._sse_chunked(self.params)
-        if bayesian:
-            self.gamma = np.full(P, float(arch.n_params))
-            self.a = np.ones(P)
-            self.beta = np.ones(P)
-            self._update_hyper(np.arange(P), self.gamma, sse)
-        else:
-            self.gamma = None
-        self.F = self._penalized(np.arange(P), self.params, sse)
+            if bayesian:
+                self._update_hyper(np.arange(P), self.gamma, sse)
+            self.F = self._penalized(np.arange(P), self.params, sse)
 
     # -- objective pieces -------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 One LM iteration of one network holds ``JᵀJ`` (``n_params²`` float64) and, inside the damping
 loop, the damped copy, its factor and the product temporaries: about five ``n_params²``
-arrays. The Jacobian itself is accumulated over chunks of samples, each chunk costing about
-``2 * n_out * n_params`` float64 per sample (the rows and one layer block's temporary).
+arrays, plus the trial forward pass on all samples (pre-activations and activations of every
+layer: ``2 * n * sum(layer sizes after the input)`` float64). The Jacobian itself is
+accumulated over chunks of samples, each chunk costing about ``2 * n_out * n_params`` float64
+per sample (the rows and the backpropagated seeds).
 :func:`plan_lm` chooses how many networks and samples go into one chunk so that the total stays
 below the budget, and refuses (a ``ValueError`` naming the sizes) when even one network with a
 small chunk of samples does not fit.
@@ -33,7 +35,8 @@ class LMPlan:
     sample_chunk : int
         Samples per Jacobian chunk.
     bytes_per_network : int
-        Fixed memory of one network's normal equations (``5 * n_params² * 8``).
+        Fixed memory of one network: its normal equations (``5 * n_params² * 8``) and one
+        forward pass over all samples.
     bytes_per_sample : int
         Jacobian memory per sample per network.
     """
@@ -49,10 +52,10 @@ class LMPlan:
         return self.net_chunk * (self.bytes_per_network + self.sample_chunk * self.bytes_per_sample)
 
 
-def lm_bytes(arch: Architecture) -> tuple[int, int]:
+def lm_bytes(arch: Architecture, n_samples: int) -> tuple[int, int]:
     """``(bytes per network, bytes per sample per network)`` of an LM iteration."""
     n_p, k = arch.n_params, arch.n_outputs
-    per_net = _SQUARE_ARRAYS * n_p * n_p * _BYTES
+    per_net = (_SQUARE_ARRAYS * n_p * n_p + 2 * n_samples * sum(arch.layer_sizes[1:])) * _BYTES
     per_sample = (2 * k * n_p + 4 * k * max(arch.layer_sizes)) * _BYTES
     return per_net, per_sample
 
@@ -71,7 +74,7 @@ def plan_lm(
     ValueError
         When one network with 16 samples per chunk needs more than ``memory_budget`` bytes.
     """
-    per_net, per_sample = lm_bytes(arch)
+    per_net, per_sample = lm_bytes(arch, n_samples)
     n_min = min(n_samples, _MIN_SAMPLES)
     need = per_net + n_min * per_sample
     if need > memory_budget:
@@ -80,7 +83,8 @@ def plan_lm(
             "memory_budget", where,
             f"at least {need:.3g} bytes for optimizer='{optimizer}' on this network "
             f"(n_params={n_p}: one network's JᵀJ alone is {n_p * n_p * _BYTES / 1e6:.3g} MB, "
-            f"{per_net / 1e6:.3g} MB with the solve's workspace)",
+            f"{per_net / 1e6:.3g} MB with the solve's workspace and a forward pass over the "
+            f"{n_samples} samples)",
             memory_budget,
             hint="Use optimizer='lbfgs' or 'adam' for networks this large, or raise "
             "memory_budget.",
