@@ -648,12 +648,16 @@ def _fine_tune(arch: Architecture, starts: np.ndarray, data: tuple, bp: BPConfig
     params[worse] = starts[worse]
     kept = worse | (history.best_epoch < 0)  # the trainer itself restored the start
     if kept.any():
-        logger.warning(
+        # Not improving on the GA's best is normal (it was chosen on the same validation
+        # data); a fine-tune that diverged or blew up is worth a warning.
+        bad = history.diverged | ~np.isfinite(after) | (after > 10 * before)
+        logger.log(
+            logging.WARNING if bad[kept].any() else logging.INFO,
             "the BP fine-tune did not improve %d of %d network(s) (fitness before -> after: "
             "%s%s); their starting weights were kept", int(kept.sum()), len(kept),
             ", ".join(f"{b:.4g} -> {a:.4g}" for b, a in zip(before[kept], after[kept],
                                                            strict=True)),
-            "; the fine-tune diverged" if history.diverged.any() else "")
+            "; the fine-tune diverged or blew up" if bad[kept].any() else "")
     return Network.from_architecture(arch, params), history, kept
 
 
