@@ -488,7 +488,7 @@ def training_bytes(bp: BPConfig, n_networks: int, arch: Architecture, n_rows: in
         state = OPTIMIZER_STATE.get(name, 2)
         need = n_networks * item * (arch.n_params * (3 + state) + 3 * batch * units)
         if name in ("lm", "br"):
-            per_net, per_sample = lm_bytes(arch)
+            per_net, per_sample = lm_bytes(arch, n_rows)
             need += min(_LM_BUDGET, n_networks * (per_net + n_rows * per_sample))
         peak = max(peak, need)
     return peak
