@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compare", help="compare several runs: table and figure")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--output", "-o", default=None,
-                   help="figure file (default compare.png beside the run folders)")
+                   help="figure file (default compare.png in the current folder)")
     s.add_argument("--part", default="test",
                    help="part whose metrics are compared: train, val or test (default test)")
     s.add_argument("--x", choices=("gen", "evals", "time"), default="gen",

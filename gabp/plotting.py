@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.ticker import MaxNLocator
 
 from ._validation import check_choice, fail
 from .metrics import confusion_matrix as _confusion_matrix
@@ -73,6 +74,7 @@ _LOGBOOK_COLUMNS = frozenset(
         "error",
     }
 )
+_RUN_STYLES = ("-", "--", ":", "-.")
 _REGION_COLORS = {
     "train": "tab:blue",
     "validation": "tab:orange",
@@ -302,8 +304,8 @@ def plot_convergence(
     log : bool
         Log-scaled error axis.
     metric : str, optional
-        What the fitness measures, for the y axis, e.g. ``"validation MSE loss after 5
-        BP epochs"``; default a generic "error".
+        What the fitness measures, shown under the title, e.g. ``"validation MSE loss
+        after 5 BP epochs per genome"``; default a generic "error" axis.
 
     Returns
     -------
@@ -334,7 +336,7 @@ def plot_convergence(
         color=colors["best"],
         lw=1.2,
         marker="." if len(xs) <= 60 else None,
-        label=_join(label, "best"),
+        label=_join(label, "best of generation"),
         gid="gabp-convergence-best",
     )
     if "error_mean" in cols:
@@ -370,10 +372,11 @@ def plot_convergence(
         )
 
     ax.set_xlabel(_X_LABELS[x])
-    ax.set_ylabel(f"{metric} (lower is better)" if metric else ERROR_LABEL)
+    ax.set_ylabel("fitness (lower is better)" if metric else ERROR_LABEL)
     if log:
         ax.set_yscale("log")
-    ax.set_title("GA convergence")
+    ax.set_title("GA convergence" + (f"\nfitness: {metric}" if metric else ""),
+                 fontsize="medium" if metric else None)
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
@@ -451,8 +454,8 @@ def _mark_kept(ax: Axes, curve: np.ndarray, best: int, color: str, label: str) -
     """A marker on ``curve`` at the kept (0-based) epoch ``best``, if it was run."""
     if 0 <= best < curve.shape[0] and np.isfinite(curve[best]):
         ax.plot([best + 1], [curve[best]], ls="none", marker="*", ms=11, color=color,
-                markeredgecolor="black", markeredgewidth=0.6, zorder=5, label=label,
-                gid="gabp-kept-epoch")
+                markeredgecolor="black", markeredgewidth=0.6, zorder=5, clip_on=False,
+                label=f"{label} (loss {curve[best]:.3g})", gid="gabp-kept-epoch")
 
 
 LOSS_NAMES = {
@@ -507,7 +510,7 @@ def plot_bp_curve(
     floor : float
         On a log axis, the y range stops ``floor`` times below the largest loss, so a
         loss that reaches round-off (1e-32 on XOR) does not flatten the curves; clipped
-        values are said in the axis label.
+        values are said in a note in the corner.
 
     Returns
     -------
@@ -561,7 +564,8 @@ def plot_bp_curve(
                 if curve is None:
                     continue
                 m = _last_epoch(curve[:, r])
-                name = (f"{baseline_label} {part} (restart {r}, best on val)" if hi
+                on = "val" if b_val is not None else "train"
+                name = (f"{baseline_label} {part} (restart {r}, best on {on})" if hi
                         else f"{baseline_label} {part} ({b_train.shape[1]} restarts)"
                         if r == (1 if baseline_best == 0 else 0) else "_nolegend_")
                 ax.plot(np.arange(1, m + 1), curve[:m, r], color=color,
@@ -576,13 +580,19 @@ def plot_bp_curve(
     ylabel = f"{what} (lower is better)"
     if log:
         ax.set_yscale("log")
-        values = np.concatenate([ln.get_ydata().astype(float) for ln in ax.get_lines()])
+        values = np.concatenate([np.asarray(ln.get_ydata(), dtype=float)
+                                 for ln in ax.get_lines()])
         values = values[np.isfinite(values) & (values > 0)]
         if values.size:
             top, low = float(values.max()), float(values.min())
             if low < top * floor:
-                ax.set_ylim(top * floor, top * 2.0)
-                ylabel += f"; below {top * floor:.1g} not shown"
+                bottom = top * floor
+                ax.set_ylim(bottom, top * 2.0)
+                ax.text(0.01, 0.01, f"losses below {bottom:.1g} not shown", fontsize="x-small",
+                        color="0.35", transform=ax.transAxes, va="bottom")
+                for ln in ax.get_lines():  # kept epochs below the range sit on its edge
+                    if ln.get_gid() == "gabp-kept-epoch":
+                        ln.set_ydata(np.fmax(np.asarray(ln.get_ydata(), dtype=float), bottom))
     ax.set_ylabel(ylabel)
     ax.set_title("BP training")
     ax.grid(True, alpha=0.3, which="both" if log else "major")
@@ -1106,8 +1116,6 @@ def _numeric_panel(ax: Axes, xs: np.ndarray, y: np.ndarray, dim: Any, color: str
     if (isinstance(dim, Mapping) and dim.get("type") == "int") or (
         ok.any() and np.all(y[ok] == np.round(y[ok])) and not log
     ):
-        from matplotlib.ticker import MaxNLocator
-
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     return text
 
@@ -1175,10 +1183,12 @@ def plot_hyperparameters(
     nrows = math.ceil(len(names) / ncols)
     if fig is None:
         fig = new_figure((3.3 * ncols, 2.4 * nrows + 0.5))
-    axes = list(np.ravel(fig.subplots(nrows, ncols, sharex=True, squeeze=False)))
+    axes = list(np.ravel(fig.subplots(nrows, ncols, squeeze=False)))
     for extra in axes[len(names):]:
         fig.delaxes(extra)
     axes = axes[: len(names)]
+    span = (float(np.nanmin(xs)), float(np.nanmax(xs))) if n else (0.0, 1.0)
+    pad = 0.04 * (span[1] - span[0] or 1.0)
     for k, (name, ax) in enumerate(zip(names, axes, strict=True)):
         values = [None if (isinstance(v, str) and not v.strip()) else v for v in cols[name]]
         dim = _space_of(name, space)
@@ -1194,9 +1204,11 @@ def plot_hyperparameters(
                 ax.text(0.5, 0.5, "not used by the best individual", ha="center",
                         va="center", transform=ax.transAxes, fontsize="small", color="0.4")
         ax.set_title(f"{name}\n({text})", fontsize="medium")
+        ax.set_xlim(span[0] - pad, span[1] + pad)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-    for ax in axes[-ncols:]:
-        ax.set_xlabel("generation")
+        if k + ncols >= len(names):  # the lowest panel of its column
+            ax.set_xlabel("generation")
     fig.suptitle("best individual's hyperparameters per generation")
     return axes
 
@@ -1340,8 +1352,9 @@ def plot_runs(
                     rlabel = str(labels[r])
                 else:
                     rlabel = f"{gname} [{r}]" if gname else f"run {r}"
-                ax.plot(rx, ry, color=f"C{k % 10}", lw=1.6, drawstyle="steps-post",
-                        label=rlabel, gid="gabp-run")
+                # Line styles differ too, so runs that share a stretch stay visible.
+                ax.plot(rx, ry, color=f"C{k % 10}", lw=1.8, ls=_RUN_STYLES[k % 4],
+                        drawstyle="steps-post", label=rlabel, gid="gabp-run")
                 k += 1
     for g, (gname, runs) in enumerate(data.items() if band is not None else ()):
         color = f"C{g % 10}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -218,8 +219,7 @@ def _target_name(run: runs.Run) -> str:
     names = run.model.target_names
     if not names or run.metrics.get("task") == "classification":
         return "target"
-    base = names[0].split("(")[0]
-    return base if len(names) == 1 or run.metrics.get("task") == "series" else "targets"
+    return names[0].split("(")[0] if len({n.split("(")[0] for n in names}) == 1 else "targets"
 
 
 def _time_name(run: runs.Run) -> str:
@@ -291,7 +291,6 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     if run.logbook:
         ax = plotting.plot_convergence(run.logbook, log=True,
                                        metric=fitness_text(m, run.config))
-        ax.set_title("GA convergence")
         save(ax, "convergence")
     if run.bp_curve:
         gabp, base = _bp_dicts(run)
@@ -528,7 +527,7 @@ def compare_runs(
     run_dirs : sequence of paths
         Finished run folders.
     out : path, optional
-        Figure file; default ``compare.png`` in the folder that holds the runs.
+        Figure file; default ``compare.png`` in the current folder.
     part : str
         The part whose metrics are compared: ``"train"``, ``"val"``, ``"test"`` (or an
         extra held-out part such as ``"test2"``); every run must have it.
@@ -576,9 +575,8 @@ def compare_runs(
         rows.append(row)
     if not figure:
         return rows, None
-    if out is None:
-        parents = {os.path.dirname(os.path.normpath(r.path)) for r in loaded}
-        out = os.path.join(parents.pop() if len(parents) == 1 else ".", "compare.png")
+    if out is None:  # not beside the runs, where `gabp compare runs/*` would pick it up
+        out = "compare.png"
     _compare_figure(loaded, os.fspath(out), part=part, x=x, band=band)
     return rows, os.fspath(out)
 
@@ -611,7 +609,7 @@ def _compare_figure(loaded: list[runs.Run], out: str, *, part: str, x: str,
             plotting.plot_runs(groups=groups, key="best_so_far", x=x, ax=ax, band=band,
                                log=True)
         ax.set_ylabel("best so far (lower is better)")
-        ax.set_title(key, fontsize="medium")
+        ax.set_title(textwrap.fill(key, 60), fontsize="medium")
         ax.legend(fontsize="x-small")
     for ax, dataset in zip(axes[len(panels):], datasets, strict=False):
         _metric_panel(ax, [r for r in loaded if _dataset(r) == dataset], part, dataset)
@@ -633,7 +631,8 @@ def _metric_panel(ax: Any, group: list[runs.Run], part: str, dataset: str) -> No
 
     for i, r in enumerate(group):
         m = r.metrics
-        ax.plot([m["gabp"][part][key]], [i], "o", color="C0", label=once(model_label(m)))
+        ax.plot([m["gabp"][part][key]], [i], "o", color="C2" if m.get("mode") == "bp" else "C0",
+                label=once(model_label(m)))
         base = m.get("baseline")
         if base and part in base.get("mean", {}):
             ax.errorbar([base["mean"][part][key]], [i + 0.18], xerr=[base["std"][part][key]],
