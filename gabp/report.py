@@ -25,7 +25,7 @@ FIGURES = {
     "bp_curve": "bp_curve.png",
     "series": "predictions.png",
     "scatter": "predicted_vs_actual.png",
-    "residuals": "residuals.png",
+    "residuals": "errors.png",
     "confusion": "confusion_matrix.png",
     "class_scores": "class_scores.png",
     "hyperparameters": "hyperparameters.png",
