@@ -409,7 +409,11 @@ def _loss_matrix(value: Any, name: str, where: str) -> np.ndarray | None:
 def _curves(
     history: Any, name: str, where: str
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(train, val, best_epoch) of a History / BaselineResult / dict; best_epoch 0-based."""
+    """(train, val, best_epoch) of a History / BaselineResult / dict; best_epoch 0-based.
+
+    A History's networks stopped early (``stopped_epoch``) end there: the population keeps
+    evaluating them until every network has stopped, but those rows are not training.
+    """
     if hasattr(history, "history") and not isinstance(history, Mapping):  # BaselineResult
         history = history.history
     if isinstance(history, Mapping):
@@ -420,6 +424,13 @@ def _curves(
     elif hasattr(history, "train_loss"):
         train, val = history.train_loss, getattr(history, "val_loss", None)
         best = getattr(history, "best_epoch", None)
+        stopped = np.asarray(getattr(history, "stopped_epoch", []), dtype=int)
+        if stopped.size and np.any(stopped >= 0):  # frozen networks' losses are not epochs
+            keep = np.where(stopped >= 0, stopped + 1, np.iinfo(int).max)
+            rows = np.arange(np.shape(train)[0])[:, None]
+            train = np.where(rows < keep, train, np.nan)
+            if val is not None:
+                val = np.where(rows < keep, val, np.nan)
     else:
         fail(
             name,

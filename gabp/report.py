@@ -181,8 +181,13 @@ def _bp_dicts(run: runs.Run) -> tuple[dict[str, Any], dict[str, Any] | None]:
     base_train = _curve_matrix(cols, "baseline_train_")
     if base_train is None:
         return gabp, None
-    base: dict[str, Any] = {"train_loss": base_train}
     bv = _curve_matrix(cols, "baseline_val_")
+    epochs = run.metrics.get("baseline", {}).get("epochs")
+    if epochs:  # a restart stopped early is still evaluated until all stop: cut it there
+        rows = np.arange(base_train.shape[0])[:, None]
+        base_train = np.where(rows < np.asarray(epochs), base_train, np.nan)
+        bv = None if bv is None else np.where(rows < np.asarray(epochs), bv, np.nan)
+    base: dict[str, Any] = {"train_loss": base_train}
     if bv is not None:
         base["val_loss"] = bv
     kept = run.metrics.get("baseline", {}).get("kept_epochs")
