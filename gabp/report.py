@@ -249,6 +249,43 @@ def _confusion(metrics: dict[str, Any], part: str, baseline: bool = False
     return metrics.get("gabp", {}).get(part, {}).get("confusion_matrix")
 
 
+def _as_class(value: Any, classes: list[Any]) -> Any:
+    """A label read back from ``predictions.csv`` (``0.0`` for class ``"0"``) as its class."""
+    for c in classes:
+        if str(value) == str(c):
+            return c
+        try:
+            if float(value) == float(c):
+                return c
+        except (TypeError, ValueError):
+            continue
+    return value
+
+
+def _fill_confusion(run: runs.Run) -> None:
+    """Runs written before confusion counts were stored: count them from predictions.csv
+    (in memory only), matching the labels read back as numbers to the model's classes."""
+    m = run.metrics
+    if m.get("task") != "classification" or not run.predictions or run.model.encoder is None:
+        return
+    from .metrics import confusion_matrix
+
+    classes = run.model.encoder.classes_.tolist()
+    for part, values in m.get("gabp", {}).items():
+        rows = [r for r in run.predictions if str(r["part"]) == part]
+        if "confusion_matrix" in values or not rows:
+            continue
+        for key, target in (("y_pred", values),) + (
+                (("baseline_pred", m["baseline"]["per_restart"][m["baseline"]["best_by_val"]]
+                  .get(part)),) if m.get("baseline") and "baseline_pred" in rows[0] else ()):
+            if target is None:
+                continue
+            truth = [_as_class(r["y_true"], classes) for r in rows]
+            pred = [_as_class(r[key], classes) for r in rows]
+            counts, _ = confusion_matrix(truth, pred, labels=classes)
+            target["confusion_matrix"] = {"labels": classes, "counts": counts.tolist()}
+
+
 def _confusion_figure(plotting: Any, m: dict[str, Any], part: str) -> Any:
     """GA-BP's confusion counts, beside the best plain-BP restart's when there is one."""
     cm, bcm = _confusion(m, part), _confusion(m, part, baseline=True)
@@ -284,6 +321,7 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     from . import plotting
 
     run = runs.load_run(run_dir)
+    _fill_confusion(run)
     path = run.path
     m = run.metrics
     written: list[str] = []

@@ -268,3 +268,27 @@ def test_one_column_series_csv_runs_as_a_series(tmp_path):
     assert run.metrics["task_reason"] == "n_lags = 4 given"
     assert load_run(run.path).config["data"]["task"] == "series"
     assert run.model.target_names == ["level(t+1)"]
+
+
+def test_report_of_an_older_run_counts_confusion_from_predictions(class_runs, tmp_path,
+                                                                  monkeypatch):
+    """Runs written before metrics.json held confusion counts (labels "0" were read back
+    as 0.0 and the matrix came out empty) are counted again from predictions.csv."""
+    import shutil
+
+    from gabp.runs import read_json, write_json
+
+    run = class_runs["integer"]
+    old = tmp_path / "old"
+    shutil.copytree(run.path, old)
+    m = read_json(str(old / "metrics.json"))
+    for part in m["gabp"].values():
+        del part["confusion_matrix"]
+    for restart in m["baseline"]["per_restart"]:
+        for part in restart.values():
+            del part["confusion_matrix"]
+    write_json(str(old / "metrics.json"), m)
+    saved, _ = _drawn(monkeypatch, old)
+    counts = run.metrics["gabp"]["test"]["confusion_matrix"]["counts"]
+    np.testing.assert_array_equal(saved["confusion_matrix.png"].images[0].get_array(), counts)
+    assert np.sum(counts) == run.metrics["gabp"]["test"]["n_samples"]
