@@ -1036,7 +1036,9 @@ def plot_class_scores(
         labs = list(labels)
     precision, recall, f1 = per_class_scores(matrix)
     support = matrix.sum(axis=1)
-    ax = _axes(ax, where)
+    # Wide enough that every class's "(n=…)" tick stays readable.
+    ax = _axes(ax, where) if ax is not None else new_axes((max(6.0, 0.75 * len(labs) + 1.5),
+                                                           4.0))
     pos = np.arange(len(labs))
     width = 0.27
     for k, (name, scores) in enumerate((("precision", precision), ("recall", recall), ("F1", f1))):
