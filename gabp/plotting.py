@@ -298,7 +298,7 @@ def plot_convergence(
         (``cumsum(nevals)``) or the wall time (``elapsed``, seconds).
     ax : Axes, optional
     label : str, optional
-        Prefix of the legend entries (``"<label> best"``, ...), to overlay several runs on
+        Prefix of the legend entries (``"<label> best of generation"``, ...), to overlay runs on
         one Axes. With a label, all lines of the call share one color and differ by style;
         without, each line has its own color.
     log : bool
@@ -310,7 +310,7 @@ def plot_convergence(
     Returns
     -------
     matplotlib.axes.Axes
-        Lines in order: ``best`` (``error_min``), ``mean`` (``error_mean``, if present),
+        Lines in order: ``best of generation`` (``error_min``), ``mean`` (``error_mean``),
         ``best so far`` (if present). The mean's band (``error_mean ± error_std``, clipped
         to ``[error_min, error_max]``) is a ``PolyCollection`` in ``ax.collections``.
     """

@@ -360,6 +360,8 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
             ax = plotting.plot_series(index[order], y_true[order], y_pred[order],
                                       regions=_regions(preds),
                                       title="GA-BP: predicted vs actual")
+            ax.set_xlabel(_time_name(run))
+            ax.set_ylabel(target)
             save(ax, "series")
         ax = plotting.plot_predicted_vs_actual(y_true, y_pred, parts=parts, name=target)
         ax.set_title(f"{model_label(m)}: predicted vs actual {target}")
@@ -402,7 +404,9 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
     lines = [head, "|---|---|---|" + ("---|---|" if base else "")]
     order = [p for p in PARTS if p in gabp] + [p for p in gabp if p not in PARTS]
     for part in order:
-        name = part + (" (held out)" if part in held and part != "train" else "")
+        name = part + (" (held out)" if part in held and part != "train" else
+                       " (refit trained on it)" if part == "val"
+                       and metrics.get("mode") == "search" else "")
         for key, v in gabp[part].items():
             if not _summary_metric(key, v):
                 continue
