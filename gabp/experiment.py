@@ -84,9 +84,9 @@ def infer_task(data: dict[str, Any]) -> tuple[str, str]:
             "treated as a regression target. If these are classes, set task = "
             '"classification" in [data].', header[j], len(distinct),
             ", ".join(f"{v:g}" for v in distinct[:6]) + (", ..." if len(distinct) > 6 else ""))
-        return "regression", (f"target column {header[j]!r} is numeric ({len(distinct)} "
-                              "distinct integers: declare task = \"classification\" if "
-                              "these are classes)")
+        return "regression", (f"target column {header[j]!r} is numeric; if its {len(distinct)} "
+                              "distinct integers are classes, declare task = "
+                              "\"classification\"")
     return "regression", f"target column {header[j]!r} is numeric"
 
 
