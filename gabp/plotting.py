@@ -1222,7 +1222,7 @@ def plot_hyperparameters(
         ax.grid(True, alpha=0.3)
         if k + ncols >= len(names):  # the lowest panel of its column
             ax.set_xlabel("generation")
-    fig.suptitle("best individual's hyperparameters per generation")
+    fig.suptitle("hyperparameters of the best individual so far, per generation")
     return axes
 
 

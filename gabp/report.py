@@ -39,7 +39,7 @@ CAPTIONS = {
     "residuals": "test residuals (predicted − actual) against the prediction or the date",
     "confusion": "confusion counts on the held-out part (from metrics.json)",
     "class_scores": "per-class precision, recall and F1 on the held-out part",
-    "hyperparameters": "the best individual's hyperparameters per generation, real units",
+    "hyperparameters": "the best-so-far individual's hyperparameters per generation, real units",
 }
 PARTS = ("train", "val", "test")
 _MAIN = {"classification": ("accuracy", "macro_f1"), "regression": ("rmse", "mae", "r2")}

@@ -292,3 +292,24 @@ def test_report_of_an_older_run_counts_confusion_from_predictions(class_runs, tm
     counts = run.metrics["gabp"]["test"]["confusion_matrix"]["counts"]
     np.testing.assert_array_equal(saved["confusion_matrix.png"].images[0].get_array(), counts)
     assert np.sum(counts) == run.metrics["gabp"]["test"]["n_samples"]
+
+
+def test_search_run_hyperparameter_panels_carry_the_searched_ranges(tmp_path, monkeypatch):
+    cfg = {"seed": 0, "data": {"dataset": "iris"}, "run": {"report": False},
+           "search": {"population_size": 4, "n_generations": 1,
+                      "space": {"n_layers": 1, "units": [3, 9], "max_epochs": 15,
+                                "learning_rate": {"low": 0.001, "high": 0.1, "log": True},
+                                "activation": ["tanh", "relu", "sigmoid"]}}}
+    run = run_experiment(cfg, out=tmp_path, verbose=0)
+    saved, _ = _drawn(monkeypatch, run.path)
+    axes = {a.get_title().split("\n")[0]: a for a in saved["hyperparameters.png"]}
+    assert set(axes) == {"hidden_1", "learning_rate", "activation"}
+    lr = axes["learning_rate"]
+    assert lr.get_yscale() == "log"
+    low, high = lr.get_ylim()
+    assert low < 0.001 and high > 0.1 and high < 1.0
+    assert axes["hidden_1"].get_ylim()[0] < 3 and 9 < axes["hidden_1"].get_ylim()[1] < 12
+    assert [t.get_text() for t in axes["activation"].get_yticklabels()] == [
+        "tanh", "relu", "sigmoid"]
+    records = [float(r["learning_rate"]) for r in run.search]
+    np.testing.assert_allclose(lr.lines[0].get_ydata(), records)  # real values, not [0, 1]
