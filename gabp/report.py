@@ -678,8 +678,8 @@ def _metric_panel(ax: Any, group: list[runs.Run], part: str, dataset: str) -> No
 
     for i, r in enumerate(group):
         m = r.metrics
-        ax.plot([m["gabp"][part][key]], [i], "o", color="C2" if m.get("mode") == "bp" else "C0",
-                label=once(model_label(m)))
+        color = {"bp": "C2", "search": "C4"}.get(m.get("mode"), "C0")
+        ax.plot([m["gabp"][part][key]], [i], "o", color=color, label=once(model_label(m)))
         base = m.get("baseline")
         if base and part in base.get("mean", {}):
             ax.errorbar([base["mean"][part][key]], [i + 0.18], xerr=[base["std"][part][key]],
@@ -687,7 +687,7 @@ def _metric_panel(ax: Any, group: list[runs.Run], part: str, dataset: str) -> No
                         label=once("plain BP mean ± std"))
     ax.set_yticks(ys, [f"{r.name}\n({r.metrics.get('mode')})" for r in group],
                   fontsize="x-small")
-    ax.invert_yaxis()
+    ax.set_ylim(len(group) - 0.5, -0.5)  # first run on top, each run one row high
     better = "higher" if key in ("accuracy", "macro_f1", "r2") else "lower"
     ax.set_xlabel(f"{part} {key} ({better} is better)")
     ax.set_title(f"{dataset}: {part} {key} per run", fontsize="medium")
