@@ -399,8 +399,9 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
     gabp = metrics.get("gabp", {})
     base = metrics.get("baseline")
     held = set(_held_out(metrics))
+    on = "val" if metrics.get("fitness_on", "validation") == "validation" else "train"
     head = f"| part | metric | {model_label(metrics)} |" + (
-        " plain BP (mean ± std) | plain BP (best on val) |" if base else "")
+        f" plain BP (mean ± std) | plain BP (best on {on}) |" if base else "")
     lines = [head, "|---|---|---|" + ("---|---|" if base else "")]
     order = [p for p in PARTS if p in gabp] + [p for p in gabp if p not in PARTS]
     for part in order:
@@ -475,6 +476,11 @@ def _metrics_section(run: runs.Run) -> list[str]:
                  "training), which can be more epochs than `max_epochs`. "
                  f"Steps used per restart: {', '.join(f'{int(s):,}' for s in base['steps'])}; "
                  f"epochs: {', '.join(str(e) for e in base.get('epochs', []))}.", ""]
+        part, key = _held_out(m)[0], main_metrics(m)[0]
+        each = [r[part][key] for r in base["per_restart"] if part in r]
+        if each:
+            lines += [f"Each restart's {part} {key}: {', '.join(_fmt(v) for v in each)} "
+                      f"({model_label(m)}: {_fmt(m['gabp'][part][key])}).", ""]
     else:
         lines = ["## Metrics", ""]
     return lines + ["Metrics in original units (regression) or on the labels "
