@@ -95,7 +95,9 @@ def baseline_text(metrics: dict[str, Any]) -> str:
         return ""
     steps = [int(s) for s in base["steps"]]
     text = f"plain BP: {base['n_restarts']} restarts, budget {int(base['budget_steps']):,} steps"
-    if base.get("early_stopping", True):
+    if base.get("early_stopping", True) and min(steps) >= int(base["budget_steps"]):
+        used = f"used all {_range(steps)} (early stopping on, never triggered)"
+    elif base.get("early_stopping", True):
         used = f"used {_range(steps)} with early stopping"
         if "patience" in base:
             used += f" (patience {base['patience']}, on the {base.get('monitor', 'loss')})"
