@@ -6,7 +6,7 @@
     gabp resume RUN_DIR [--n-jobs N]
     gabp report RUN_DIR
     gabp predict RUN_DIR data.csv [--output FILE] [--column NAME]
-    gabp compare RUN_DIR... [--output FIG.png] [--part test]
+    gabp compare RUN_DIR... [--output FIG.png] [--part test] [--x gen] [--band std]
     gabp datasets
 
 Options ``-v`` (a log line per generation), ``-q`` (silent) and ``--debug`` go before or
@@ -34,22 +34,9 @@ log = logging.getLogger("gabp")
 
 
 def _headline(run) -> str:
-    m = run.metrics
-    lines = [f"run folder: {run.path}"]
-    base = m.get("baseline")
-    label = "search best" if m.get("mode") == "search" else "GA-BP"
-    if m.get("mode") == "search":
-        lines.append(f"  best hyperparameters: {m.get('best_params')}")
-    for part, values in m.get("gabp", {}).items():
-        keys = (["accuracy", "macro_f1"] if m.get("task") == "classification"
-                else ["rmse", "mae", "nrmse", "r2"])
-        for k in keys:
-            text = f"  {part} {k}: {label} {values[k]:.4g}"
-            if base:
-                text += (f" | plain BP {base['mean'][part][k]:.4g} ± {base['std'][part][k]:.2g}"
-                         f" ({base['n_restarts']} restarts, same step budget)")
-            lines.append(text)
-    return "\n".join(lines)
+    from .report import console_summary
+
+    return console_summary(run)
 
 
 def _verbosity(args: argparse.Namespace) -> int:
@@ -134,15 +121,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .report import compare_runs
 
-    rows, fig = compare_runs(args.run_dirs, out=args.output, part=args.part)
+    rows, fig = compare_runs(args.run_dirs, out=args.output, part=args.part, x=args.x,
+                             band=args.band, figure=not args.no_figure)
     keys = list(dict.fromkeys(k for r in rows for k in r))
+    print(f"{args.part} metrics")
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
     for r in rows:
         print("| " + " | ".join(f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, ""))
                                 for k in keys) + " |")
     if fig:
-        print(f"overlay figure: {fig}")
+        print(f"figure: {fig}")
     return 0
 
 
@@ -212,10 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_predict)
 
     s = sub.add_parser("compare", parents=[common],
-                       help="compare several runs: table and overlay plot")
+                       help="compare several runs: table and figure")
     s.add_argument("run_dirs", nargs="+")
-    s.add_argument("--output", "-o", default=None, help="overlay figure (PNG)")
-    s.add_argument("--part", default="test", help="held-out part to compare (default test)")
+    s.add_argument("--output", "-o", default=None,
+                   help="figure file (default compare.png in the current folder)")
+    s.add_argument("--part", default="test",
+                   help="part whose metrics are compared: train, val or test (default test)")
+    s.add_argument("--x", choices=("gen", "evals", "time"), default="gen",
+                   help="convergence x axis: generation, evaluations or wall time")
+    s.add_argument("--band", choices=("std", "minmax"), default=None,
+                   help="summarize runs of the same mode as mean and band (default: a line "
+                        "per run)")
+    s.add_argument("--no-figure", action="store_true", help="print the table only")
     s.set_defaults(func=_cmd_compare)
 
     s = sub.add_parser("datasets", parents=[common], help="list the built-in datasets")

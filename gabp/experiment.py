@@ -35,13 +35,59 @@ from .config import (
     load_config,
     resolve_config,
 )
-from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
+from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, read_table, split_task
 from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
-from .metrics import classification_report, regression_report
+from .metrics import classification_report, confusion_matrix, regression_report
 from .model import Model
 from .network import Network
+from .trainer import History
 
 logger = logging.getLogger(__name__)
+
+
+def infer_task(data: dict[str, Any]) -> tuple[str, str]:
+    """The task of a config's ``[data]`` table and the reason, in words, for the console.
+
+    A built-in dataset has its own task. For a CSV file, a declared ``task`` wins; else the
+    task is ``"series"`` when ``n_lags`` (or ``date_column``) is given, ``"classification"``
+    when the target column is not numeric, and ``"regression"`` otherwise. A numeric
+    target that looks like class codes (few distinct integers) stays regression, with a
+    warning that says how to declare classes.
+    """
+    if data.get("dataset") is not None:
+        task = load_dataset(data["dataset"]).task
+        return task, f"built-in dataset {data['dataset']!r}"
+    if data.get("task") is not None:
+        return data["task"], "declared in [data] task"
+    if data.get("n_lags") is not None:
+        return "series", f"n_lags = {data['n_lags']} given"
+    if data.get("date_column") is not None:
+        return "series", f"date_column = {data['date_column']!r} given"
+    target = data["target"]
+    if isinstance(target, list):
+        return "regression", "several target columns"
+    header, rows = read_table(data["csv"], delimiter=data.get("delimiter", ","))
+    j = header.index(target) if isinstance(target, str) and target in header else None
+    if j is None and isinstance(target, int) and -len(header) <= target < len(header):
+        j = target % len(header)
+    if j is None:  # load_csv reports the unknown column
+        return "regression", "default"
+    cells = [r[j] for r in rows if r[j].strip()]
+    try:
+        values = np.array([float(c) for c in cells])
+    except ValueError:
+        return "classification", f"target column {header[j]!r} is not numeric"
+    distinct = np.unique(values)
+    if np.all(values == np.round(values)) and 2 <= len(distinct) <= min(20, len(values) // 5):
+        logger.warning(
+            "gabp: the target column %r holds only %d distinct integers (%s); it is "
+            "treated as a regression target. If these are classes, set task = "
+            '"classification" in [data].', header[j], len(distinct),
+            ", ".join(f"{v:g}" for v in distinct[:6]) + (", ..." if len(distinct) > 6 else ""))
+        return "regression", (f"target column {header[j]!r} is numeric; if its {len(distinct)} "
+                              "distinct integers are classes, declare task = "
+                              "\"classification\"")
+    return "regression", f"target column {header[j]!r} is numeric"
 
 
 def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
@@ -50,8 +96,9 @@ def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
     if d["dataset"] is not None:
         ds = load_dataset(d["dataset"])
     else:
-        kw: dict[str, Any] = {"target": d["target"], "delimiter": d["delimiter"]}
-        for key in ("date_column", "features", "task"):
+        kw: dict[str, Any] = {"target": d["target"], "delimiter": d["delimiter"],
+                              "task": d["task"] or infer_task(d)[0]}
+        for key in ("date_column", "features"):
             if d[key] is not None:
                 kw[key] = d[key]
         if d["n_lags"] is not None:
@@ -97,10 +144,20 @@ def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
     return parts
 
 
-def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    if task.task == "classification":
-        return classification_report(y_raw, pred, labels=list(task.encoder.classes_))
-    return regression_report(y_raw, pred)
+def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """Metrics of one part; classification adds ``confusion_matrix`` = labels + counts.
+
+    The counts come from the labels as the model saw them (the encoder's classes, strings
+    or integers), so they sum to the part's size and their diagonal is the accuracy.
+    """
+    if task.task != "classification":
+        return regression_report(y_raw, pred)
+    labels = list(task.encoder.classes_)
+    report: dict[str, Any] = classification_report(y_raw, pred, labels=labels)
+    counts, _ = confusion_matrix(y_raw, pred, labels=labels)
+    report["confusion_matrix"] = {"labels": [_scalar(v) for v in labels],
+                                  "counts": counts.tolist()}
+    return report
 
 
 def _model(task: TaskData, net: Network) -> Model:
@@ -114,24 +171,44 @@ def _predict(model: Model, X_scaled: np.ndarray) -> np.ndarray:
     return model.output_to_target(model.predict_scaled(X_scaled))
 
 
-def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    keys = reports[0].keys()
+def _mean_std(reports: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = [k for k, v in reports[0].items() if isinstance(v, (int, float))]
     arr = {k: np.array([r[k] for r in reports], dtype=float) for k in keys}
     return ({k: float(np.mean(v)) for k, v in arr.items()},
             {k: float(np.std(v)) for k, v in arr.items()})
 
 
-def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
-             ) -> dict[str, Any]:
+def _epochs_run(h: History) -> np.ndarray:
+    """Epochs each network of a history really trained (early stop or divergence ends it)."""
+    finite = np.isfinite(h.train_loss).sum(axis=0)
+    stopped = np.asarray(h.stopped_epoch) if len(h.stopped_epoch) else np.full(len(finite), -1)
+    return np.where(stopped >= 0, stopped + 1, finite).astype(int)
+
+
+def _training(h: History, bp: dict[str, Any], has_val: bool) -> dict[str, Any]:
+    """How a BP training went: epochs run, the epoch whose weights were kept (1-based)."""
+    return {"epochs": _epochs_run(h).tolist(), "kept_epochs": (h.best_epoch + 1).tolist(),
+            "steps": h.n_steps.tolist(), "max_epochs": bp["max_epochs"],
+            "early_stopping": bool(bp["early_stopping"]), "patience": bp["patience"],
+            "monitor": "validation loss" if has_val else "training loss"}
+
+
+def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]],
+             task_reason: str = "") -> dict[str, Any]:
     model = _model(task, result.network)
     held_out = _held_out(parts)
+    has_val = result.config["fitness_on"] == "validation"
     out: dict[str, Any] = {
         "task": task.task,
+        "task_reason": task_reason,
         "mode": result.config["mode"],
         "fitness": result.config["fitness"],
         "fitness_on": result.config["fitness_on"],
+        "loss": result.config["loss"],
+        "held_out": held_out,
         "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
-                 for p in held_out},
+                 for p in parts},
+        "final_bp": _training(result.bp_history, result.config["bp"], has_val),
         "gabp_val_error": result.val_error,
         "gabp_best_fitness": result.best_fitness,
         "gabp_total_steps": result.total_steps,
@@ -152,19 +229,21 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
                                                        base.network.params[i : i + 1]))
             per_restart.append({p: _report(task, parts[p]["y_raw"],
                                            _predict(m, parts[p]["X"]))
-                                for p in held_out})
+                                for p in parts})
         out["baseline"] = {
             "n_restarts": base.network.n_networks,
             "budget_steps": base.budget_steps,
             "budget_sample_passes": base.budget_sample_passes,
             "steps": base.history.n_steps.tolist(),
             "sample_passes": base.history.sample_passes.tolist(),
+            **{k: v for k, v in _training(base.history, result.config["bp"], has_val).items()
+               if k != "steps"},
             "val_errors": base.val_errors.tolist(),
             "best_by_val": base.best,
             "mean": {}, "std": {},
             "per_restart": per_restart,
         }
-        for p in held_out:
+        for p in parts:
             mean, std = _mean_std([r[p] for r in per_restart])
             out["baseline"]["mean"][p], out["baseline"]["std"][p] = mean, std
     return out
@@ -299,6 +378,9 @@ def run_experiment(
     ga, bp = ga_config(cfg), bp_config(cfg)
     # Everything below up to new_run_dir checks data and memory: no folder exists yet.
     try:
+        task_name, task_reason = infer_task(cfg["data"])
+        if cfg["data"]["csv"] is not None:
+            cfg["data"]["task"] = task_name  # config.toml records the task the run used
         ds, task = load_task(cfg)
     except (ValueError, TypeError, OSError, EOFError) as exc:
         key = "csv" if cfg["data"]["csv"] is not None else "dataset"
@@ -316,7 +398,7 @@ def run_experiment(
     try:
         with _signals_as_interrupt():
             return _run_in(path, cfg, toml_text, ds, task, search, ga, bp, resume, verbose,
-                           callbacks)
+                           callbacks, task_reason)
     except KeyboardInterrupt:
         generation = _checkpointed_generation(path)
         runs.update_meta(path, status="interrupted", last_checkpoint_generation=generation,
@@ -364,7 +446,7 @@ def _checkpointed_generation(path: str) -> int | None:
 
 def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: TaskData,
             search: Any, ga: GAConfig, bp: BPConfig, resume: bool, verbose: int,
-            callbacks: Sequence[Callable[[GAState], bool]]) -> runs.Run:
+            callbacks: Sequence[Callable[[GAState], bool]], task_reason: str = "") -> runs.Run:
     """The work of :func:`run_experiment` inside its locked run folder."""
     runs.atomic_write(os.path.join(path, runs.CONFIG), toml_text)
     started = time.time()
@@ -375,7 +457,7 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     runs.write_json(os.path.join(path, runs.META), meta)
 
     if search is not None:
-        _search_run(cfg, ds, task, search, path)
+        _search_run(cfg, ds, task, search, path, task_reason)
         return _finish(path, cfg, meta, started, resume)
     classification = task.task == "classification"
     run = cfg["run"]
@@ -399,7 +481,7 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
         runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts))
+    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts, task_reason))
     _model(task, result.network).save(os.path.join(path, runs.MODEL))
     meta["evolution_elapsed_s"] = result.elapsed
     return _finish(path, cfg, meta, started, resume)
@@ -433,7 +515,8 @@ def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     return search
 
 
-def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str) -> None:
+def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str,
+                task_reason: str = "") -> None:
     """Hyperparameter search on the train + validation parts; test metrics of the refit."""
     from .search import config_to_dict, search_records
 
@@ -471,12 +554,12 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
-        if name in held_out:
-            report[name] = _report(task, d["y_raw"], pred)
+        report[name] = _report(task, d["y_raw"], pred)
         rows += _part_rows(task, name, d, pred)
     summary = search.to_dict()
-    metrics = {"task": task.task, "mode": "search", "fitness": search.fitness,
-               "fitness_on": "validation", "gabp": report, "search": summary,
+    metrics = {"task": task.task, "task_reason": task_reason, "mode": "search",
+               "fitness": search.fitness, "fitness_on": "validation", "held_out": held_out,
+               "gabp": report, "search": summary,
                "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
                "n_failed": search.n_failed_, "stop_reason": "n_generations",
                "best_params": config_to_dict(search.best_params_)}
