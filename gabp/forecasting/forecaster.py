@@ -102,7 +102,8 @@ def _series_input(y: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray
         idx = y.index
         if hasattr(idx, "to_timestamp"):
             idx = idx.to_timestamp()
-        if idx.dtype.kind == "M" or (idx.dtype.kind in "iuf" and type(idx).__name__ != "RangeIndex"):
+        ranged = type(idx).__name__ == "RangeIndex"
+        if idx.dtype.kind == "M" or (idx.dtype.kind in "iuf" and not ranged):
             times = np.asarray(idx)
     raw = y.to_numpy() if pandas else y
     arr = np.asarray(raw)
