@@ -41,6 +41,12 @@ def _headline(run) -> str:
                 text += (f" | plain BP {base['mean'][part][k]:.4g} ± {base['std'][part][k]:.2g}"
                          f" ({base['n_restarts']} restarts, same step budget)")
             lines.append(text)
+    for part, values in m.get("gabp", {}).items() if m.get("naive") else ():
+        naive = " | ".join(f"{name.replace('_', ' ')} {m['naive'][name][part]['rmse']:.4g} "
+                           f"(MASE {m['naive'][name][part]['mase']:.3g})" for name in m["naive"])
+        lines.append(f"  {part} rmse of naive forecasts: {naive}; GA-BP MASE "
+                     f"{values['mase']:.3g} (< 1: better than the training period's naive "
+                     "forecast)")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ metrics in original units; it never reaches the fitness or early stopping.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -22,7 +23,8 @@ from . import runs
 from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
 from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
 from .evolution import EvolutionResult, GAState, evolve
-from .metrics import classification_report, regression_report
+from .forecasting import series_runs
+from .metrics import classification_report, regression_report, series_report
 from .model import Model
 from .network import Network
 
@@ -44,7 +46,19 @@ def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
         if d["horizon"] is not None:
             kw["horizon"] = d["horizon"]
         ds = load_csv(d["csv"], **kw)
-    return ds, split_task(
+    if ds.task != "series":
+        return ds, _split(cfg, ds)
+    ds = series_runs.check_times(ds)  # dates parsed and validated before any work
+    source, diff = series_runs.differencing(cfg, ds, lambda x: _split(cfg, x))
+    task = _split(cfg, source)
+    windowing = {**task.windowing, "differencing": diff["ops"], "differencing_choice": diff,
+                 "seasonal_period": d["seasonal_period"]}
+    return ds, dataclasses.replace(task, windowing=windowing)
+
+
+def _split(cfg: dict[str, Any], ds: Dataset) -> TaskData:
+    d = cfg["data"]
+    return split_task(
         ds,
         val_fraction=d["val_fraction"],
         test_fraction=d["test_fraction"],
@@ -68,8 +82,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
-    """Every held-out and training part: X (scaled), raw targets, time index."""
+def _parts(task: TaskData, ds: Dataset | None = None) -> dict[str, dict[str, Any]]:
+    """Every held-out and training part: X (scaled), raw targets, time index (series:
+    also the target positions, and for a differenced run the targets in original units)."""
     parts = {}
     for name in ("train", "val", "test"):
         X = getattr(task, f"X_{name}")
@@ -79,12 +94,17 @@ def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
                            "index": index if index is not None else getattr(task, f"idx_{name}")}
     for name, extra in task.extra.items():
         parts[name] = {"X": extra["X"], "y_raw": extra["y_raw"], "index": extra.get("index")}
+    if task.task == "series" and ds is not None:
+        series_runs.attach_levels(parts, ds, task.windowing)
     return parts
 
 
-def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray,
+            scale: tuple[np.ndarray, int] | None = None) -> dict[str, float]:
     if task.task == "classification":
         return classification_report(y_raw, pred, labels=list(task.encoder.classes_))
+    if scale is not None:  # series: MASE / RMSSE against the training period's naive error
+        return series_report(y_raw, pred, *scale)
     return regression_report(y_raw, pred)
 
 
@@ -94,9 +114,12 @@ def _model(task: TaskData, net: Network) -> Model:
                  feature_names=list(task.feature_names), target_names=list(task.target_names))
 
 
-def _predict(model: Model, X_scaled: np.ndarray) -> np.ndarray:
-    """Predictions in original units (or labels) from already-scaled inputs."""
-    return model.output_to_target(model.predict_scaled(X_scaled))
+def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = None
+             ) -> np.ndarray:
+    """Predictions in original units (or labels) from already-scaled inputs; a differenced
+    series part adds its ``base`` (the known past) back."""
+    pred = model.output_to_target(model.predict_scaled(X_scaled))
+    return pred if part is None or "base" not in part else pred + part["base"]
 
 
 def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -106,17 +129,20 @@ def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[s
             {k: float(np.std(v)) for k, v in arr.items()})
 
 
-def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
-             ) -> dict[str, Any]:
+def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]],
+             ds: Dataset | None = None) -> dict[str, Any]:
     model = _model(task, result.network)
     held_out = _held_out(parts)
+    naive, scale = ({}, None)
+    if task.task == "series" and ds is not None and "train" in parts:
+        naive, scale = series_runs.naive_metrics(parts, ds, task.windowing, held_out)
     out: dict[str, Any] = {
         "task": task.task,
         "mode": result.config["mode"],
         "fitness": result.config["fitness"],
         "fitness_on": result.config["fitness_on"],
-        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
-                 for p in held_out},
+        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"], parts[p]),
+                            scale) for p in held_out},
         "gabp_val_error": result.val_error,
         "gabp_best_fitness": result.best_fitness,
         "gabp_total_steps": result.total_steps,
@@ -132,7 +158,7 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
             m = _model(task, Network.from_architecture(base.network.arch,
                                                        base.network.params[i : i + 1]))
             per_restart.append({p: _report(task, parts[p]["y_raw"],
-                                           _predict(m, parts[p]["X"]))
+                                           _predict(m, parts[p]["X"], parts[p]), scale)
                                 for p in held_out})
         out["baseline"] = {
             "n_restarts": base.network.n_networks,
@@ -146,6 +172,9 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         for p in held_out:
             mean, std = _mean_std([r[p] for r in per_restart])
             out["baseline"]["mean"][p], out["baseline"]["std"][p] = mean, std
+    if naive:
+        out["naive"] = naive
+        out["differencing"] = task.windowing.get("differencing_choice")
     return out
 
 
@@ -158,8 +187,8 @@ def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dic
             b.network.arch, b.network.params[b.best : b.best + 1]))
     rows = []
     for part, d in parts.items():
-        bpred = None if base_model is None else _predict(base_model, d["X"])
-        rows += _part_rows(task, part, d, _predict(model, d["X"]), bpred)
+        bpred = None if base_model is None else _predict(base_model, d["X"], d)
+        rows += _part_rows(task, part, d, _predict(model, d["X"], d), bpred)
     return rows
 
 
@@ -182,6 +211,8 @@ def _part_rows(task: TaskData, part: str, d: dict[str, Any], pred: np.ndarray,
                 row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
                 if bpred is not None:
                     row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
+                for name, npred in d.get("naive", {}).items():
+                    row[f"{name}_pred{sfx}"] = float(npred[i, j])
         rows.append(row)
     return rows
 
@@ -192,6 +223,8 @@ def _held_out(parts: dict[str, Any]) -> list[str]:
 
 
 def _scalar(v: Any) -> Any:
+    if isinstance(v, np.datetime64):
+        return str(v)
     return v.item() if isinstance(v, np.generic) else (str(v) if isinstance(v, np.ndarray) else v)
 
 
@@ -300,13 +333,18 @@ def run_experiment(
         verbose=verbose, checkpoint_path=os.path.join(path, runs.CHECKPOINT),
         checkpoint_every=run["checkpoint_every"], resume=resume, callbacks=callbacks,
     )
-    parts = _parts(task)
+    parts = _parts(task, ds)
     if result.logbook is not None:
         runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
+    metrics = _metrics(task, result, parts, ds)  # also attaches the naive forecasts to parts
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts))
-    _model(task, result.network).save(os.path.join(path, runs.MODEL))
+    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    model = _model(task, result.network)
+    if task.task == "series":
+        model.windowing = {**model.windowing,
+                           "residuals": series_runs.interval_residuals(model, ds, parts)}
+    model.save(os.path.join(path, runs.MODEL))
     meta["evolution_elapsed_s"] = result.elapsed
     return _finish(path, cfg, meta, started, resume)
 

@@ -54,11 +54,43 @@ def _regions(preds: dict[str, list[Any]]) -> dict[str, tuple[float, float]]:
     out = {}
     names = {"train": "train", "val": "validation", "test": "test"}
     parts = np.array(preds["part"])
-    index = np.array(preds["index"], dtype=float)
+    index = _time_axis(preds["index"])
     for part in dict.fromkeys(preds["part"]):
         sel = index[parts == part]
-        out[names.get(part, part)] = (float(sel.min()), float(sel.max()))
+        out[names.get(part, part)] = (sel.min(), sel.max())
     return out
+
+
+def _time_axis(values: list[Any]) -> np.ndarray:
+    """The ``index`` column of ``predictions.csv``: numbers, or dates (``datetime64``)."""
+    try:
+        return np.array(values, dtype=float)
+    except ValueError:
+        from .forecasting.dates import parse_times
+
+        return parse_times([str(v) for v in values], "index", "predictions.csv")
+
+
+def _plot_series(plotting: Any, run: runs.Run, preds: dict[str, list[Any]], index: np.ndarray,
+                 order: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> Any:
+    """The series figure: GA-BP over the whole series, the test part zoomed with the
+    plain-BP and naive forecasts, the series name and dates on the axes."""
+    def col(key: str) -> np.ndarray | None:
+        key = key if key in preds else f"{key}_0"
+        return None if key not in preds else np.array(
+            [np.nan if v is None else v for v in preds[key]], dtype=float)[order]
+
+    names = {"persistence": "persistence", "seasonal_naive": "seasonal naive"}
+    naive = {label: col(f"{key}_pred") for key, label in names.items()
+             if col(f"{key}_pred") is not None}
+    regions = _regions(preds)
+    target = run.config.get("data", {}).get("target")
+    if not isinstance(target, str):
+        target = (run.model.target_names or ["value"])[0].split("(")[0]
+    return plotting.plot_series(index[order], y_true[order], y_pred[order], regions=regions,
+                                baseline=col("baseline_pred"), naive=naive or None,
+                                zoom=regions.get("test"), name=target,
+                                title=f"GA-BP: predicted vs actual {target}")
 
 
 def _searched_params(run: runs.Run) -> list[str] | None:
@@ -101,15 +133,12 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     task = run.metrics.get("task")
     if preds and task in ("series", "regression"):
         parts = np.array(preds["part"])
-        index = np.array(preds["index"], dtype=float)
+        index = _time_axis(preds["index"])
         order = np.argsort(index, kind="stable")
         y_true = np.array(preds["y_true" if "y_true" in preds else "y_true_0"], dtype=float)
         y_pred = np.array(preds["y_pred" if "y_pred" in preds else "y_pred_0"], dtype=float)
         if task == "series":
-            ax = plotting.plot_series(index[order], y_true[order], y_pred[order],
-                                      regions=_regions(preds),
-                                      title="GA-BP: predicted vs actual")
-            save(ax, "series")
+            save(_plot_series(plotting, run, preds, index, order, y_true, y_pred), "series")
         test = parts == "test"
         if test.any():
             ax = plotting.plot_errors(index[test], y_true[test], y_pred[test])
@@ -170,6 +199,31 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def naive_table(metrics: dict[str, Any]) -> list[str]:
+    """Markdown: GA-BP, plain BP and the naive forecasts on each held-out part of a series
+    run (RMSE, MAE, MASE, RMSSE), and the differencing used."""
+    naive, base = metrics["naive"], metrics.get("baseline")
+    cols = ["GA-BP"] + (["plain BP (mean)"] if base else []) + [
+        n.replace("_", " ") for n in naive]
+    diff = metrics.get("differencing") or {}
+    lines = ["## Against the naive forecasts", "",
+             "Persistence repeats the last known value; seasonal naive the value one season "
+             "earlier. MASE and RMSSE divide the errors by the training period's in-sample "
+             "naive error: below 1 is better than that naive forecast.", ""]
+    if diff:
+        lines += [f"Differencing: difference = {diff.get('difference')}, seasonal difference "
+                  f"= {diff.get('seasonal_difference')} (requested: {diff.get('requested')}; "
+                  f"validation RMSE of the candidates: {diff.get('scores') or 'not screened'}"
+                  ").", ""]
+    lines += ["| part | metric | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for part, values in metrics.get("gabp", {}).items():
+        for key in ("rmse", "mae", "mase", "rmsse"):
+            row = [values.get(key)] + ([base["mean"][part].get(key)] if base else [])
+            row += [naive[n][part][key] for n in naive]
+            lines.append(f"| {part} | {key} | " + " | ".join(_fmt(v) for v in row) + " |")
+    return lines
+
+
 def report_markdown(run: runs.Run, figures: Sequence[str]) -> str:
     """The text of ``report.md``."""
     m = run.metrics
@@ -201,6 +255,8 @@ def report_markdown(run: runs.Run, figures: Sequence[str]) -> str:
     else:
         lines += ["## Test metrics", ""]
     lines += metrics_table(m) + [""]
+    if m.get("naive"):
+        lines += naive_table(m) + [""]
     if figures:
         lines += ["## Figures", ""]
         lines += [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in figures] + [""]

@@ -27,7 +27,8 @@ from .transforms import difference, forecast_paths, lag_matrix
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BacktestResult", "GABPForecaster"]
+__all__ = ["BacktestResult", "GABPForecaster", "choose_differencing", "fit_lag_regressor",
+           "validation_rmse"]
 
 STRATEGIES = ("recursive", "direct")
 _MAX_INTERVAL_STEPS = 12
@@ -150,6 +151,50 @@ def _check_order(value: Any, name: str, where: str) -> list[int]:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value not in (0, 1):
         fail(name, where, "0, 1 or 'auto'", value)
     return [int(value)]
+
+
+def fit_lag_regressor(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | None,
+                      lags: Sequence[int], ops: Sequence[int], n_out: int, val_start: int
+                      ) -> GABPRegressor:
+    """Fit ``reg`` on the lag rows of the differenced ``values``, validating chronologically.
+
+    Rows whose first target is at or after ``val_start`` form the validation part (the GA's
+    fitness and early stopping); rows whose targets straddle it are left out.
+    """
+    w = difference(values, ops)[-1]
+    X, Y, origins = lag_matrix(w, lags, n_out, ex)
+    val = origins + 1 >= val_start
+    train = origins + n_out < val_start
+    if not isinstance(reg, _ChronologicalRegressor):
+        reg = _ChronologicalRegressor(**reg.get_params())
+    reg._n_train, reg._n_val = int(train.sum()), int(val.sum())
+    rows = np.concatenate([np.flatnonzero(train), np.flatnonzero(val)])
+    return reg.fit(X[rows], Y[rows] if n_out > 1 else Y[rows, 0])
+
+
+def validation_rmse(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | None,
+                    lags: Sequence[int], ops: Sequence[int], val_start: int) -> float:
+    """One-step RMSE of ``reg`` on ``values[val_start:]``, in original units."""
+    origins = np.arange(val_start - 1, values.shape[0] - 1)
+    pred = GABPForecaster._paths(reg, values, ex, lags, ops, origins, 1, 1)
+    err = pred[:, 0] - values[origins + 1]
+    return float(np.sqrt(np.mean(err**2)))
+
+
+def choose_differencing(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | None,
+                        lags: Sequence[int], candidates: Sequence[tuple[int, ...]],
+                        val_start: int) -> tuple[int, list[float]]:
+    """Index of the differencing ``ops`` (among ``candidates``) whose network, fitted on the
+    values before ``val_start``, has the lowest one-step validation RMSE; and every RMSE.
+
+    ``reg`` is the screening regressor (cloned for each candidate through its parameters).
+    """
+    scores = []
+    for ops in candidates:
+        fitted = fit_lag_regressor(_ChronologicalRegressor(**reg.get_params()), values, ex,
+                                   lags, ops, 1, val_start)
+        scores.append(validation_rmse(fitted, values, ex, lags, ops, val_start))
+    return int(np.argmin(scores)), scores
 
 
 class GABPForecaster(_BaseEstimator):
@@ -354,13 +399,11 @@ class GABPForecaster(_BaseEstimator):
         val_start = n - n_val - n_out + 1
         scores: dict[str, float] = {}
         if len(s["candidates"]) > 1:
-            for d, D in s["candidates"]:
-                ops = self._ops(d, D, s["period"])
-                screen = self._fit_regressor(values, ex, lags, ops, 1, val_start, seed,
-                                             mode="bp", n_baseline=0, verbose=0)
-                scores[f"difference={d}, seasonal_difference={D}"] = self._val_rmse(
-                    screen, values, ex, lags, ops, val_start)
-            best = min(range(len(scores)), key=lambda i: list(scores.values())[i])
+            cand_ops = [self._ops(d, D, s["period"]) for d, D in s["candidates"]]
+            screen = self._regressor(random_state=seed, mode="bp", n_baseline=0, verbose=0)
+            best, rmses = choose_differencing(screen, values, ex, lags, cand_ops, val_start)
+            scores = {f"difference={d}, seasonal_difference={D}": r
+                      for (d, D), r in zip(s["candidates"], rmses, strict=True)}
             d, D = s["candidates"][best]
             logger.info("GABPForecaster: differencing chosen on validation: %s (%s)",
                         list(scores)[best], scores)
@@ -406,25 +449,8 @@ class GABPForecaster(_BaseEstimator):
         return ex
 
     def _fit_regressor(self, values, ex, lags, ops, n_out, val_start, seed, **overrides):
-        w = difference(values, ops)[-1]
-        X, Y, origins = lag_matrix(w, lags, n_out, ex)
-        val = origins + 1 >= val_start
-        train = origins + n_out < val_start
-        reg = self._regressor(random_state=seed, **overrides)
-        reg._n_train, reg._n_val = int(train.sum()), int(val.sum())
-        rows = np.concatenate([np.flatnonzero(train), np.flatnonzero(val)])
-        return reg.fit(X[rows], Y[rows] if n_out > 1 else Y[rows, 0])
-
-    @staticmethod
-    def _predictor(reg: GABPRegressor):
-        return lambda X: reg.predict(X)
-
-    def _val_rmse(self, reg, values, ex, lags, ops, val_start) -> float:
-        """One-step RMSE on the validation part, in original units."""
-        origins = np.arange(val_start - 1, values.shape[0] - 1)
-        pred = self._paths(reg, values, ex, lags, ops, origins, 1, 1)
-        err = pred[:, 0] - values[origins + 1]
-        return float(np.sqrt(np.mean(err**2)))
+        return fit_lag_regressor(self._regressor(random_state=seed, **overrides), values, ex,
+                                 lags, ops, n_out, val_start)
 
     @staticmethod
     def _paths(reg, values, ex, lags, ops, origins, steps, n_out, ex_future=None):
