@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_int, fail
-from .data import OneHotEncoder, make_windows, scaler_from_dict
+from .data import OneHotEncoder, scaler_from_dict
 from .data.tasks import Scaler
 from .forecasting.transforms import forecast_paths
 from .network import Network, load_network, save_network
@@ -98,25 +98,6 @@ class Model:
         if self.encoder is None:
             raise ValueError("predict_proba is only defined for classification models.")
         return self._proba(self.predict_scaled(self._scale_x(X)))
-
-    def predict_series(self, series: Any) -> tuple[np.ndarray, np.ndarray]:
-        """One-step (or direct multi-horizon) predictions along a raw series.
-
-        Returns ``(positions, predictions)``: for each complete window of the series, the
-        position of its first target in the series and the prediction in original units.
-        The last prediction is the forecast beyond the end of the series.
-        """
-        if self.windowing is None:
-            raise ValueError("predict_series needs a model trained on a series task.")
-        s = check_array(series, "series", "Model.predict_series", ndim=(1, 2))
-        w = self.windowing
-        lags, step = int(w["n_lags"]), int(w.get("lag_step", 1))
-        horizon = w.get("horizon", 1)
-        h0 = horizon[0] if isinstance(horizon, list) else int(horizon)
-        # pad with h0 NaN-free dummy values so the window ending at the last value exists
-        padded = np.concatenate([s, np.repeat(s[-1:], h0, axis=0)])
-        win = make_windows(padded, n_lags=lags, lag_step=step, horizon=horizon)
-        return win.target_start, self.predict(win.X)
 
     def forecast_plan(self) -> tuple[tuple[int, ...], tuple[int, ...], int]:
         """``(lags, differencing ops, n_out)`` of a series model that can forecast ahead.

@@ -43,7 +43,8 @@ def _dates(n, start_year=1958, start_month=3):
 
 
 def _write_csv(path, dates, values):
-    path.write_text("date,co2\n" + "".join(f"{d},{v:.3f}\n" for d, v in zip(dates, values)))
+    text = "".join(f"{d},{v:.3f}\n" for d, v in zip(dates, values, strict=True))
+    path.write_text("date,co2\n" + text)
 
 
 def _co2(n):
@@ -94,7 +95,7 @@ def test_persistence_in_metrics_is_the_previous_value(dated_run):
     tmp, run_dir, _ = dated_run
     lines = (run_dir / "predictions.csv").read_text().splitlines()
     head = lines[0].split(",")
-    rows = [dict(zip(head, line.split(","))) for line in lines[1:]]
+    rows = [dict(zip(head, line.split(","), strict=True)) for line in lines[1:]]
     test = [r for r in rows if r["part"] == "test"]
     values = {r["index"]: float(r["y_true"]) for r in rows}
     dates = sorted(values)
