@@ -287,3 +287,17 @@ def test_iso_dates_without_pandas_and_future_index():
     assert future_index(np.array([1990, 1991]), 2).tolist() == [1992, 1993]
     with pytest.raises(ValueError, match="numbers or dates"):
         parse_times(["2020-01-01", "soon"], "date", "t")
+
+
+def test_numpy_input_never_imports_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from gabp import GABPForecaster; "
+            "f = GABPForecaster(n_lags=2, population_size=4, n_generations=1, max_epochs=5, "
+            "random_state=0).fit(np.sin(np.arange(60.0))); f.predict(2); "
+            "f.predict_interval(2); f.backtest(np.sin(np.arange(70.0)), 60); "
+            "assert 'pandas' not in sys.modules, 'pandas imported'")
+    root = __file__.rsplit("/tests/", 1)[0]
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
