@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -120,8 +121,11 @@ def test_linear_trend_beyond_the_training_range_is_forecast_closely():
     y = _line(260)
     f = GABPForecaster(n_lags=4, **SMALL).fit(y[:200])
     assert f.difference_ == 1 and f.differencing_ == (1,)
-    assert set(f.differencing_scores_) == {"difference=0, seasonal_difference=0",
-                                           "difference=1, seasonal_difference=0"}
+    assert set(f.differencing_scores_) == {f"difference={d}, seasonal_difference=0, alpha={a}"
+                                           for d in (0, 1) for a in ("0.0001", "0.01", "0.1")}
+    best = min(f.differencing_scores_, key=f.differencing_scores_.get)
+    assert best == f"difference=1, seasonal_difference=0, alpha={f.alpha_:g}"
+    assert f.regressor_.alpha == f.alpha_
     pred = f.predict(20)
     truth = 10 + 0.5 * np.arange(200, 220)
     assert y[:200].max() < truth[-1] - 5  # the forecasts leave the training range
@@ -215,7 +219,7 @@ def test_exogenous_input_is_used_and_checked():
 
 
 def test_minimum_length_is_exact():
-    f = GABPForecaster(n_lags=12, difference=0, validation_fraction=0.0, **SMALL)
+    f = GABPForecaster(n_lags=12, difference=0, alpha=1e-4, validation_fraction=0.0, **SMALL)
     y = _ar(40, [0.5])
     with pytest.raises(ValueError, match="at least 14 values") as err:
         f.fit(y[:13])
@@ -298,6 +302,6 @@ def test_numpy_input_never_imports_pandas():
             "random_state=0).fit(np.sin(np.arange(60.0))); f.predict(2); "
             "f.predict_interval(2); f.backtest(np.sin(np.arange(70.0)), 60); "
             "assert 'pandas' not in sys.modules, 'pandas imported'")
-    root = __file__.rsplit("/tests/", 1)[0]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

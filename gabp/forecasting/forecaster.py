@@ -31,6 +31,8 @@ __all__ = ["BacktestResult", "GABPForecaster", "choose_differencing", "fit_lag_r
            "validation_rmse"]
 
 STRATEGIES = ("recursive", "direct")
+#: L2 strengths screened by ``alpha="auto"`` (with the differencing candidates).
+AUTO_ALPHAS = (1e-4, 1e-2, 1e-1)
 _MAX_INTERVAL_STEPS = 12
 
 
@@ -183,18 +185,29 @@ def validation_rmse(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | Non
 
 def choose_differencing(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | None,
                         lags: Sequence[int], candidates: Sequence[tuple[int, ...]],
-                        val_start: int) -> tuple[int, list[float]]:
-    """Index of the differencing ``ops`` (among ``candidates``) whose network, fitted on the
-    values before ``val_start``, has the lowest one-step validation RMSE; and every RMSE.
+                        val_start: int, params: Sequence[dict[str, Any]] = ({},)
+                        ) -> tuple[int, int, np.ndarray]:
+    """Screen differencings (and regressor settings) on the validation part.
 
-    ``reg`` is the screening regressor (cloned for each candidate through its parameters).
+    For each differencing ``ops`` in ``candidates`` and each override dict in ``params``
+    (e.g. ``{"alpha": 0.1}``), a copy of the screening regressor ``reg`` is fitted on the
+    values before ``val_start`` and scored by its one-step RMSE on the values from
+    ``val_start`` on, in original units.
+
+    Returns
+    -------
+    i, j : int
+        Indices of the best differencing and of the best override.
+    rmse : ndarray of shape (len(candidates), len(params))
     """
-    scores = []
-    for ops in candidates:
-        fitted = fit_lag_regressor(_ChronologicalRegressor(**reg.get_params()), values, ex,
-                                   lags, ops, 1, val_start)
-        scores.append(validation_rmse(fitted, values, ex, lags, ops, val_start))
-    return int(np.argmin(scores)), scores
+    rmse = np.empty((len(candidates), len(params)))
+    for i, ops in enumerate(candidates):
+        for j, over in enumerate(params):
+            screen = _ChronologicalRegressor(**{**reg.get_params(), **over})
+            fitted = fit_lag_regressor(screen, values, ex, lags, ops, 1, val_start)
+            rmse[i, j] = validation_rmse(fitted, values, ex, lags, ops, val_start)
+    i, j = np.unravel_index(int(np.argmin(rmse)), rmse.shape)
+    return int(i), int(j), rmse
 
 
 class GABPForecaster(_BaseEstimator):
@@ -227,6 +240,10 @@ class GABPForecaster(_BaseEstimator):
         together with ``difference`` when ``"auto"``.
     coverage : float in (0, 1), default 0.9
         Nominal coverage of :meth:`predict_interval`.
+    alpha : float or "auto", default "auto"
+        L2 penalty of the network. ``"auto"`` screens 1e-4, 1e-2 and 0.1 together with the
+        differencing (each pair by a short plain-BP fit, the lowest validation RMSE wins):
+        noisy series need about 0.1, smooth deterministic ones (Mackey-Glass) 1e-4.
     hidden_layer_sizes ... verbose
         As :class:`~gabp.GABPRegressor` (same meaning and defaults, except
         ``validation_fraction=0.2``, taken chronologically from the end).
@@ -241,6 +258,8 @@ class GABPForecaster(_BaseEstimator):
         The differencing used (chosen when ``"auto"``).
     differencing_scores_ : dict of str -> float
         Validation RMSE of each candidate tried by ``"auto"`` (empty otherwise).
+    alpha_ : float
+        The L2 penalty used (chosen when ``alpha="auto"``).
     y_ : ndarray of shape (n,)
         The fitted series; ``index_`` its times (or ``None``).
     validation_start_ : int
@@ -271,7 +290,7 @@ class GABPForecaster(_BaseEstimator):
         learning_rate: float = 0.01,
         momentum: float = 0.9,
         batch_size: int | None = 32,
-        alpha: float = 1e-4,
+        alpha: float | str = "auto",
         validation_fraction: float = 0.2,
         early_stopping: bool = True,
         patience: int = 20,
@@ -356,13 +375,17 @@ class GABPForecaster(_BaseEstimator):
         vf = check_float(self.validation_fraction, "validation_fraction", where, low=0.0,
                          high=1.0, high_open=True)
         candidates = list(itertools.product(d_opts, D_opts))
-        if len(candidates) > 1 and vf == 0:
-            fail("validation_fraction", where, "> 0 when difference or seasonal_difference is "
-                 "'auto' (the choice is made on the validation part)", vf)
-        self._regressor()._validate_params(type(self).__name__)
+        if isinstance(self.alpha, str) and self.alpha == "auto":
+            alphas = list(AUTO_ALPHAS)
+        else:
+            alphas = [check_float(self.alpha, "alpha", where, low=0.0)]
+        if len(candidates) * len(alphas) > 1 and vf == 0:
+            fail("validation_fraction", where, "> 0 when difference, seasonal_difference or "
+                 "alpha is 'auto' (the choice is made on the validation part)", vf)
+        self._regressor(alpha=alphas[0])._validate_params(type(self).__name__)
         return {"lags": lags, "horizon": horizon, "n_out": horizon if strategy == "direct"
                 else 1, "period": period, "candidates": candidates, "coverage": coverage,
-                "vf": vf}
+                "vf": vf, "alphas": alphas}
 
     @staticmethod
     def _ops(d: int, D: int, period: int | None) -> tuple[int, ...]:
@@ -398,19 +421,26 @@ class GABPForecaster(_BaseEstimator):
         n_val = self._n_val(n, max(lags), max(offsets), s["vf"])
         val_start = n - n_val - n_out + 1
         scores: dict[str, float] = {}
-        if len(s["candidates"]) > 1:
+        alphas = s["alphas"]
+        if len(s["candidates"]) * len(alphas) > 1:
             cand_ops = [self._ops(d, D, s["period"]) for d, D in s["candidates"]]
-            screen = self._regressor(random_state=seed, mode="bp", n_baseline=0, verbose=0)
-            best, rmses = choose_differencing(screen, values, ex, lags, cand_ops, val_start)
-            scores = {f"difference={d}, seasonal_difference={D}": r
-                      for (d, D), r in zip(s["candidates"], rmses, strict=True)}
-            d, D = s["candidates"][best]
-            logger.info("GABPForecaster: differencing chosen on validation: %s (%s)",
-                        list(scores)[best], scores)
+            screen = self._regressor(random_state=seed, mode="bp", n_baseline=0, verbose=0,
+                                     alpha=alphas[0])
+            i, j, rmse = choose_differencing(screen, values, ex, lags, cand_ops, val_start,
+                                             [{"alpha": a} for a in alphas])
+            scores = {f"difference={d}, seasonal_difference={D}"
+                      + (f", alpha={a:g}" if len(alphas) > 1 else ""): float(rmse[k, m])
+                      for k, (d, D) in enumerate(s["candidates"])
+                      for m, a in enumerate(alphas)}
+            (d, D), alpha = s["candidates"][i], alphas[j]
+            logger.info("GABPForecaster: chosen on validation: difference=%d, "
+                        "seasonal_difference=%d, alpha=%g (%s)", d, D, alpha, scores)
         else:
-            d, D = s["candidates"][0]
+            (d, D), alpha = s["candidates"][0], alphas[0]
         ops = self._ops(d, D, s["period"])
-        self.regressor_ = self._fit_regressor(values, ex, lags, ops, n_out, val_start, seed)
+        self.regressor_ = self._fit_regressor(values, ex, lags, ops, n_out, val_start, seed,
+                                              alpha=alpha)
+        self.alpha_ = alpha
         self.lags_ = lags
         self.difference_, self.seasonal_difference_ = d, D
         self.differencing_ = ops

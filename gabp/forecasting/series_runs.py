@@ -76,11 +76,11 @@ def differencing(cfg: dict[str, Any], ds: Dataset, split: Callable[[Dataset], Ta
         end = (int(np.searchsorted(times, np.min(base.index_test)))
                if base.X_test.shape[0] else len(times))
         cand_ops = [_ops(a, b, period) for a, b in candidates]
-        best, rmses = choose_differencing(_screen(cfg), ds.series[:end],
-                                          None if ds.exog is None else ds.exog[:end], lags,
-                                          cand_ops, val_start)
-        info["scores"] = {f"difference={a}, seasonal_difference={b}": r
-                          for (a, b), r in zip(candidates, rmses, strict=True)}
+        best, _, rmse = choose_differencing(_screen(cfg), ds.series[:end],
+                                            None if ds.exog is None else ds.exog[:end], lags,
+                                            cand_ops, val_start)
+        info["scores"] = {f"difference={a}, seasonal_difference={b}": float(r)
+                          for (a, b), r in zip(candidates, rmse[:, 0], strict=True)}
         chosen = candidates[best]
         logger.info("differencing chosen on the validation part: %s", info["scores"])
     else:
