@@ -411,12 +411,17 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     model = Model.from_estimator(est, task=task.task, windowing=windowing,
                                  feature_names=features, target_names=list(task.target_names))
     held_out = _held_out(parts)
+    naive, scale = ({}, None)
+    if task.task == "series" and "train" in parts:
+        windowing["seasonal_period"] = cfg["data"]["seasonal_period"]
+        series_runs.attach_levels(parts, ds, windowing)
+        naive, scale = series_runs.naive_metrics(parts, ds, windowing, held_out)
     report = {}
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
         if name in held_out:
-            report[name] = _report(task, d["y_raw"], pred)
+            report[name] = _report(task, d["y_raw"], pred, scale)
         rows += _part_rows(task, name, d, pred)
     summary = search.to_dict()
     metrics = {"task": task.task, "mode": "search", "fitness": search.fitness,
@@ -424,6 +429,8 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
                "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
                "n_failed": search.n_failed_, "stop_reason": "n_generations",
                "best_params": config_to_dict(search.best_params_)}
+    if naive:
+        metrics["naive"] = naive
     runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in search.logbook_])
     runs.write_csv(os.path.join(path, runs.SEARCH), search_records(search))
     runs.write_csv(os.path.join(path, runs.BP_CURVE),

@@ -203,7 +203,8 @@ def naive_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown: GA-BP, plain BP and the naive forecasts on each held-out part of a series
     run (RMSE, MAE, MASE, RMSSE), and the differencing used."""
     naive, base = metrics["naive"], metrics.get("baseline")
-    cols = ["GA-BP"] + (["plain BP (mean)"] if base else []) + [
+    label = "best found (refit)" if metrics.get("mode") == "search" else "GA-BP"
+    cols = [label] + (["plain BP (mean)"] if base else []) + [
         n.replace("_", " ") for n in naive]
     diff = metrics.get("differencing") or {}
     lines = ["## Against the naive forecasts", "",

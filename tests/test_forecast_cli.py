@@ -152,3 +152,19 @@ def test_differencing_config_errors(tmp_path):
         resolve_config({"data": {"dataset": "sunspots", "seasonal_difference": 1}})
     with pytest.raises(ConfigError, match="needs horizon = 1"):
         resolve_config({"data": {"dataset": "sunspots", "difference": 1, "horizon": 3}})
+
+
+def test_search_and_builtin_series_runs_report_the_naive_forecasts(tmp_path):
+    from gabp import run_experiment
+
+    cfg = {"seed": 0, "data": {"dataset": "sunspots", "n_lags": 6, "seasonal_period": 11},
+           "search": {"population_size": 4, "n_generations": 1}, "run": {"report": False}}
+    m = run_experiment(cfg, out=tmp_path, verbose=0).metrics
+    assert set(m["naive"]) == {"persistence", "seasonal_naive"}
+    assert m["gabp"]["test"]["mase"] > 0
+    cfg = {"seed": 0, "data": {"dataset": "mackey_glass", "classic_split": True},
+           "ga": {"population_size": 4, "n_generations": 1}, "bp": {"max_epochs": 5},
+           "run": {"n_baseline": 1, "report": False}}
+    m = run_experiment(cfg, out=tmp_path, verbose=0).metrics
+    assert list(m["naive"]) == ["persistence"] and m["naive"]["persistence"]["test"]["mase"] > 0
+    assert m["differencing"]["ops"] == []
