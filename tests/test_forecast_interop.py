@@ -30,7 +30,6 @@ def test_skforecast_forecaster_recursive_with_differentiation():
     assert np.sqrt(np.mean((pred.to_numpy() - y.iloc[140:].to_numpy()) ** 2)) < persistence
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning:sktime")
 def test_sktime_make_reduction_recursive():
     pytest.importorskip("sktime")
     pd = pytest.importorskip("pandas")

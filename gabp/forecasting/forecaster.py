@@ -419,7 +419,7 @@ class GABPForecaster(_BaseEstimator):
         # All checks passed: from here on, work.
         seed = _resolve_seed(self.random_state, where)
         n_val = self._n_val(n, max(lags), max(offsets), s["vf"])
-        val_start = n - n_val - n_out + 1
+        val_start = n - n_val - n_out + 1 if n_val else n
         scores: dict[str, float] = {}
         alphas = s["alphas"]
         if len(s["candidates"]) * len(alphas) > 1:
@@ -503,8 +503,10 @@ class GABPForecaster(_BaseEstimator):
     def _residuals(self, val_start: int, n_val: int, horizon: int) -> list[np.ndarray]:
         n_out = self.regressor_.n_outputs_
         n_steps = n_out if n_out > 1 else min(max(horizon, _MAX_INTERVAL_STEPS), n_val)
-        origins = np.arange(val_start - 1, self.y_.shape[0] - 1)
-        steps = min(n_steps, self.y_.shape[0] - 1 - origins[0])
+        last = self.y_.shape[0] - 1
+        # a direct model with exog needs the exog of all its outputs: full windows only
+        origins = np.arange(val_start - 1, last - (n_out - 1 if self.exog_ is not None else 0))
+        steps = min(n_steps, last - origins[0])
         pred = self._paths(self.regressor_, self.y_, self.exog_, self.lags_, self.differencing_,
                            origins, steps, n_out)
         out = []
@@ -578,6 +580,8 @@ class GABPForecaster(_BaseEstimator):
         if pandas:
             import pandas as pd
 
+            if index is None:  # a RangeIndex continues
+                index = pd.RangeIndex(values.shape[0], values.shape[0] + steps)
             return pd.Series(mean, index=index, name="forecast")
         return mean
 
@@ -625,6 +629,8 @@ class GABPForecaster(_BaseEstimator):
         steps : int, default 1
         refit : bool, default False
         exog : array-like of shape (len(y), n_exog), optional
+            With ``strategy="direct"``, a block whose outputs reach past the end of ``y``
+            repeats the last exog row for the missing future values.
 
         Returns
         -------
