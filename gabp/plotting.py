@@ -654,16 +654,21 @@ def plot_series(
             zax.plot(idx[sel], values[sel], label=label, **style)
         zax.set_title("test part", fontsize="medium")
         zax.grid(True, alpha=0.3)
-        zax.legend(fontsize="small", ncols=2)
         _date_ticks(zax, idx)
-        if zax not in ax.child_axes:
+        if zax in ax.child_axes:
+            zax.legend(fontsize="small", ncols=2)
+        else:  # two panels: legends beside them, never over a long series
             zax.set_ylabel(name or "value")
+            zax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     _date_ticks(ax, idx)
     ax.set_xlabel("date" if idx.dtype.kind == "M" else "time")
     ax.set_ylabel(name or "value")
     ax.set_title(title if title is not None else "predicted vs actual")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left" if zax is not None and zax in ax.child_axes else "best")
+    if zax is not None and zax not in ax.child_axes:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend(loc="upper left" if zax is not None else "best")
     return ax
 
 
