@@ -4,13 +4,14 @@ scikit-learn models inside skforecast, on bundled and generated series.
 Series (the last 20 % is the test part; every model sees only the first 80 %):
 - ``sunspots``: yearly sunspot numbers 1700-2008 (309 values, cycle about 11 years);
 - ``mackey_glass``: the bundled tau=17 series, every 3rd value (375 values);
+- ``co2``: monthly Mauna Loa CO2 1958-2001 (526 values, ``examples/co2_monthly.csv``);
 - ``trend``: 10 + 0.5 t + N(0, 1), 300 values;
 - ``seasonal``: CO2-like, 315 + 0.1 t + 3 sin(2 pi t / 12) + N(0, 0.3), 300 values;
 - ``random_walk``: cumulative sum of N(0, 1), 300 values;
 - ``ar2``: x(t) = 0.6 x(t-1) - 0.3 x(t-2) + N(0, 1), 300 values.
 
 Methods, all with the same lags (12; 24 for mackey_glass): persistence; seasonal naive
-(period 11 for sunspots, 12 for seasonal); ``gabp``: :class:`gabp.GABPForecaster` with only
+(period 11 for sunspots, 12 for co2 and seasonal); ``gabp``: :class:`gabp.GABPForecaster` with only
 ``n_lags`` (and ``seasonal_period`` where there is one) set, everything else at its defaults
 (so differencing and the L2 penalty are chosen on its validation part), mean ± std over
 ``--seeds`` seeds; ``ridge`` / ``ridge d=1``: scikit-learn's Ridge in
@@ -31,6 +32,7 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +42,8 @@ from _common import machine, machine_line, mean_std, table, write_json  # noqa: 
 from gabp import GABPForecaster  # noqa: E402
 from gabp.data import load_dataset  # noqa: E402
 from gabp.metrics import mase  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def make_series() -> dict[str, tuple[np.ndarray, int | None, int]]:
@@ -54,6 +58,8 @@ def make_series() -> dict[str, tuple[np.ndarray, int | None, int]]:
         "sunspots": (np.asarray(load_dataset("sunspots").series, dtype=float), 11, 12),
         "mackey_glass": (np.asarray(load_dataset("mackey_glass").series, dtype=float)[::3],
                          None, 24),
+        "co2": (np.loadtxt(EXAMPLES / "co2_monthly.csv", delimiter=",", skiprows=1,
+                           usecols=1), 12, 12),
         "trend": (10 + 0.5 * t + rng.normal(0, 1, 300), None, 12),
         "seasonal": (315 + 0.1 * t + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, .3, 300),
                      12, 12),
