@@ -188,6 +188,11 @@ def test_conformal_intervals_cover_their_share_on_an_ar_process():
     bt = f.backtest(y, 500)
     covered = np.mean(np.abs(bt.y_true - bt.predictions) <= half)
     assert 0.72 < covered < 0.9
+    multi = f.backtest(y, 500, steps=3)  # 3-step paths: one width per step ahead
+    halves = conformal_halfwidths(f.residuals_, 3, 0.8)
+    h = np.arange(500, 900) - multi.origins
+    covered3 = np.mean(np.abs(multi.y_true - multi.predictions) <= halves[h - 1])
+    assert 0.72 < covered3 < 0.9 and halves[0] < halves[2]
     fc = f.predict_interval(4)
     assert np.all(fc.lower < fc.mean) and np.all(fc.mean < fc.upper)
     assert fc.coverage == 0.8 and fc.index is None
