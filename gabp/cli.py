@@ -8,15 +8,23 @@
     gabp predict RUN_DIR data.csv [--output FILE] [--column NAME] [--steps N]
     gabp compare RUN_DIR... [--output FIG.png] [--part test]
     gabp datasets
+
+Options ``-v`` (a log line per generation), ``-q`` (silent) and ``--debug`` go before or
+after the subcommand. Every error is one line ``gabp <cmd>: error: ...`` with exit code 2;
+an internal bug exits with 1 (its traceback with ``--debug``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+import zipfile
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -50,12 +58,16 @@ def _headline(run) -> str:
     return "\n".join(lines)
 
 
+def _verbosity(args: argparse.Namespace) -> int:
+    """0 with -q (silent), 2 with -v (a log line per generation), else 1 (progress bar)."""
+    return 0 if args.quiet else (2 if args.verbose else 1)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiment import run_experiment
 
     run = run_experiment(args.config, out=args.out, name=args.name, seed=args.seed,
-                         n_jobs=args.n_jobs, overwrite=args.overwrite,
-                         verbose=0 if args.quiet else 1)
+                         n_jobs=args.n_jobs, overwrite=args.overwrite, verbose=_verbosity(args))
     print(_headline(run))
     return 0
 
@@ -63,15 +75,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from .experiment import resume_experiment
 
-    run = resume_experiment(args.run_dir, n_jobs=args.n_jobs, verbose=0 if args.quiet else 1)
+    run = resume_experiment(args.run_dir, n_jobs=args.n_jobs, verbose=_verbosity(args))
     print(_headline(run))
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
+    from .runs import RunLock
 
-    for path in write_report(args.run_dir):
+    if not os.path.isdir(args.run_dir):
+        raise FileNotFoundError(f"{args.run_dir} is not a run folder (no such directory).")
+    with RunLock(args.run_dir):  # the report writes into the folder: one writer at a time
+        written = write_report(args.run_dir)
+    for path in written:
         print(path)
     print(os.path.join(args.run_dir, "report.md"))
     return 0
@@ -180,35 +197,57 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line ``gabp <cmd>: error: ...`` (exit code 2), like the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_common(p: argparse.ArgumentParser, *, default: object) -> None:
+    """-v/-q/--debug, accepted before and after the subcommand."""
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="log one line per generation (best, mean, evaluations, failures, time)")
+    p.add_argument("-q", "--quiet", action="store_true", default=default,
+                   help="no progress bar and no log lines")
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="debug logging, and the traceback of any error")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gabp``."""
-    p = argparse.ArgumentParser(prog="gabp", description="Genetic-algorithm-optimized "
+    p = _Parser(prog="gabp", description="Genetic-algorithm-optimized "
                                 "backpropagation networks: run, resume, report, predict.")
     p.add_argument("--version", action="version", version=f"gabp {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every generation")
+    _add_common(p, default=False)
+    # Subcommands repeat the options with SUPPRESS defaults: given after the subcommand
+    # they are set, not given they leave the main parser's value alone.
+    common = _Parser(add_help=False)
+    _add_common(common, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="run a GA-BP experiment from a TOML config")
+    r = sub.add_parser("run", parents=[common],
+                       help="run a GA-BP experiment from a TOML config")
     r.add_argument("config", help="TOML config file (see examples/)")
     r.add_argument("--seed", type=int, default=None, help="override the config's seed")
     r.add_argument("--n-jobs", type=int, default=None, help="parallel workers (joblib)")
     r.add_argument("--out", default="runs", help="parent folder of run folders (default runs)")
     r.add_argument("--name", default=None, help="run name (folder suffix)")
     r.add_argument("--overwrite", action="store_true", help="allow an existing run folder")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("resume", help="continue an interrupted run from its checkpoint")
+    s = sub.add_parser("resume", parents=[common],
+                       help="continue an interrupted run from its checkpoint")
     s.add_argument("run_dir")
     s.add_argument("--n-jobs", type=int, default=None)
-    s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_resume)
 
-    s = sub.add_parser("report", help="re-draw a run's figures and report.md")
+    s = sub.add_parser("report", parents=[common], help="re-draw a run's figures and report.md")
     s.add_argument("run_dir")
     s.set_defaults(func=_cmd_report)
 
-    s = sub.add_parser("predict", help="predict with a run's model on a CSV file")
+    s = sub.add_parser("predict", parents=[common],
+                       help="predict with a run's model on a CSV file")
     s.add_argument("run_dir")
     s.add_argument("data", help="CSV with the model's input columns (series: the series)")
     s.add_argument("--output", "-o", default=None, help="write predictions here (CSV)")
@@ -221,35 +260,111 @@ def build_parser() -> argparse.ArgumentParser:
                    help="series: time column of the history (default the config's)")
     s.set_defaults(func=_cmd_predict)
 
-    s = sub.add_parser("compare", help="compare several runs: table and overlay plot")
+    s = sub.add_parser("compare", parents=[common],
+                       help="compare several runs: table and overlay plot")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--output", "-o", default=None, help="overlay figure (PNG)")
     s.add_argument("--part", default="test", help="held-out part to compare (default test)")
     s.set_defaults(func=_cmd_compare)
 
-    s = sub.add_parser("datasets", help="list the built-in datasets")
+    s = sub.add_parser("datasets", parents=[common], help="list the built-in datasets")
     s.set_defaults(func=_cmd_datasets)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gabp`` console script."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(message)s")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    from .config import ConfigError
-    from .runs import RunExistsError
+#: Errors of the user's inputs or of the run (bad file, out of memory, every individual
+#: failed ...): one line, exit code 2. Anything else is a bug in gabp: exit code 1.
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile,
+               MemoryError, RuntimeError)
 
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        text = f"out of memory ({exc or 'allocation failed'})"
+    elif isinstance(exc, KeyError):
+        text = f"missing key {exc}"
+    elif isinstance(exc, OSError) and exc.strerror and exc.filename:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    run_dir = getattr(exc, "gabp_run_dir", None)
+    if run_dir:
+        kept = ("its checkpoint is kept" if os.path.isfile(os.path.join(run_dir, "checkpoint.npz"))
+                else "no checkpoint was written")
+        text += f" (run folder {run_dir} marked failed; {kept})"
+    return " ".join(text.split())
+
+
+@contextlib.contextmanager
+def _logging(args: argparse.Namespace) -> Iterator[None]:
+    """Log lines of the ``gabp`` loggers to stderr at the level -v/-q/--debug ask for."""
+    level = (logging.DEBUG if args.debug else logging.INFO if args.verbose
+             else logging.ERROR if args.quiet else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(level)
     try:
-        return args.func(args)
-    except (ConfigError, RunExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"gabp {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; `gabp resume RUN_DIR` continues from the last checkpoint",
-              file=sys.stderr)
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``gabp ... | head``): send further output to /dev/null."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # pragma: no cover
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gabp`` console script.
+
+    Returns the exit code: 0 success, 2 an error in the inputs or the run (one line on
+    stderr), 1 an internal error (traceback with ``--debug`` or ``-v``), 130 interrupted.
+    """
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    with _logging(args):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .runs import RunInterrupted
+
+    prefix = f"gabp {args.command}"
+    try:
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except RunInterrupted as exc:
+        print(f"\n{prefix}: {exc}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt:
+        print(f"\n{prefix}: interrupted", file=sys.stderr)
+        return 130
+    except ConfigError as exc:
+        print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug or args.verbose:
+            traceback.print_exc()
+        print(f"{prefix}: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in "
+              "gabp; --debug shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

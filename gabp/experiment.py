@@ -7,11 +7,15 @@ metrics in original units; it never reaches the fitness or early stopping.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import platform
+import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -20,9 +24,20 @@ from typing import Any
 import numpy as np
 
 from . import runs
-from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
+from ._files import remove_temporaries
+from ._validation import check_int, fail
+from .config import (
+    bp_config,
+    check_memory,
+    check_task,
+    config_error,
+    dump_toml,
+    ga_config,
+    load_config,
+    resolve_config,
+)
 from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
-from .evolution import EvolutionResult, GAState, evolve
+from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
 from .forecasting import series_runs
 from .metrics import classification_report, regression_report, series_report
 from .model import Model
@@ -280,7 +295,7 @@ def run_experiment(
     resume : bool
         Continue from the run folder's checkpoint.
     verbose : int
-        0 silent, 1 progress bar, 2 also a log line per generation.
+        0 silent, 1 progress bar, 2 a log line per generation instead of the bar.
     callbacks : sequence of callables
         ``cb(state) -> stop?`` after every generation (see :func:`gabp.evolution.evolve`).
 
@@ -290,28 +305,100 @@ def run_experiment(
         The run folder read back (metrics, logbook, model ready to predict).
     """
     if isinstance(config, (str, os.PathLike)):
+        source = os.fspath(config)
         cfg = load_config(config)
     else:
+        source = "<config>"
         cfg = resolve_config(config)
     if name is not None:
-        cfg["name"] = name
+        cfg["name"] = str(name)
     if n_jobs is not None:
+        if check_int(n_jobs, "n_jobs", "run_experiment", low=-1024, high=1024) == 0:
+            fail("n_jobs", "run_experiment", "a positive or negative integer (-1: all cores)",
+                 n_jobs)
         cfg["n_jobs"] = n_jobs
     if seed is not None:
-        cfg["seed"] = seed
+        cfg["seed"] = check_int(seed, "seed", "run_experiment", low=0)
     if cfg["seed"] is None:
         cfg["seed"] = int(np.random.SeedSequence().entropy % (2**63))
     cfg["name"] = cfg["name"] or (cfg["data"]["dataset"] or os.path.splitext(
         os.path.basename(cfg["data"]["csv"]))[0])
     ga, bp = ga_config(cfg), bp_config(cfg)
-    ds, task = load_task(cfg)  # data errors surface before the run folder is made
-    search = _make_search(cfg, task) if "search" in cfg else None
-    path = runs.new_run_dir(out, cfg["name"], overwrite=overwrite or resume, path=run_dir)
-    runs.atomic_write(os.path.join(path, runs.CONFIG), dump_toml(cfg))
+    # Everything below up to new_run_dir checks data and memory: no folder exists yet.
+    try:
+        ds, task = load_task(cfg)
+    except (ValueError, TypeError, OSError, EOFError) as exc:
+        key = "csv" if cfg["data"]["csv"] is not None else "dataset"
+        raise config_error(source, "data", key, str(exc)) from None
+    check_task(cfg, task, source=source)
+    search = _make_search(cfg, task, source) if "search" in cfg else None
+    if search is None:
+        n_val = task.X_val.shape[0]
+        check_memory(cfg, n_inputs=task.X_train.shape[1], n_outputs=task.y_train.shape[1],
+                     n_train=task.X_train.shape[0], n_fit=n_val or task.X_train.shape[0],
+                     source=source)
+    toml_text = dump_toml(cfg)
+    path, lock = runs.new_run_dir(out, cfg["name"], overwrite=overwrite, resume=resume,
+                                  path=run_dir)
+    try:
+        with _signals_as_interrupt():
+            return _run_in(path, cfg, toml_text, ds, task, search, ga, bp, resume, verbose,
+                           callbacks)
+    except KeyboardInterrupt:
+        generation = _checkpointed_generation(path)
+        runs.update_meta(path, status="interrupted", last_checkpoint_generation=generation,
+                         stopped=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        raise runs.RunInterrupted(path, generation) from None
+    except BaseException as exc:
+        runs.update_meta(path, status="failed", error=f"{type(exc).__name__}: {exc}",
+                         last_checkpoint_generation=_checkpointed_generation(path),
+                         stopped=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.gabp_run_dir = path  # the CLI names the folder in its one-line message
+        raise
+    finally:
+        remove_temporaries(path)  # before the release: later temporaries are another writer's
+        lock.release()
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt (as SIGINT does) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _checkpointed_generation(path: str) -> int | None:
+    """Generation of the run folder's checkpoint, or None if there is none (or unreadable)."""
+    ck = os.path.join(path, runs.CHECKPOINT)
+    if not os.path.isfile(ck):
+        return None
+    try:
+        return int(load_checkpoint(ck)["generation"])
+    except (ValueError, OSError):
+        return None
+
+
+def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: TaskData,
+            search: Any, ga: GAConfig, bp: BPConfig, resume: bool, verbose: int,
+            callbacks: Sequence[Callable[[GAState], bool]]) -> runs.Run:
+    """The work of :func:`run_experiment` inside its locked run folder."""
+    runs.atomic_write(os.path.join(path, runs.CONFIG), toml_text)
     started = time.time()
     meta = {"versions": _versions(), "seed": cfg["seed"], "n_jobs": cfg["n_jobs"],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-            "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running"}
+            "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running",
+            "pid": os.getpid()}
     runs.write_json(os.path.join(path, runs.META), meta)
 
     if search is not None:
@@ -361,19 +448,19 @@ def _finish(path: str, cfg: dict[str, Any], meta: dict[str, Any], started: float
     return runs.load_run(path)
 
 
-def _make_search(cfg: dict[str, Any], task: TaskData):
+def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     """The validated :class:`~gabp.search.EvolutionarySearch` of a ``[search]`` table."""
     from .search import EvolutionarySearch
 
     kw = {k: v for k, v in cfg["search"].items()}
-    search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
-                                verbose=0, **kw)
     try:
+        search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
+                                    verbose=0, **kw)
         search._validate("[search]")
     except (ValueError, TypeError) as exc:
-        from .config import ConfigError
-
-        raise ConfigError(f"[search]: {exc}") from None
+        m = re.search(r"The '([^']+)' parameter", str(exc))
+        key = m.group(1) if m and m.group(1) in cfg["search"] else None
+        raise config_error(source, "search", key, str(exc)) from None
     return search
 
 
@@ -447,5 +534,6 @@ def resume_experiment(run_dir: str | os.PathLike, *, n_jobs: int | None = None,
     ck = os.path.join(run_dir, runs.CHECKPOINT)
     if not os.path.isfile(ck):
         raise FileNotFoundError(f"{run_dir} has no {runs.CHECKPOINT} to resume from.")
+    load_checkpoint(ck)  # a damaged checkpoint is refused before the folder is touched
     return run_experiment(os.path.join(run_dir, runs.CONFIG), run_dir=run_dir, resume=True,
                           n_jobs=n_jobs, verbose=verbose)

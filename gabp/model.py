@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_int, fail
+from ._validation import check_array, check_choice, check_int, fail
 from .data import OneHotEncoder, scaler_from_dict
 from .data.tasks import Scaler
 from .forecasting.transforms import forecast_paths
@@ -152,17 +152,39 @@ class Model:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save`.
+
+        Raises ``ValueError`` naming the file when it is not a complete gabp model (bad
+        archive, missing or mistyped keys); nothing is unpickled.
+        """
+        path = os.fspath(path)
         net, extra = load_network(path)
         if "task" not in extra:
-            raise ValueError(f"{os.fspath(path)} holds a bare network, not a gabp model.")
-        return cls(
-            network=net,
-            task=extra["task"],
-            x_scaler=None if extra["x_scaler"] is None else scaler_from_dict(extra["x_scaler"]),
-            y_scaler=None if extra["y_scaler"] is None else scaler_from_dict(extra["y_scaler"]),
-            encoder=None if extra["encoder"] is None else OneHotEncoder.from_dict(extra["encoder"]),
-            windowing=extra.get("windowing"),
-            feature_names=list(extra.get("feature_names", [])),
-            target_names=list(extra.get("target_names", [])),
-        )
+            raise ValueError(f"{path} holds a bare network, not a gabp model.")
+        try:
+            model = cls(
+                network=net,
+                task=check_choice(extra["task"], ("regression", "classification", "series"),
+                                  "task", "Model.load"),
+                x_scaler=_opt(extra["x_scaler"], scaler_from_dict),
+                y_scaler=_opt(extra["y_scaler"], scaler_from_dict),
+                encoder=_opt(extra["encoder"], OneHotEncoder.from_dict),
+                windowing=extra.get("windowing"),
+                feature_names=[str(f) for f in extra.get("feature_names", [])],
+                target_names=[str(t) for t in extra.get("target_names", [])],
+            )
+        except KeyError as exc:
+            raise ValueError(f"{path} is not a valid gabp model: the key {exc} is missing "
+                             "from its metadata.") from None
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"{path} is not a valid gabp model: {exc}") from None
+        if model.windowing is not None and not isinstance(model.windowing, dict):
+            raise ValueError(f"{path} is not a valid gabp model: 'windowing' is not a table.")
+        if model.task == "classification" and model.encoder is None:
+            raise ValueError(f"{path} is not a valid gabp model: a classifier without classes.")
+        return model
+
+
+def _opt(value: Any, build: Any) -> Any:
+    """``build(value)``, or None when ``value`` is None."""
+    return None if value is None else build(value)
