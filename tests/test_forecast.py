@@ -310,3 +310,11 @@ def test_numpy_input_never_imports_pandas():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_other_date_formats_are_parsed_by_pandas():
+    pytest.importorskip("pandas")
+    d = parse_times(["Mar 1958", "Apr 1958", "May 1958"], "date", "t")
+    assert d.dtype.kind == "M" and str(future_index(d, 1)[0])[:10] == "1958-06-01"
+    d = parse_times(["1958/03/01", "1958/04/01"], "date", "t")
+    assert str(d[1])[:10] == "1958-04-01"

@@ -8,6 +8,7 @@ only for them). Validation happens before any work: a time axis must be strictly
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,9 @@ def parse_times(values: Any, name: str, where: str) -> np.ndarray:
         pd = None
     if pd is not None:
         try:
-            return pd.to_datetime(pd.Series(cells)).to_numpy()
+            with warnings.catch_warnings():  # element-wise parsing is fine for a time axis
+                warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+                return pd.to_datetime(pd.Series(cells)).to_numpy()
         except (ValueError, TypeError):
             pass
     bad = next((c for c in cells if not _is_iso(c)), cells[0])
