@@ -497,8 +497,8 @@ class GABPForecaster(_BaseEstimator):
                 pos = np.minimum(origins[:, None] + 1 + np.arange(width)[None, :],
                                  ex.shape[0] - 1)
                 exf = ex[pos]
-        return forecast_paths(lambda X: reg.predict(X), hist, lags=lags, ops=ops, steps=steps,
-                              n_out=n_out, exog=exf)
+        return forecast_paths(reg.predict, hist, lags=lags, ops=ops, steps=steps, n_out=n_out,
+                              exog=exf)
 
     def _residuals(self, val_start: int, n_val: int, horizon: int) -> list[np.ndarray]:
         n_out = self.regressor_.n_outputs_
@@ -506,6 +506,8 @@ class GABPForecaster(_BaseEstimator):
         last = self.y_.shape[0] - 1
         # a direct model with exog needs the exog of all its outputs: full windows only
         origins = np.arange(val_start - 1, last - (n_out - 1 if self.exog_ is not None else 0))
+        if origins.size == 0:
+            return []
         steps = min(n_steps, last - origins[0])
         pred = self._paths(self.regressor_, self.y_, self.exog_, self.lags_, self.differencing_,
                            origins, steps, n_out)
