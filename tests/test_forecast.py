@@ -318,3 +318,18 @@ def test_other_date_formats_are_parsed_by_pandas():
     assert d.dtype.kind == "M" and str(future_index(d, 1)[0])[:10] == "1958-06-01"
     d = parse_times(["1958/03/01", "1958/04/01"], "date", "t")
     assert str(d[1])[:10] == "1958-04-01"
+
+
+def test_direct_strategy_with_exog_needs_the_exog_of_every_output():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=150)
+    y = 2 * x + rng.normal(0, 0.1, 150)
+    f = GABPForecaster(n_lags=1, horizon=3, strategy="direct", difference=0, **SMALL)
+    f.fit(y[:130], exog=x[:130])
+    assert f.regressor_.n_features_in_ == 1 + 3  # one lag + the exog of the 3 targets
+    pred = f.predict(3, exog=x[130:133])
+    assert np.max(np.abs(pred - y[130:133])) < 1.0
+    with pytest.raises(ValueError, match="'exog' parameter .* must be 3 rows"):
+        f.predict(2, exog=x[130:132])
+    bt = f.backtest(y, 130, steps=3, exog=x)
+    assert bt.predictions.shape == (20,) and len(f.residuals_) == 3
