@@ -5,6 +5,7 @@
 - :func:`evolve`: a DEAP genetic algorithm over those same arrays (classic, Baldwinian,
   Lamarckian GA-BP) with a plain-BP baseline at an equal gradient-step budget.
 - :class:`GABPRegressor` / :class:`GABPClassifier`: scikit-learn-style estimators.
+- :class:`GABPForecaster`: series forecasting (lags, differencing, intervals, backtests).
 - :class:`EvolutionarySearch`: evolve hyperparameters and architecture.
 - :func:`run_experiment`: a config -> a run folder with metrics, model and figures.
 
@@ -14,6 +15,7 @@ Plotting lives in :mod:`gabp.plotting`; importing ``gabp`` never imports matplot
 from .estimators import GABPClassifier, GABPRegressor
 from .evolution import BPConfig, EvolutionResult, GAConfig, evolve
 from .experiment import resume_experiment, run_experiment
+from .forecasting import GABPForecaster
 from .model import Model
 from .network import Architecture, Network, init_params, load_network, save_network
 from .runs import load_run
@@ -28,6 +30,7 @@ __all__ = [
     "EvolutionResult",
     "EvolutionarySearch",
     "GABPClassifier",
+    "GABPForecaster",
     "GABPRegressor",
     "GAConfig",
     "History",
