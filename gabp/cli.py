@@ -5,7 +5,7 @@
     gabp run CONFIG.toml [--seed N] [--n-jobs N] [--out DIR] [--name NAME] [--overwrite]
     gabp resume RUN_DIR [--n-jobs N]
     gabp report RUN_DIR
-    gabp predict RUN_DIR data.csv [--output FILE] [--column NAME]
+    gabp predict RUN_DIR data.csv [--output FILE] [--column NAME] [--steps N]
     gabp compare RUN_DIR... [--output FIG.png] [--part test] [--x gen] [--band std]
     gabp datasets
 
@@ -75,6 +75,54 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _series_forecast_rows(run, header: list[str], cols: list[list[str]],
+                          args: argparse.Namespace) -> list[str]:
+    """CSV lines of ``--steps`` dated forecasts with conformal intervals after a history."""
+    from .forecasting import conformal_halfwidths, future_index, parse_times
+
+    model, data = run.model, run.config.get("data", {})
+    name = args.column
+    if name is None:
+        target = data.get("target")
+        base = target if isinstance(target, str) else (
+            model.target_names[0].split("(")[0] if model.target_names else None)
+        others = [h for h in header if h.lower() not in _TIME_NAMES]
+        name = base if base in header else (others[0] if len(others) == 1 else base)
+    if name not in header:
+        raise ValueError(f"{args.data}: the series column {name!r} is missing; columns: "
+                         f"{', '.join(header)} (choose one with --column).")
+    time_col = args.date_column or data.get("date_column")
+    if time_col not in header:
+        time_col = next((h for h in header if h.lower() in _TIME_NAMES), None)
+    try:
+        series = np.asarray(cols[header.index(name)], dtype=float)
+    except ValueError as exc:
+        raise ValueError(f"{args.data}: column {name!r} must hold numbers ({exc}).") from None
+    if time_col is not None:
+        from .forecasting import check_time_index
+
+        times = parse_times(cols[header.index(time_col)], time_col, args.data)
+        check_time_index(times, time_col, args.data)
+        future = future_index(times, args.steps)
+    else:
+        time_col, future = "step", np.arange(1, args.steps + 1)
+    mean = model.forecast(series, args.steps)
+    residuals = (model.windowing or {}).get("residuals") or []
+    lines = [f"{time_col},forecast" + (",lower,upper" if residuals else "")]
+    half = conformal_halfwidths(residuals, args.steps, args.coverage) if residuals else None
+    for j in range(args.steps):
+        t = future[j]
+        t = str(np.datetime_as_string(t, unit="D")) if isinstance(t, np.datetime64) else t
+        row = f"{t},{float(mean[j])!r}"
+        if half is not None:
+            row += f",{float(mean[j] - half[j])!r},{float(mean[j] + half[j])!r}"
+        lines.append(row)
+    return lines
+
+
+_TIME_NAMES = ("year", "date", "time", "t", "month", "ds", "period")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .data import read_table
     from .runs import atomic_write, load_run
@@ -84,18 +132,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     header, rows = read_table(args.data)
     cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
     if model.task == "series":
-        name = args.column
-        if name is None:
-            base = model.target_names[0].split("(")[0] if model.target_names else None
-            others = [h for h in header if h.lower() not in ("year", "date", "time", "t")]
-            name = base if base in header else (others[0] if len(others) == 1 else base)
-        if name not in header:
-            raise ValueError(f"{args.data}: the series column {name!r} is missing; columns: "
-                             f"{', '.join(header)} (choose one with --column).")
-        series = np.asarray(cols[header.index(name)], dtype=float)
-        pos, pred = model.predict_series(series)
-        out_rows = ["position,prediction"] + [f"{int(p)},{float(np.ravel(v)[0])!r}"
-                                              for p, v in zip(pos, pred, strict=True)]
+        out_rows = _series_forecast_rows(run, header, cols, args)
     else:
         missing = [f for f in model.feature_names if f not in header]
         if missing:
@@ -198,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("data", help="CSV with the model's input columns (series: the series)")
     s.add_argument("--output", "-o", default=None, help="write predictions here (CSV)")
     s.add_argument("--column", default=None, help="series column (default the target name)")
+    s.add_argument("--steps", type=int, default=1,
+                   help="series: forecast this many values after the history (default 1)")
+    s.add_argument("--coverage", type=float, default=0.9,
+                   help="series: coverage of the conformal intervals (default 0.9)")
+    s.add_argument("--date-column", default=None,
+                   help="series: time column of the history (default the config's)")
     s.set_defaults(func=_cmd_predict)
 
     s = sub.add_parser("compare", parents=[common],

@@ -11,6 +11,9 @@ A config has five tables; every key is optional and takes the default shown by
     dataset = "sunspots"         # a built-in name, or csv = "file.csv" with target = "..."
     n_lags = 12                  # series only
     horizon = 1
+    difference = 0               # series: 0, 1 or "auto" (chosen on the validation part)
+    seasonal_period = 12         # series: season length (seasonal naive, seasonal difference)
+    seasonal_difference = 0      # series: 0, 1 or "auto"
     val_fraction = 0.15
     test_fraction = 0.15
     scaler = "minmax"            # "minmax", "standard" or "none"
@@ -96,6 +99,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "scaler": ((str,), "minmax"),
         "feature_range": ((list,), [-1.0, 1.0]),
         "classic_split": ((bool,), False),
+        "difference": ((int, str), 0),
+        "seasonal_period": ((int, _OPT), None),
+        "seasonal_difference": ((int, str), 0),
     },
     "network": {
         "hidden_layer_sizes": ((list, int), [10]),
@@ -271,6 +277,7 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     if data["task"] is not None and data["task"] not in ("regression", "classification",
                                                          "series"):
         raise rep.error("data", "task", "must be 'regression', 'classification' or 'series'")
+    _check_differencing(rep, cfg)
     run = cfg["run"]
     if run["mode"] not in MODES:
         raise rep.error("run", "mode", f"must be one of {', '.join(MODES)}, got {run['mode']!r}")
@@ -293,6 +300,26 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     except (ValueError, TypeError) as exc:
         key = _param_name(str(exc))
         raise rep.error("bp", key if key in SCHEMA["bp"] else None, str(exc)) from None
+
+
+def _check_differencing(rep: _Reporter, cfg: dict[str, Any]) -> None:
+    """[data] difference / seasonal_period / seasonal_difference (series runs)."""
+    data = cfg["data"]
+    for key in ("difference", "seasonal_difference"):
+        if data[key] not in (0, 1, "auto") or isinstance(data[key], bool):
+            raise rep.error("data", key, f"must be 0, 1 or \"auto\", got {data[key]!r}")
+    period = data["seasonal_period"]
+    if period is not None and period < 2:
+        raise rep.error("data", "seasonal_period", f"must be an integer >= 2, got {period!r}")
+    if data["seasonal_difference"] != 0 and period is None:
+        raise rep.error("data", "seasonal_difference", "needs 'seasonal_period'")
+    if data["difference"] == 0 and data["seasonal_difference"] == 0:
+        return
+    if data["horizon"] not in (None, 1, [1]):
+        raise rep.error("data", "difference", "needs horizon = 1 in a run (forecast more "
+                        "steps with `gabp predict --steps`, or use gabp.GABPForecaster)")
+    if "search" in cfg:
+        raise rep.error("data", "difference", "is not available with a [search] table")
 
 
 def _checked(rep: _Reporter, section: str, key: str, check: Any, *args: Any, **kw: Any) -> Any:

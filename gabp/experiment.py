@@ -8,6 +8,7 @@ metrics in original units; it never reaches the fitness or early stopping.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import platform
@@ -37,7 +38,8 @@ from .config import (
 )
 from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, read_table, split_task
 from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
-from .metrics import classification_report, confusion_matrix, regression_report
+from .forecasting import series_runs
+from .metrics import classification_report, confusion_matrix, regression_report, series_report
 from .model import Model
 from .network import Network
 from .trainer import History
@@ -106,7 +108,19 @@ def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
         if d["horizon"] is not None:
             kw["horizon"] = d["horizon"]
         ds = load_csv(d["csv"], **kw)
-    return ds, split_task(
+    if ds.task != "series":
+        return ds, _split(cfg, ds)
+    ds = series_runs.check_times(ds)  # dates parsed and validated before any work
+    source, diff = series_runs.differencing(cfg, ds, lambda x: _split(cfg, x))
+    task = _split(cfg, source)
+    windowing = {**task.windowing, "differencing": diff["ops"], "differencing_choice": diff,
+                 "seasonal_period": d["seasonal_period"]}
+    return ds, dataclasses.replace(task, windowing=windowing)
+
+
+def _split(cfg: dict[str, Any], ds: Dataset) -> TaskData:
+    d = cfg["data"]
+    return split_task(
         ds,
         val_fraction=d["val_fraction"],
         test_fraction=d["test_fraction"],
@@ -130,8 +144,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
-    """Every held-out and training part: X (scaled), raw targets, time index."""
+def _parts(task: TaskData, ds: Dataset | None = None) -> dict[str, dict[str, Any]]:
+    """Every held-out and training part: X (scaled), raw targets, time index (series:
+    also the target positions, and for a differenced run the targets in original units)."""
     parts = {}
     for name in ("train", "val", "test"):
         X = getattr(task, f"X_{name}")
@@ -141,16 +156,22 @@ def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
                            "index": index if index is not None else getattr(task, f"idx_{name}")}
     for name, extra in task.extra.items():
         parts[name] = {"X": extra["X"], "y_raw": extra["y_raw"], "index": extra.get("index")}
+    if task.task == "series" and ds is not None:
+        series_runs.attach_levels(parts, ds, task.windowing)
     return parts
 
 
-def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray,
+            scale: tuple[np.ndarray, int] | None = None) -> dict[str, Any]:
     """Metrics of one part; classification adds ``confusion_matrix`` = labels + counts.
 
     The counts come from the labels as the model saw them (the encoder's classes, strings
-    or integers), so they sum to the part's size and their diagonal is the accuracy.
+    or integers), so they sum to the part's size and their diagonal is the accuracy. Series
+    parts with ``scale`` add MASE / RMSSE against the training period's naive error.
     """
     if task.task != "classification":
+        if scale is not None:
+            return series_report(y_raw, pred, *scale)
         return regression_report(y_raw, pred)
     labels = list(task.encoder.classes_)
     report: dict[str, Any] = classification_report(y_raw, pred, labels=labels)
@@ -166,9 +187,12 @@ def _model(task: TaskData, net: Network) -> Model:
                  feature_names=list(task.feature_names), target_names=list(task.target_names))
 
 
-def _predict(model: Model, X_scaled: np.ndarray) -> np.ndarray:
-    """Predictions in original units (or labels) from already-scaled inputs."""
-    return model.output_to_target(model.predict_scaled(X_scaled))
+def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = None
+             ) -> np.ndarray:
+    """Predictions in original units (or labels) from already-scaled inputs; a differenced
+    series part adds its ``base`` (the known past) back."""
+    pred = model.output_to_target(model.predict_scaled(X_scaled))
+    return pred if part is None or "base" not in part else pred + part["base"]
 
 
 def _mean_std(reports: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -194,10 +218,13 @@ def _training(h: History, bp: dict[str, Any], has_val: bool) -> dict[str, Any]:
 
 
 def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]],
-             task_reason: str = "") -> dict[str, Any]:
+             task_reason: str = "", ds: Dataset | None = None) -> dict[str, Any]:
     model = _model(task, result.network)
     held_out = _held_out(parts)
     has_val = result.config["fitness_on"] == "validation"
+    naive, scale = ({}, None)
+    if task.task == "series" and ds is not None and "train" in parts:
+        naive, scale = series_runs.naive_metrics(parts, ds, task.windowing, held_out)
     out: dict[str, Any] = {
         "task": task.task,
         "task_reason": task_reason,
@@ -206,8 +233,8 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         "fitness_on": result.config["fitness_on"],
         "loss": result.config["loss"],
         "held_out": held_out,
-        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
-                 for p in parts},
+        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"], parts[p]),
+                            scale) for p in parts},
         "final_bp": _training(result.bp_history, result.config["bp"], has_val),
         "gabp_val_error": result.val_error,
         "gabp_best_fitness": result.best_fitness,
@@ -228,7 +255,7 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
             m = _model(task, Network.from_architecture(base.network.arch,
                                                        base.network.params[i : i + 1]))
             per_restart.append({p: _report(task, parts[p]["y_raw"],
-                                           _predict(m, parts[p]["X"]))
+                                           _predict(m, parts[p]["X"], parts[p]), scale)
                                 for p in parts})
         out["baseline"] = {
             "n_restarts": base.network.n_networks,
@@ -246,6 +273,9 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         for p in parts:
             mean, std = _mean_std([r[p] for r in per_restart])
             out["baseline"]["mean"][p], out["baseline"]["std"][p] = mean, std
+    if naive:
+        out["naive"] = naive
+        out["differencing"] = task.windowing.get("differencing_choice")
     return out
 
 
@@ -258,8 +288,8 @@ def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dic
             b.network.arch, b.network.params[b.best : b.best + 1]))
     rows = []
     for part, d in parts.items():
-        bpred = None if base_model is None else _predict(base_model, d["X"])
-        rows += _part_rows(task, part, d, _predict(model, d["X"]), bpred)
+        bpred = None if base_model is None else _predict(base_model, d["X"], d)
+        rows += _part_rows(task, part, d, _predict(model, d["X"], d), bpred)
     return rows
 
 
@@ -282,6 +312,8 @@ def _part_rows(task: TaskData, part: str, d: dict[str, Any], pred: np.ndarray,
                 row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
                 if bpred is not None:
                     row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
+                for name, npred in d.get("naive", {}).items():
+                    row[f"{name}_pred{sfx}"] = float(npred[i, j])
         rows.append(row)
     return rows
 
@@ -292,6 +324,8 @@ def _held_out(parts: dict[str, Any]) -> list[str]:
 
 
 def _scalar(v: Any) -> Any:
+    if isinstance(v, np.datetime64):
+        return str(v)
     return v.item() if isinstance(v, np.generic) else (str(v) if isinstance(v, np.ndarray) else v)
 
 
@@ -476,13 +510,18 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
         checkpoint_every=run["checkpoint_every"], resume=resume, callbacks=callbacks,
         ensemble=run["ensemble"],
     )
-    parts = _parts(task)
+    parts = _parts(task, ds)
     if result.logbook is not None:
         runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
+    metrics = _metrics(task, result, parts, task_reason, ds)  # attaches naive forecasts
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts, task_reason))
-    _model(task, result.network).save(os.path.join(path, runs.MODEL))
+    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    model = _model(task, result.network)
+    if task.task == "series":
+        model.windowing = {**model.windowing,
+                           "residuals": series_runs.interval_residuals(model, ds, parts)}
+    model.save(os.path.join(path, runs.MODEL))
     meta["evolution_elapsed_s"] = result.elapsed
     return _finish(path, cfg, meta, started, resume)
 
@@ -550,11 +589,16 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     model = Model.from_estimator(est, task=task.task, windowing=windowing,
                                  feature_names=features, target_names=list(task.target_names))
     held_out = _held_out(parts)
+    naive, scale = ({}, None)
+    if task.task == "series" and "train" in parts:
+        windowing["seasonal_period"] = cfg["data"]["seasonal_period"]
+        series_runs.attach_levels(parts, ds, windowing)
+        naive, scale = series_runs.naive_metrics(parts, ds, windowing, held_out)
     report = {}
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
-        report[name] = _report(task, d["y_raw"], pred)
+        report[name] = _report(task, d["y_raw"], pred, scale)
         rows += _part_rows(task, name, d, pred)
     summary = search.to_dict()
     metrics = {"task": task.task, "task_reason": task_reason, "mode": "search",
@@ -563,6 +607,8 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
                "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
                "n_failed": search.n_failed_, "stop_reason": "n_generations",
                "best_params": config_to_dict(search.best_params_)}
+    if naive:
+        metrics["naive"] = naive
     runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in search.logbook_])
     runs.write_csv(os.path.join(path, runs.SEARCH), search_records(search))
     runs.write_csv(os.path.join(path, runs.BP_CURVE),

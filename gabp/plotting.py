@@ -656,6 +656,10 @@ def plot_series(
     y_pred: Any,
     *,
     regions: Mapping[str, tuple[Any, Any]] | None = None,
+    baseline: Any = None,
+    naive: Mapping[str, Any] | None = None,
+    zoom: tuple[Any, Any] | None = None,
+    name: str | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -664,50 +668,84 @@ def plot_series(
     Parameters
     ----------
     index : array-like of shape (n,) or None
-        Position of each row on the time axis (e.g. years, datetimes); ``None`` for
-        ``0 .. n-1``.
+        Position of each row on the time axis (e.g. years, ``datetime64`` dates, which get
+        date ticks); ``None`` for ``0 .. n-1``.
     y_true, y_pred : array-like of shape (n,) or (n, n_outputs)
         Actual and predicted values in the original units. NaN in ``y_pred`` (rows that were
         not predicted) is drawn as a gap.
     regions : dict of str -> (start, end), optional
         Spans in ``index`` units, e.g. ``{"train": (1900, 1950), "validation": (1950, 1960),
         "test": (1960, 1970)}``; each is shaded (``axvspan``) and named in the legend.
+    baseline : array-like like ``y_pred``, optional
+        Plain-BP predictions (first output column drawn).
+    naive : dict of str -> array-like of shape (n,), optional
+        Naive forecasts (``{"persistence": ..., "seasonal naive": ...}``).
+    zoom : (start, end), optional
+        A span of ``index`` (the test part) drawn again, larger, with the baseline and naive
+        forecasts: a second panel below when ``ax`` is None, else an inset of ``ax``. The
+        baseline and naive lines then appear only there, keeping a long series readable.
+    name : str, optional
+        Name of the series (the value axis label and the legend's ``actual``).
     ax : Axes, optional
     title : str, optional
 
     Returns
     -------
     matplotlib.axes.Axes
-        Lines: ``actual`` then ``predicted`` (``actual[j]`` / ``predicted[j]`` per output
-        column when n_outputs > 1); one patch per region.
+        The main panel. Lines: ``actual`` then ``predicted`` (``actual[j]`` /
+        ``predicted[j]`` per output column when n_outputs > 1), then (without ``zoom``) the
+        baseline and naive lines; one patch per region. The zoom panel is
+        ``ax.figure.axes[1]`` (new figure) or ``ax.child_axes[0]`` (inset).
     """
     where = "plot_series"
     idx, t, p = _series(index, y_true, y_pred, where)
     _check_label(title, "title", where)
+    _check_label(name, "name", where)
+    extra = []
+    if baseline is not None:
+        _, _, b = _series(idx, y_true, baseline, where)
+        extra.append(("plain BP", b[:, 0], dict(color="C0", lw=1.1, ls="-.")))
+    if naive is not None:
+        if not isinstance(naive, Mapping):
+            fail("naive", where, "a dict of name -> predictions", naive, exc=TypeError)
+        for k, (label, values) in enumerate(naive.items()):
+            _, _, v = _series(idx, y_true, values, where)
+            extra.append((str(label), v[:, 0], dict(color=f"C{k + 7}", lw=1.0, ls=":")))
     spans = []
     if regions is not None:
         if not isinstance(regions, Mapping):
             fail("regions", where, "a dict of name -> (start, end)", regions, exc=TypeError)
-        for name, span in regions.items():
+        for region, span in regions.items():
             if isinstance(span, (str, bytes)) or not isinstance(span, Sequence) or len(span) != 2:
                 fail(
                     "regions",
                     where,
                     "a dict of name -> (start, end)",
                     regions,
-                    hint=f"Region {name!r} is {span!r}.",
+                    hint=f"Region {region!r} is {span!r}.",
                 )
-            spans.append((str(name), span[0], span[1]))
-    ax = _axes(ax, where)
+            spans.append((str(region), span[0], span[1]))
+    if zoom is not None and (isinstance(zoom, (str, bytes)) or not isinstance(zoom, Sequence)
+                             or len(zoom) != 2):
+        fail("zoom", where, "a pair (start, end) of index values", zoom)
+    if ax is None and zoom is not None:
+        fig = Figure(figsize=(9.0, 6.5), dpi=100, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax, zax = fig.subplots(2, 1, height_ratios=(1.0, 1.1))
+    else:
+        ax = _axes(ax, where)
+        zax = None if zoom is None else ax.inset_axes([0.52, 0.52, 0.46, 0.44])
 
-    for k, (name, start, end) in enumerate(spans):
-        color = _REGION_COLORS.get(name.lower(), f"C{(k + 4) % 10}")
-        ax.axvspan(start, end, color=color, alpha=0.12, lw=0, label=name)
+    for k, (region, start, end) in enumerate(spans):
+        color = _REGION_COLORS.get(region.lower(), f"C{(k + 4) % 10}")
+        ax.axvspan(start, end, color=color, alpha=0.12, lw=0, label=region)
     multi = t.shape[1] > 1
+    actual = name or "actual"
     for j in range(t.shape[1]):
         suffix = f"[{j}]" if multi else ""
         ax.plot(
-            idx, t[:, j], color="black" if not multi else f"C{j}", lw=1.3, label=f"actual{suffix}"
+            idx, t[:, j], color="black" if not multi else f"C{j}", lw=1.3,
+            label=f"{actual}{suffix}"
         )
         ax.plot(
             idx,
@@ -717,12 +755,44 @@ def plot_series(
             ls="--",
             label=f"predicted{suffix}",
         )
-    ax.set_xlabel("time")
-    ax.set_ylabel("value")
+    if zax is None:
+        for label, values, style in extra:
+            ax.plot(idx, values, label=label, **style)
+    else:
+        sel = (idx >= zoom[0]) & (idx <= zoom[1])
+        zax.plot(idx[sel], t[sel, 0], color="black", lw=1.4, label=actual)
+        zax.plot(idx[sel], p[sel, 0], color="C3", lw=1.4, ls="--", label="GA-BP")
+        for label, values, style in extra:
+            zax.plot(idx[sel], values[sel], label=label, **style)
+        zax.set_title("test part", fontsize="medium")
+        zax.grid(True, alpha=0.3)
+        _date_ticks(zax, idx)
+        if zax in ax.child_axes:
+            zax.legend(fontsize="small", ncols=2)
+        else:  # two panels: legends beside them, never over a long series
+            zax.set_ylabel(name or "value")
+            zax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    _date_ticks(ax, idx)
+    ax.set_xlabel("date" if idx.dtype.kind == "M" else "time")
+    ax.set_ylabel(name or "value")
     ax.set_title(title if title is not None else "predicted vs actual")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    if zax is not None and zax not in ax.child_axes:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend(loc="upper left" if zax is not None else "best")
     return ax
+
+
+def _date_ticks(ax: Axes, idx: np.ndarray) -> None:
+    """Concise date ticks for a datetime axis (numbers keep the default ticks)."""
+    if idx.dtype.kind != "M":
+        return
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 def plot_errors(

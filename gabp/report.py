@@ -175,6 +175,14 @@ def console_summary(run: runs.Run) -> str:
                 text += (f" | plain BP {base['mean'][part][k]:.4g} ± "
                          f"{base['std'][part][k]:.2g} (mean ± std of {base['n_restarts']})")
             lines.append(text)
+    for part in _held_out(m) if m.get("naive") else ():
+        values = m["gabp"][part]
+        naive = " | ".join(f"{name.replace('_', ' ')} {m['naive'][name][part]['rmse']:.4g} "
+                           f"(MASE {m['naive'][name][part]['mase']:.3g})" for name in m["naive"]
+                           if part in m["naive"][name])
+        lines.append(f"  {part} rmse of naive forecasts: {naive}; {label} MASE "
+                     f"{values['mase']:.3g} (< 1: better than the training period's naive "
+                     "forecast)")
     return "\n".join(lines)
 
 
@@ -221,11 +229,43 @@ def _regions(preds: dict[str, list[Any]]) -> dict[str, tuple[float, float]]:
     out = {}
     names = {"train": "train", "val": "validation", "test": "test"}
     parts = np.array(preds["part"])
-    index = np.array(preds["index"], dtype=float)
+    index = _time_axis(preds["index"])
     for part in dict.fromkeys(preds["part"]):
         sel = index[parts == part]
-        out[names.get(part, part)] = (float(sel.min()), float(sel.max()))
+        out[names.get(part, part)] = (sel.min(), sel.max())
     return out
+
+
+def _time_axis(values: list[Any]) -> np.ndarray:
+    """The ``index`` column of ``predictions.csv``: numbers, or dates (``datetime64``)."""
+    try:
+        return np.array(values, dtype=float)
+    except ValueError:
+        from .forecasting.dates import parse_times
+
+        return parse_times([str(v) for v in values], "index", "predictions.csv")
+
+
+def _plot_series(plotting: Any, run: runs.Run, preds: dict[str, list[Any]], index: np.ndarray,
+                 order: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> Any:
+    """The series figure: GA-BP over the whole series, the test part zoomed with the
+    plain-BP and naive forecasts, the series name and dates on the axes."""
+    def col(key: str) -> np.ndarray | None:
+        key = key if key in preds else f"{key}_0"
+        return None if key not in preds else np.array(
+            [np.nan if v is None else v for v in preds[key]], dtype=float)[order]
+
+    names = {"persistence": "persistence", "seasonal_naive": "seasonal naive"}
+    naive = {label: col(f"{key}_pred") for key, label in names.items()
+             if col(f"{key}_pred") is not None}
+    regions = _regions(preds)
+    target = run.config.get("data", {}).get("target")
+    if not isinstance(target, str):
+        target = (run.model.target_names or ["value"])[0].split("(")[0]
+    return plotting.plot_series(index[order], y_true[order], y_pred[order], regions=regions,
+                                baseline=col("baseline_pred"), naive=naive or None,
+                                zoom=regions.get("test"), name=target,
+                                title=f"GA-BP: predicted vs actual {target}")
 
 
 def _searched_params(run: runs.Run) -> list[str] | None:
@@ -373,16 +413,13 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     task = m.get("task")
     if preds and task in ("series", "regression"):
         parts = np.array([str(p) for p in preds["part"]])
-        index = np.array(preds["index"], dtype=float)
+        index = _time_axis(preds["index"])
         y_true, y_pred = _values(preds, "y_true"), _values(preds, "y_pred")
         target = _target_name(run)
         if task == "series":
             order = np.argsort(index, kind="stable")
-            ax = plotting.plot_series(index[order], y_true[order], y_pred[order],
-                                      regions=_regions(preds),
-                                      title="GA-BP: predicted vs actual")
+            ax = _plot_series(plotting, run, preds, index, order, y_true, y_pred)
             ax.set_xlabel(_time_name(run))
-            ax.set_ylabel(target)
             save(ax, "series")
         ax = plotting.plot_predicted_vs_actual(y_true, y_pred, parts=parts, name=target)
         ax.set_title(f"{model_label(m)}: predicted vs actual {target}")
@@ -438,6 +475,34 @@ def metrics_table(metrics: dict[str, Any]) -> list[str]:
                 best = base["per_restart"][base["best_by_val"]][part][key]
                 row += f" {_fmt(mean)} ± {_fmt(std)} | {_fmt(best)} |"
             lines.append(row)
+    return lines
+
+
+def naive_table(metrics: dict[str, Any]) -> list[str]:
+    """Markdown: GA-BP, plain BP and the naive forecasts on each held-out part of a series
+    run (RMSE, MAE, MASE, RMSSE), and the differencing used."""
+    naive, base = metrics["naive"], metrics.get("baseline")
+    label = "best found (refit)" if metrics.get("mode") == "search" else "GA-BP"
+    cols = [label] + (["plain BP (mean)"] if base else []) + [
+        n.replace("_", " ") for n in naive]
+    diff = metrics.get("differencing") or {}
+    lines = ["## Against the naive forecasts", "",
+             "Persistence repeats the last known value; seasonal naive the value one season "
+             "earlier. MASE and RMSSE divide the errors by the training period's in-sample "
+             "naive error: below 1 is better than that naive forecast.", ""]
+    if diff:
+        lines += [f"Differencing: difference = {diff.get('difference')}, seasonal difference "
+                  f"= {diff.get('seasonal_difference')} (requested: {diff.get('requested')}; "
+                  f"validation RMSE of the candidates: {diff.get('scores') or 'not screened'}"
+                  ").", ""]
+    lines += ["| part | metric | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for part, values in metrics.get("gabp", {}).items():
+        if not all(part in naive[n] for n in naive):  # naive forecasts of held-out parts
+            continue
+        for key in ("rmse", "mae", "mase", "rmsse"):
+            row = [values.get(key)] + ([base["mean"][part].get(key)] if base else [])
+            row += [naive[n][part][key] for n in naive]
+            lines.append(f"| {part} | {key} | " + " | ".join(_fmt(v) for v in row) + " |")
     return lines
 
 
@@ -563,6 +628,7 @@ SECTIONS: list[Callable[[runs.Run, Sequence[str]], list[str]]] = [
     lambda run, figures: _overview(run),
     lambda run, figures: _metrics_section(run),
     lambda run, figures: _confusion_section(run),
+    lambda run, figures: (naive_table(run.metrics) + [""]) if run.metrics.get("naive") else [],
     _figures_section,
     lambda run, figures: _reproduce_section(run),
     lambda run, figures: _config_section(run),

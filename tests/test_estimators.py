@@ -560,9 +560,16 @@ def test_sklearn_pipeline_and_model_selection():
 def test_signatures_match_the_one_parameter_table():
     import inspect
 
+    from gabp import GABPForecaster
     from gabp.estimators import COMMON_PARAMS
 
-    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: {}}
+    series = {"n_lags": 12, "horizon": 1, "strategy": "recursive", "difference": "auto",
+              "seasonal_period": None, "seasonal_difference": "auto", "coverage": 0.9,
+              # the forecaster's own defaults: a longer chronological validation part and an
+              # L2 strength screened on it (see GABPForecaster)
+              "alpha": "auto", "validation_fraction": 0.2}
+    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: {},
+              GABPForecaster: {"scale_targets": True, **series}}
     for cls, own in extras.items():
         sig = inspect.signature(cls.__init__).parameters
         got = {n: p.default for n, p in sig.items() if n != "self"}

@@ -120,7 +120,9 @@ def test_sunspots_config_through_the_command_line(tmp_path):
     cmd = [exe] if exe else [sys.executable, "-m", "gabp.cli"]
     proc = subprocess.run(
         [*cmd, "run", str(config), "--out", str(tmp_path / "runs"), "--name", "cli", "--seed",
-         "3", "-q"], capture_output=True, text=True, timeout=120)
+         "3", "-q"], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(  # this checkout, not an install
+            [str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")])))
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.endswith("-cli")

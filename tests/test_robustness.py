@@ -523,10 +523,10 @@ def test_closed_pipe_ends_quietly(finished, tmp_path):
                                                          for i in range(200000)))
     env = dict(os.environ, MPLBACKEND="Agg",
                PYTHONPATH=ROOT)
-    res = subprocess.run(f"{sys.executable} -m gabp predict {finished} s.csv | head -n 2",
-                         shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert res.stdout.splitlines()[0] == "position,prediction"
+    res = subprocess.run(f"{sys.executable} -m gabp predict {finished} s.csv --steps 50000 "
+                         "| head -n 2", shell=True, cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.stdout.splitlines()[0] == "year,forecast,lower,upper"
     assert res.stderr == ""
 
 
