@@ -329,10 +329,26 @@ def _weighted_mean(values: np.ndarray, sample_weight: Any, where: str) -> float:
 
 # --------------------------------------------------------------------------- estimators
 
+REG_WHY = """
+        Why the regressor's defaults are what they are (``bench/solvers_quality.py``, 3-5
+        seeds): with ``alpha=0`` and validation data, ``optimizer="auto"`` trains by Bayesian
+        regularization, which sets its own weight penalty; that gives Mackey-Glass test RMSE
+        0.0025 with 10 tanh units (0.0039 with LM and ``alpha=1e-4``, 0.032 for
+        scikit-learn's default MLP) and sunspots ARV 0.107 / 0.27 with 8 units (LM: 0.16 /
+        0.38). 10 hidden units is MATLAB's default."""
+CLS_WHY = """
+        Why the classifier's defaults are what they are (``bench/solvers_quality.py``, 3
+        seeds, 25 %% test split): 64 ReLU units with ``alpha=1e-3`` trained by L-BFGS (what
+        ``"auto"`` picks for these sizes) reach digits 0.984 against 0.981 for
+        scikit-learn's default ``MLPClassifier`` (10 tanh units: 0.962); on wine (0.985 vs
+        0.992) and breast cancer (0.972 vs 0.977) gabp is one test sample behind, within the
+        seed spread: the GA holds out ``validation_fraction`` of these small sets for its
+        fitness, which scikit-learn trains on."""
+
 _PARAMS_DOC = """
-    hidden_layer_sizes : int or sequence of int, default (10,)
+    hidden_layer_sizes : int or sequence of int, default %(hidden)s
         Units of each hidden layer.
-    activation : {"tanh", "sigmoid", "relu", "leaky_relu", "identity"}, default "tanh"
+    activation : {"tanh", "sigmoid", "relu", "leaky_relu", "identity"}, default %(activation)s
         Activation of the hidden layers.
     mode : {"classic", "baldwinian", "lamarckian", "bp"}, default "lamarckian"
         ``classic``: the GA scores untrained weights, BP fine-tunes the best; ``baldwinian``:
@@ -359,8 +375,8 @@ default "auto"
     batch_size : int or None, default 32
         Mini-batch size of the first-order optimizers; ``None`` for full-batch gradient
         descent.
-    alpha : float, default 1e-4
-        L2 penalty on the weights (biases are not penalized).
+    alpha : float, default %(alpha)s
+        L2 penalty on the weights (biases are not penalized).%(why)s
     validation_fraction : float in [0, 1), default 0.1
         Part of the training data held out (seeded by ``random_state``) to compute the GA's
         fitness and to stop the final fine-tune early. With 0, the fitness is computed on
@@ -447,7 +463,7 @@ class _GABPBase(_BaseEstimator):
         learning_rate: float = 0.01,
         momentum: float = 0.9,
         batch_size: int | None = 32,
-        alpha: float = 1e-4,
+        alpha: float = 0.0,
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 20,
@@ -671,7 +687,9 @@ class GABPRegressor(_GABPBase):
 
     Parameters
     ----------"""
-        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in REGRESSION_FITNESS)}
+        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in REGRESSION_FITNESS),
+                         "hidden": "(10,)", "activation": '"tanh"', "alpha": "0.0",
+                         "why": REG_WHY}
         + """    scale_targets : bool, default True
         Standardize the targets for training; predictions are scaled back.
 
@@ -709,7 +727,7 @@ class GABPRegressor(_GABPBase):
         learning_rate: float = 0.01,
         momentum: float = 0.9,
         batch_size: int | None = 32,
-        alpha: float = 1e-4,
+        alpha: float = 0.0,
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 20,
@@ -806,7 +824,9 @@ class GABPClassifier(_GABPBase):
 
     Parameters
     ----------"""
-        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in CLASSIFICATION_FITNESS)}
+        + _PARAMS_DOC % {"fitness": ", ".join(repr(f) for f in CLASSIFICATION_FITNESS),
+                         "hidden": "(64,)", "activation": '"relu"', "alpha": "1e-3",
+                         "why": CLS_WHY}
         + """
     Attributes
     ----------
@@ -827,6 +847,43 @@ class GABPClassifier(_GABPBase):
 
     _estimator_type = "classifier"
     _fitness_choices = CLASSIFICATION_FITNESS
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: int | Sequence[int] = (64,),
+        activation: str = "relu",
+        mode: str = "lamarckian",
+        population_size: int = 40,
+        n_generations: int = 50,
+        bp_epochs: int = 5,
+        max_epochs: int = 200,
+        optimizer: str = "auto",
+        learning_rate: float = 0.01,
+        momentum: float = 0.9,
+        batch_size: int | None = 32,
+        alpha: float = 1e-3,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 20,
+        scale_inputs: bool = True,
+        fitness: str = "loss",
+        crossover_prob: float = 0.7,
+        mutation_prob: float = 0.05,
+        mutation_sigma: float = 0.1,
+        n_elite: int = 2,
+        selection: str = "tournament",
+        crossover: str = "blend",
+        mutation: str = "gaussian",
+        bounds: tuple[float, float] | None = None,
+        dtype: str = "float64",
+        n_baseline: int = 0,
+        ensemble: int = 1,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        _store_params(self, locals())
 
     def _prepare_targets(self, y: Any, where: str):
         labels = as_labels(y, "y", where)

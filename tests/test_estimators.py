@@ -568,7 +568,8 @@ def test_signatures_match_the_one_parameter_table():
               # the forecaster's own defaults: a longer chronological validation part and an
               # L2 strength screened on it (see GABPForecaster)
               "alpha": "auto", "validation_fraction": 0.2}
-    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: {},
+    classifier = {"hidden_layer_sizes": (64,), "activation": "relu", "alpha": 1e-3}
+    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: classifier,
               GABPForecaster: {"scale_targets": True, **series}}
     for cls, own in extras.items():
         sig = inspect.signature(cls.__init__).parameters
