@@ -8,6 +8,7 @@
 - :func:`evolve`: a DEAP genetic algorithm over those same arrays (classic, Baldwinian,
   Lamarckian GA-BP) with a plain-BP baseline at an equal gradient-step budget.
 - :class:`GABPRegressor` / :class:`GABPClassifier`: scikit-learn-style estimators.
+- :class:`GABPForecaster`: series forecasting (lags, differencing, intervals, backtests).
 - :class:`EvolutionarySearch`: evolve hyperparameters and architecture.
 - :func:`run_experiment`: a config -> a run folder with metrics, model and figures.
 
@@ -17,6 +18,7 @@ Plotting lives in :mod:`gabp.plotting`; importing ``gabp`` never imports matplot
 from .estimators import GABPClassifier, GABPRegressor
 from .evolution import BPConfig, EvolutionResult, GAConfig, evolve
 from .experiment import resume_experiment, run_experiment
+from .forecasting import GABPForecaster
 from .gradcheck import check_gradients, check_jacobian
 from .model import Model
 from .network import Architecture, Network, init_params, load_network, save_network
@@ -32,6 +34,7 @@ __all__ = [
     "EvolutionResult",
     "EvolutionarySearch",
     "GABPClassifier",
+    "GABPForecaster",
     "GABPRegressor",
     "GAConfig",
     "History",

@@ -33,7 +33,7 @@ import numpy as np
 from ._seeding import int_seed
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import HIDDEN_ACTIVATIONS
-from .data.encoding import OneHotEncoder
+from .data.encoding import OneHotEncoder, as_labels
 from .data.scaling import StandardScaler
 from .data.splits import random_split, stratified_split
 from .evolution import MODES, BPConfig, GAConfig, evolve
@@ -849,7 +849,7 @@ class GABPClassifier(_GABPBase):
     _fitness_choices = CLASSIFICATION_FITNESS
 
     def _prepare_targets(self, y: Any, where: str):
-        labels = np.asarray(y)
+        labels = as_labels(y, "y", where)
         if labels.ndim == 2 and labels.shape[1] == 1:
             warnings.warn(
                 _bridged(DataConversionWarning, "DataConversionWarning")(

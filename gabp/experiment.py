@@ -7,10 +7,15 @@ metrics in original units; it never reaches the fitness or early stopping.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import platform
+import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -19,14 +24,72 @@ from typing import Any
 import numpy as np
 
 from . import runs
-from .config import bp_config, dump_toml, ga_config, load_config, resolve_config
-from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, split_task
-from .evolution import EvolutionResult, GAState, evolve
-from .metrics import classification_report, regression_report
+from ._files import remove_temporaries
+from ._validation import check_int, fail
+from .config import (
+    bp_config,
+    check_memory,
+    check_task,
+    config_error,
+    dump_toml,
+    ga_config,
+    load_config,
+    resolve_config,
+)
+from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, read_table, split_task
+from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
+from .forecasting import series_runs
+from .metrics import classification_report, confusion_matrix, regression_report, series_report
 from .model import Model
 from .network import Network
+from .trainer import History
 
 logger = logging.getLogger(__name__)
+
+
+def infer_task(data: dict[str, Any]) -> tuple[str, str]:
+    """The task of a config's ``[data]`` table and the reason, in words, for the console.
+
+    A built-in dataset has its own task. For a CSV file, a declared ``task`` wins; else the
+    task is ``"series"`` when ``n_lags`` (or ``date_column``) is given, ``"classification"``
+    when the target column is not numeric, and ``"regression"`` otherwise. A numeric
+    target that looks like class codes (few distinct integers) stays regression, with a
+    warning that says how to declare classes.
+    """
+    if data.get("dataset") is not None:
+        task = load_dataset(data["dataset"]).task
+        return task, f"built-in dataset {data['dataset']!r}"
+    if data.get("task") is not None:
+        return data["task"], "declared in [data] task"
+    if data.get("n_lags") is not None:
+        return "series", f"n_lags = {data['n_lags']} given"
+    if data.get("date_column") is not None:
+        return "series", f"date_column = {data['date_column']!r} given"
+    target = data["target"]
+    if isinstance(target, list):
+        return "regression", "several target columns"
+    header, rows = read_table(data["csv"], delimiter=data.get("delimiter", ","))
+    j = header.index(target) if isinstance(target, str) and target in header else None
+    if j is None and isinstance(target, int) and -len(header) <= target < len(header):
+        j = target % len(header)
+    if j is None:  # load_csv reports the unknown column
+        return "regression", "default"
+    cells = [r[j] for r in rows if r[j].strip()]
+    try:
+        values = np.array([float(c) for c in cells])
+    except ValueError:
+        return "classification", f"target column {header[j]!r} is not numeric"
+    distinct = np.unique(values)
+    if np.all(values == np.round(values)) and 2 <= len(distinct) <= min(20, len(values) // 5):
+        logger.warning(
+            "gabp: the target column %r holds only %d distinct integers (%s); it is "
+            "treated as a regression target. If these are classes, set task = "
+            '"classification" in [data].', header[j], len(distinct),
+            ", ".join(f"{v:g}" for v in distinct[:6]) + (", ..." if len(distinct) > 6 else ""))
+        return "regression", (f"target column {header[j]!r} is numeric; if its {len(distinct)} "
+                              "distinct integers are classes, declare task = "
+                              "\"classification\"")
+    return "regression", f"target column {header[j]!r} is numeric"
 
 
 def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
@@ -35,8 +98,9 @@ def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
     if d["dataset"] is not None:
         ds = load_dataset(d["dataset"])
     else:
-        kw: dict[str, Any] = {"target": d["target"], "delimiter": d["delimiter"]}
-        for key in ("date_column", "features", "task"):
+        kw: dict[str, Any] = {"target": d["target"], "delimiter": d["delimiter"],
+                              "task": d["task"] or infer_task(d)[0]}
+        for key in ("date_column", "features"):
             if d[key] is not None:
                 kw[key] = d[key]
         if d["n_lags"] is not None:
@@ -44,7 +108,19 @@ def load_task(cfg: dict[str, Any]) -> tuple[Dataset, TaskData]:
         if d["horizon"] is not None:
             kw["horizon"] = d["horizon"]
         ds = load_csv(d["csv"], **kw)
-    return ds, split_task(
+    if ds.task != "series":
+        return ds, _split(cfg, ds)
+    ds = series_runs.check_times(ds)  # dates parsed and validated before any work
+    source, diff = series_runs.differencing(cfg, ds, lambda x: _split(cfg, x))
+    task = _split(cfg, source)
+    windowing = {**task.windowing, "differencing": diff["ops"], "differencing_choice": diff,
+                 "seasonal_period": d["seasonal_period"]}
+    return ds, dataclasses.replace(task, windowing=windowing)
+
+
+def _split(cfg: dict[str, Any], ds: Dataset) -> TaskData:
+    d = cfg["data"]
+    return split_task(
         ds,
         val_fraction=d["val_fraction"],
         test_fraction=d["test_fraction"],
@@ -68,8 +144,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
-    """Every held-out and training part: X (scaled), raw targets, time index."""
+def _parts(task: TaskData, ds: Dataset | None = None) -> dict[str, dict[str, Any]]:
+    """Every held-out and training part: X (scaled), raw targets, time index (series:
+    also the target positions, and for a differenced run the targets in original units)."""
     parts = {}
     for name in ("train", "val", "test"):
         X = getattr(task, f"X_{name}")
@@ -79,13 +156,29 @@ def _parts(task: TaskData) -> dict[str, dict[str, Any]]:
                            "index": index if index is not None else getattr(task, f"idx_{name}")}
     for name, extra in task.extra.items():
         parts[name] = {"X": extra["X"], "y_raw": extra["y_raw"], "index": extra.get("index")}
+    if task.task == "series" and ds is not None:
+        series_runs.attach_levels(parts, ds, task.windowing)
     return parts
 
 
-def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    if task.task == "classification":
-        return classification_report(y_raw, pred, labels=list(task.encoder.classes_))
-    return regression_report(y_raw, pred)
+def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray,
+            scale: tuple[np.ndarray, int] | None = None) -> dict[str, Any]:
+    """Metrics of one part; classification adds ``confusion_matrix`` = labels + counts.
+
+    The counts come from the labels as the model saw them (the encoder's classes, strings
+    or integers), so they sum to the part's size and their diagonal is the accuracy. Series
+    parts with ``scale`` add MASE / RMSSE against the training period's naive error.
+    """
+    if task.task != "classification":
+        if scale is not None:
+            return series_report(y_raw, pred, *scale)
+        return regression_report(y_raw, pred)
+    labels = list(task.encoder.classes_)
+    report: dict[str, Any] = classification_report(y_raw, pred, labels=labels)
+    counts, _ = confusion_matrix(y_raw, pred, labels=labels)
+    report["confusion_matrix"] = {"labels": [_scalar(v) for v in labels],
+                                  "counts": counts.tolist()}
+    return report
 
 
 def _model(task: TaskData, net: Network) -> Model:
@@ -94,29 +187,55 @@ def _model(task: TaskData, net: Network) -> Model:
                  feature_names=list(task.feature_names), target_names=list(task.target_names))
 
 
-def _predict(model: Model, X_scaled: np.ndarray) -> np.ndarray:
-    """Predictions in original units (or labels) from already-scaled inputs."""
-    return model.output_to_target(model.predict_scaled(X_scaled))
+def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = None
+             ) -> np.ndarray:
+    """Predictions in original units (or labels) from already-scaled inputs; a differenced
+    series part adds its ``base`` (the known past) back."""
+    pred = model.output_to_target(model.predict_scaled(X_scaled))
+    return pred if part is None or "base" not in part else pred + part["base"]
 
 
-def _mean_std(reports: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    keys = reports[0].keys()
+def _mean_std(reports: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    keys = [k for k, v in reports[0].items() if isinstance(v, (int, float))]
     arr = {k: np.array([r[k] for r in reports], dtype=float) for k in keys}
     return ({k: float(np.mean(v)) for k, v in arr.items()},
             {k: float(np.std(v)) for k, v in arr.items()})
 
 
-def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]]
-             ) -> dict[str, Any]:
+def _epochs_run(h: History) -> np.ndarray:
+    """Epochs each network of a history really trained (early stop or divergence ends it)."""
+    finite = np.isfinite(h.train_loss).sum(axis=0)
+    stopped = np.asarray(h.stopped_epoch) if len(h.stopped_epoch) else np.full(len(finite), -1)
+    return np.where(stopped >= 0, stopped + 1, finite).astype(int)
+
+
+def _training(h: History, bp: dict[str, Any], has_val: bool) -> dict[str, Any]:
+    """How a BP training went: epochs run, the epoch whose weights were kept (1-based)."""
+    return {"epochs": _epochs_run(h).tolist(), "kept_epochs": (h.best_epoch + 1).tolist(),
+            "steps": h.n_steps.tolist(), "max_epochs": bp["max_epochs"],
+            "early_stopping": bool(bp["early_stopping"]), "patience": bp["patience"],
+            "monitor": "validation loss" if has_val else "training loss"}
+
+
+def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]],
+             task_reason: str = "", ds: Dataset | None = None) -> dict[str, Any]:
     model = _model(task, result.network)
     held_out = _held_out(parts)
+    has_val = result.config["fitness_on"] == "validation"
+    naive, scale = ({}, None)
+    if task.task == "series" and ds is not None and "train" in parts:
+        naive, scale = series_runs.naive_metrics(parts, ds, task.windowing, held_out)
     out: dict[str, Any] = {
         "task": task.task,
+        "task_reason": task_reason,
         "mode": result.config["mode"],
         "fitness": result.config["fitness"],
         "fitness_on": result.config["fitness_on"],
-        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"]))
-                 for p in held_out},
+        "loss": result.config["loss"],
+        "held_out": held_out,
+        "gabp": {p: _report(task, parts[p]["y_raw"], _predict(model, parts[p]["X"], parts[p]),
+                            scale) for p in parts},
+        "final_bp": _training(result.bp_history, result.config["bp"], has_val),
         "gabp_val_error": result.val_error,
         "gabp_best_fitness": result.best_fitness,
         "gabp_total_steps": result.total_steps,
@@ -132,20 +251,25 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
             m = _model(task, Network.from_architecture(base.network.arch,
                                                        base.network.params[i : i + 1]))
             per_restart.append({p: _report(task, parts[p]["y_raw"],
-                                           _predict(m, parts[p]["X"]))
-                                for p in held_out})
+                                           _predict(m, parts[p]["X"], parts[p]), scale)
+                                for p in parts})
         out["baseline"] = {
             "n_restarts": base.network.n_networks,
             "budget_steps": base.budget_steps,
             "steps": base.history.n_steps.tolist(),
+            **{k: v for k, v in _training(base.history, result.config["bp"], has_val).items()
+               if k != "steps"},
             "val_errors": base.val_errors.tolist(),
             "best_by_val": base.best,
             "mean": {}, "std": {},
             "per_restart": per_restart,
         }
-        for p in held_out:
+        for p in parts:
             mean, std = _mean_std([r[p] for r in per_restart])
             out["baseline"]["mean"][p], out["baseline"]["std"][p] = mean, std
+    if naive:
+        out["naive"] = naive
+        out["differencing"] = task.windowing.get("differencing_choice")
     return out
 
 
@@ -158,8 +282,8 @@ def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dic
             b.network.arch, b.network.params[b.best : b.best + 1]))
     rows = []
     for part, d in parts.items():
-        bpred = None if base_model is None else _predict(base_model, d["X"])
-        rows += _part_rows(task, part, d, _predict(model, d["X"]), bpred)
+        bpred = None if base_model is None else _predict(base_model, d["X"], d)
+        rows += _part_rows(task, part, d, _predict(model, d["X"], d), bpred)
     return rows
 
 
@@ -182,6 +306,8 @@ def _part_rows(task: TaskData, part: str, d: dict[str, Any], pred: np.ndarray,
                 row[f"y_true{sfx}"], row[f"y_pred{sfx}"] = float(yt[j]), float(yp[j])
                 if bpred is not None:
                     row[f"baseline_pred{sfx}"] = float(np.atleast_1d(bpred[i])[j])
+                for name, npred in d.get("naive", {}).items():
+                    row[f"{name}_pred{sfx}"] = float(npred[i, j])
         rows.append(row)
     return rows
 
@@ -192,6 +318,8 @@ def _held_out(parts: dict[str, Any]) -> list[str]:
 
 
 def _scalar(v: Any) -> Any:
+    if isinstance(v, np.datetime64):
+        return str(v)
     return v.item() if isinstance(v, np.generic) else (str(v) if isinstance(v, np.ndarray) else v)
 
 
@@ -247,7 +375,7 @@ def run_experiment(
     resume : bool
         Continue from the run folder's checkpoint.
     verbose : int
-        0 silent, 1 progress bar, 2 also a log line per generation.
+        0 silent, 1 progress bar, 2 a log line per generation instead of the bar.
     callbacks : sequence of callables
         ``cb(state) -> stop?`` after every generation (see :func:`gabp.evolution.evolve`).
 
@@ -257,32 +385,107 @@ def run_experiment(
         The run folder read back (metrics, logbook, model ready to predict).
     """
     if isinstance(config, (str, os.PathLike)):
+        source = os.fspath(config)
         cfg = load_config(config)
     else:
+        source = "<config>"
         cfg = resolve_config(config)
     if name is not None:
-        cfg["name"] = name
+        cfg["name"] = str(name)
     if n_jobs is not None:
+        if check_int(n_jobs, "n_jobs", "run_experiment", low=-1024, high=1024) == 0:
+            fail("n_jobs", "run_experiment", "a positive or negative integer (-1: all cores)",
+                 n_jobs)
         cfg["n_jobs"] = n_jobs
     if seed is not None:
-        cfg["seed"] = seed
+        cfg["seed"] = check_int(seed, "seed", "run_experiment", low=0)
     if cfg["seed"] is None:
         cfg["seed"] = int(np.random.SeedSequence().entropy % (2**63))
     cfg["name"] = cfg["name"] or (cfg["data"]["dataset"] or os.path.splitext(
         os.path.basename(cfg["data"]["csv"]))[0])
     ga, bp = ga_config(cfg), bp_config(cfg)
-    ds, task = load_task(cfg)  # data errors surface before the run folder is made
-    search = _make_search(cfg, task) if "search" in cfg else None
-    path = runs.new_run_dir(out, cfg["name"], overwrite=overwrite or resume, path=run_dir)
-    runs.atomic_write(os.path.join(path, runs.CONFIG), dump_toml(cfg))
+    # Everything below up to new_run_dir checks data and memory: no folder exists yet.
+    try:
+        task_name, task_reason = infer_task(cfg["data"])
+        if cfg["data"]["csv"] is not None:
+            cfg["data"]["task"] = task_name  # config.toml records the task the run used
+        ds, task = load_task(cfg)
+    except (ValueError, TypeError, OSError, EOFError) as exc:
+        key = "csv" if cfg["data"]["csv"] is not None else "dataset"
+        raise config_error(source, "data", key, str(exc)) from None
+    check_task(cfg, task, source=source)
+    search = _make_search(cfg, task, source) if "search" in cfg else None
+    if search is None:
+        n_val = task.X_val.shape[0]
+        check_memory(cfg, n_inputs=task.X_train.shape[1], n_outputs=task.y_train.shape[1],
+                     n_train=task.X_train.shape[0], n_fit=n_val or task.X_train.shape[0],
+                     source=source)
+    toml_text = dump_toml(cfg)
+    path, lock = runs.new_run_dir(out, cfg["name"], overwrite=overwrite, resume=resume,
+                                  path=run_dir)
+    try:
+        with _signals_as_interrupt():
+            return _run_in(path, cfg, toml_text, ds, task, search, ga, bp, resume, verbose,
+                           callbacks, task_reason)
+    except KeyboardInterrupt:
+        generation = _checkpointed_generation(path)
+        runs.update_meta(path, status="interrupted", last_checkpoint_generation=generation,
+                         stopped=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        raise runs.RunInterrupted(path, generation) from None
+    except BaseException as exc:
+        runs.update_meta(path, status="failed", error=f"{type(exc).__name__}: {exc}",
+                         last_checkpoint_generation=_checkpointed_generation(path),
+                         stopped=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.gabp_run_dir = path  # the CLI names the folder in its one-line message
+        raise
+    finally:
+        remove_temporaries(path)  # before the release: later temporaries are another writer's
+        lock.release()
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt (as SIGINT does) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _checkpointed_generation(path: str) -> int | None:
+    """Generation of the run folder's checkpoint, or None if there is none (or unreadable)."""
+    ck = os.path.join(path, runs.CHECKPOINT)
+    if not os.path.isfile(ck):
+        return None
+    try:
+        return int(load_checkpoint(ck)["generation"])
+    except (ValueError, OSError):
+        return None
+
+
+def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: TaskData,
+            search: Any, ga: GAConfig, bp: BPConfig, resume: bool, verbose: int,
+            callbacks: Sequence[Callable[[GAState], bool]], task_reason: str = "") -> runs.Run:
+    """The work of :func:`run_experiment` inside its locked run folder."""
+    runs.atomic_write(os.path.join(path, runs.CONFIG), toml_text)
     started = time.time()
     meta = {"versions": _versions(), "seed": cfg["seed"], "n_jobs": cfg["n_jobs"],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-            "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running"}
+            "platform": platform.platform(), "cpu_count": os.cpu_count(), "status": "running",
+            "pid": os.getpid()}
     runs.write_json(os.path.join(path, runs.META), meta)
 
     if search is not None:
-        _search_run(cfg, ds, task, search, path)
+        _search_run(cfg, ds, task, search, path, task_reason)
         return _finish(path, cfg, meta, started, resume)
     classification = task.task == "classification"
     run = cfg["run"]
@@ -300,13 +503,18 @@ def run_experiment(
         verbose=verbose, checkpoint_path=os.path.join(path, runs.CHECKPOINT),
         checkpoint_every=run["checkpoint_every"], resume=resume, callbacks=callbacks,
     )
-    parts = _parts(task)
+    parts = _parts(task, ds)
     if result.logbook is not None:
         runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
+    metrics = _metrics(task, result, parts, task_reason, ds)  # attaches naive forecasts
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), _metrics(task, result, parts))
-    _model(task, result.network).save(os.path.join(path, runs.MODEL))
+    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    model = _model(task, result.network)
+    if task.task == "series":
+        model.windowing = {**model.windowing,
+                           "residuals": series_runs.interval_residuals(model, ds, parts)}
+    model.save(os.path.join(path, runs.MODEL))
     meta["evolution_elapsed_s"] = result.elapsed
     return _finish(path, cfg, meta, started, resume)
 
@@ -323,23 +531,24 @@ def _finish(path: str, cfg: dict[str, Any], meta: dict[str, Any], started: float
     return runs.load_run(path)
 
 
-def _make_search(cfg: dict[str, Any], task: TaskData):
+def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     """The validated :class:`~gabp.search.EvolutionarySearch` of a ``[search]`` table."""
     from .search import EvolutionarySearch
 
     kw = {k: v for k, v in cfg["search"].items()}
-    search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
-                                verbose=0, **kw)
     try:
+        search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
+                                    verbose=0, **kw)
         search._validate("[search]")
     except (ValueError, TypeError) as exc:
-        from .config import ConfigError
-
-        raise ConfigError(f"[search]: {exc}") from None
+        m = re.search(r"The '([^']+)' parameter", str(exc))
+        key = m.group(1) if m and m.group(1) in cfg["search"] else None
+        raise config_error(source, "search", key, str(exc)) from None
     return search
 
 
-def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str) -> None:
+def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str,
+                task_reason: str = "") -> None:
     """Hyperparameter search on the train + validation parts; test metrics of the refit."""
     from .search import config_to_dict, search_records
 
@@ -373,19 +582,26 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     model = Model.from_estimator(est, task=task.task, windowing=windowing,
                                  feature_names=features, target_names=list(task.target_names))
     held_out = _held_out(parts)
+    naive, scale = ({}, None)
+    if task.task == "series" and "train" in parts:
+        windowing["seasonal_period"] = cfg["data"]["seasonal_period"]
+        series_runs.attach_levels(parts, ds, windowing)
+        naive, scale = series_runs.naive_metrics(parts, ds, windowing, held_out)
     report = {}
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
-        if name in held_out:
-            report[name] = _report(task, d["y_raw"], pred)
+        report[name] = _report(task, d["y_raw"], pred, scale)
         rows += _part_rows(task, name, d, pred)
     summary = search.to_dict()
-    metrics = {"task": task.task, "mode": "search", "fitness": search.fitness,
-               "fitness_on": "validation", "gabp": report, "search": summary,
+    metrics = {"task": task.task, "task_reason": task_reason, "mode": "search",
+               "fitness": search.fitness, "fitness_on": "validation", "held_out": held_out,
+               "gabp": report, "search": summary,
                "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
                "n_failed": search.n_failed_, "stop_reason": "n_generations",
                "best_params": config_to_dict(search.best_params_)}
+    if naive:
+        metrics["naive"] = naive
     runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in search.logbook_])
     runs.write_csv(os.path.join(path, runs.SEARCH), search_records(search))
     runs.write_csv(os.path.join(path, runs.BP_CURVE),
@@ -402,5 +618,6 @@ def resume_experiment(run_dir: str | os.PathLike, *, n_jobs: int | None = None,
     ck = os.path.join(run_dir, runs.CHECKPOINT)
     if not os.path.isfile(ck):
         raise FileNotFoundError(f"{run_dir} has no {runs.CHECKPOINT} to resume from.")
+    load_checkpoint(ck)  # a damaged checkpoint is refused before the folder is touched
     return run_experiment(os.path.join(run_dir, runs.CONFIG), run_dir=run_dir, resume=True,
                           n_jobs=n_jobs, verbose=verbose)

@@ -13,6 +13,10 @@ Definitions (per column, ``e = y_pred - y_true``):
 * ``nrmse = rmse / std(y_true)``, ``ndei = rmse / std(y_true)`` (the non-dimensional
   error index of the Mackey-Glass literature; identical to ``nrmse``)
 * ``arv = mean(e**2) / var(y_true)`` (average relative variance; ``arv == nrmse**2``)
+* ``mase = mae / mean(|y_train[t] - y_train[t - m]|)`` and
+  ``rmsse = rmse / sqrt(mean((y_train[t] - y_train[t - m])**2))``: errors relative to the
+  in-sample one-step (seasonal, period ``m``) naive forecast of the training series
+  (Hyndman & Koehler 2006). Below 1 means better than that naive forecast.
 
 ``std`` / ``var`` are the population statistics (``ddof=0``) of the true targets of the
 evaluated set. With a constant ``y_true`` the normalized errors are 0 for a perfect
@@ -36,11 +40,15 @@ __all__ = [
     "macro_f1",
     "mae",
     "mape",
+    "mase",
+    "naive_forecast",
     "ndei",
     "nrmse",
     "r2",
     "regression_report",
     "rmse",
+    "rmsse",
+    "series_report",
 ]
 
 
@@ -140,6 +148,69 @@ def regression_report(y_true: Any, y_pred: Any) -> dict[str, float]:
         report["mape"] = mape(t, p)
     except ValueError:
         report["mape"] = float("nan")
+    return report
+
+
+# ---------------------------------------------------------------- series baselines
+
+
+def _naive_scale(y_train: Any, season: int, where: str) -> np.ndarray:
+    y = check_array(y_train, "y_train", where, ndim=1)
+    if not isinstance(season, (int, np.integer)) or season < 1:
+        fail("season", where, "an integer >= 1", season)
+    if y.shape[0] <= season:
+        fail("y_train", where, f"more than season={season} values", y)
+    return y[season:] - y[:-season]
+
+
+def mase(y_true: Any, y_pred: Any, y_train: Any, season: int = 1) -> float:
+    """Mean absolute scaled error: MAE / in-sample MAE of the (seasonal) naive forecast."""
+    d = _naive_scale(y_train, season, "mase")
+    return float(_ratio(np.array([mae(y_true, y_pred)]), np.array([np.mean(np.abs(d))]))[0])
+
+
+def rmsse(y_true: Any, y_pred: Any, y_train: Any, season: int = 1) -> float:
+    """Root mean squared scaled error: RMSE / in-sample RMSE of the (seasonal) naive
+    forecast."""
+    d = _naive_scale(y_train, season, "rmsse")
+    return float(_ratio(np.array([rmse(y_true, y_pred)]), np.array([np.sqrt(np.mean(d**2))]))[0])
+
+
+def naive_forecast(y: Any, origins: Any, steps: int, season: int = 1) -> np.ndarray:
+    """Persistence (``season=1``) or seasonal-naive forecasts from each origin.
+
+    The forecast ``h`` steps after origin ``o`` is ``y[o + h - season * ceil(h / season)]``:
+    the last value (persistence), or the value one season before the target, taken from the
+    last full season known at the origin.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+    origins : array-like of int, shape (m,)
+        Positions of the last known value, each ``>= season - 1``.
+    steps : int
+    season : int, default 1
+
+    Returns
+    -------
+    ndarray of shape (m, steps)
+    """
+    where = "naive_forecast"
+    arr = check_array(y, "y", where, ndim=1)
+    o = np.asarray(origins, dtype=np.int64).reshape(-1)
+    if o.size and (o.min() < season - 1 or o.max() >= arr.shape[0]):
+        fail("origins", where, f"positions in [{season - 1}, {arr.shape[0] - 1}]", o)
+    h = np.arange(1, steps + 1)
+    back = season * np.ceil(h / season).astype(np.int64)
+    return arr[o[:, None] + h[None, :] - back[None, :]]
+
+
+def series_report(y_true: Any, y_pred: Any, y_train: Any, season: int = 1) -> dict[str, float]:
+    """:func:`regression_report` plus ``mase`` and ``rmsse`` against ``y_train``'s naive
+    forecast of period ``season`` (1: persistence)."""
+    report = regression_report(y_true, y_pred)
+    report["mase"] = mase(y_true, y_pred, y_train, season)
+    report["rmsse"] = rmsse(y_true, y_pred, y_train, season)
     return report
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, fail
-from .data import OneHotEncoder, make_windows, scaler_from_dict
+from ._validation import check_array, check_choice, check_int, fail
+from .data import OneHotEncoder, scaler_from_dict
 from .data.tasks import Scaler
+from .forecasting.transforms import forecast_paths
 from .network import Network, load_network, save_network
 
 
@@ -98,24 +99,43 @@ class Model:
             raise ValueError("predict_proba is only defined for classification models.")
         return self._proba(self.predict_scaled(self._scale_x(X)))
 
-    def predict_series(self, series: Any) -> tuple[np.ndarray, np.ndarray]:
-        """One-step (or direct multi-horizon) predictions along a raw series.
+    def forecast_plan(self) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        """``(lags, differencing ops, n_out)`` of a series model that can forecast ahead.
 
-        Returns ``(positions, predictions)``: for each complete window of the series, the
-        position of its first target in the series and the prediction in original units.
-        The last prediction is the forecast beyond the end of the series.
+        Raises ``ValueError`` for a model that cannot: not a series model, exogenous inputs,
+        several series columns, or horizons other than ``1`` / ``1, 2, ..., H``.
         """
-        if self.windowing is None:
-            raise ValueError("predict_series needs a model trained on a series task.")
-        s = check_array(series, "series", "Model.predict_series", ndim=(1, 2))
         w = self.windowing
-        lags, step = int(w["n_lags"]), int(w.get("lag_step", 1))
-        horizon = w.get("horizon", 1)
-        h0 = horizon[0] if isinstance(horizon, list) else int(horizon)
-        # pad with h0 NaN-free dummy values so the window ending at the last value exists
-        padded = np.concatenate([s, np.repeat(s[-1:], h0, axis=0)])
-        win = make_windows(padded, n_lags=lags, lag_step=step, horizon=horizon)
-        return win.target_start, self.predict(win.X)
+        if self.task != "series" or w is None:
+            raise ValueError("forecast needs a model trained on a series task.")
+        lags = tuple((int(w["n_lags"]) - 1 - j) * int(w.get("lag_step") or 1) + 1
+                     for j in range(int(w["n_lags"])))
+        hs = [int(h) for h in np.atleast_1d(w.get("horizon", 1))]
+        if hs != list(range(1, len(hs) + 1)):
+            raise ValueError(f"forecast needs horizons 1, 2, ..., H; this model predicts {hs}.")
+        if self.network.arch.n_inputs != len(lags) or self.network.arch.n_outputs != len(hs):
+            raise ValueError("forecast needs a model of one series column without exogenous "
+                             f"inputs; this one has inputs {', '.join(self.feature_names)}.")
+        return lags, tuple(int(o) for o in w.get("differencing") or ()), len(hs)
+
+    def forecast(self, history: Any, steps: int) -> np.ndarray:
+        """Forecast ``steps`` values after a raw 1-D ``history``, in original units.
+
+        One-step models are applied recursively (forecasts fed back as lags); a model of
+        horizons ``1..H`` forecasts up to ``H`` steps at once. The run's differencing is
+        inverted on every forecast. ``history`` needs ``max lag + differencing order``
+        values (12 for 12 lags without differencing).
+        """
+        where = "Model.forecast"
+        lags, ops, n_out = self.forecast_plan()
+        y = check_array(history, "history", where, ndim=1)
+        look = max(lags) + sum(ops)
+        if y.shape[0] < look:
+            fail("history", where, f"at least {look} values (lags up to {max(lags)} plus "
+                 f"differencing of order {sum(ops)})", f"{y.shape[0]} values")
+        steps = check_int(steps, "steps", where, low=1, high=n_out if n_out > 1 else None)
+        return forecast_paths(self.predict, y[None, -look:], lags=lags, ops=ops, steps=steps,
+                              n_out=n_out)[0]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to ``path`` (``.npz``; atomic)."""
@@ -132,17 +152,39 @@ class Model:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Model:
-        """Read a model written by :meth:`save`."""
+        """Read a model written by :meth:`save`.
+
+        Raises ``ValueError`` naming the file when it is not a complete gabp model (bad
+        archive, missing or mistyped keys); nothing is unpickled.
+        """
+        path = os.fspath(path)
         net, extra = load_network(path)
         if "task" not in extra:
-            raise ValueError(f"{os.fspath(path)} holds a bare network, not a gabp model.")
-        return cls(
-            network=net,
-            task=extra["task"],
-            x_scaler=None if extra["x_scaler"] is None else scaler_from_dict(extra["x_scaler"]),
-            y_scaler=None if extra["y_scaler"] is None else scaler_from_dict(extra["y_scaler"]),
-            encoder=None if extra["encoder"] is None else OneHotEncoder.from_dict(extra["encoder"]),
-            windowing=extra.get("windowing"),
-            feature_names=list(extra.get("feature_names", [])),
-            target_names=list(extra.get("target_names", [])),
-        )
+            raise ValueError(f"{path} holds a bare network, not a gabp model.")
+        try:
+            model = cls(
+                network=net,
+                task=check_choice(extra["task"], ("regression", "classification", "series"),
+                                  "task", "Model.load"),
+                x_scaler=_opt(extra["x_scaler"], scaler_from_dict),
+                y_scaler=_opt(extra["y_scaler"], scaler_from_dict),
+                encoder=_opt(extra["encoder"], OneHotEncoder.from_dict),
+                windowing=extra.get("windowing"),
+                feature_names=[str(f) for f in extra.get("feature_names", [])],
+                target_names=[str(t) for t in extra.get("target_names", [])],
+            )
+        except KeyError as exc:
+            raise ValueError(f"{path} is not a valid gabp model: the key {exc} is missing "
+                             "from its metadata.") from None
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"{path} is not a valid gabp model: {exc}") from None
+        if model.windowing is not None and not isinstance(model.windowing, dict):
+            raise ValueError(f"{path} is not a valid gabp model: 'windowing' is not a table.")
+        if model.task == "classification" and model.encoder is None:
+            raise ValueError(f"{path} is not a valid gabp model: a classifier without classes.")
+        return model
+
+
+def _opt(value: Any, build: Any) -> Any:
+    """``build(value)``, or None when ``value`` is None."""
+    return None if value is None else build(value)

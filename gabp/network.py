@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._files import NpzReader, atomic_open
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import (
     ACTIVATIONS,
@@ -551,20 +552,32 @@ def save_network(path: str | os.PathLike, net: Network, *, extra: dict | None = 
     """Save parameters and architecture to one ``.npz`` file (no pickle).
 
     The architecture (and ``extra``, any JSON-able dict) is stored as a JSON string.
-    The file is written to a temporary name and renamed, so it is never half-written.
+    The file is written to a unique temporary name, fsynced and renamed, so it is never
+    half-written.
     """
-    path = os.fspath(path)
     meta = {"format": "gabp.network/1", "architecture": net.arch.to_dict(), "extra": extra or {}}
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
+    with atomic_open(path) as fh:
         np.savez(fh, params=net.params, meta=np.array(json.dumps(meta)))
-    os.replace(tmp, path)
 
 
 def load_network(path: str | os.PathLike) -> tuple[Network, dict]:
-    """Load a network saved by :func:`save_network`; returns ``(network, extra)``."""
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        params = np.array(data["params"])
-    arch = Architecture.from_dict(meta["architecture"])
-    return Network.from_architecture(arch, params), meta.get("extra", {})
+    """Load a network saved by :func:`save_network`; returns ``(network, extra)``.
+
+    The file is not trusted: the metadata is read first (bounded size), and the
+    parameter array's header must match the architecture before its data is read.
+    Raises ``ValueError`` naming the file for anything else.
+    """
+    path = os.fspath(path)
+    with NpzReader(path, "gabp network file") as npz:
+        try:
+            meta = json.loads(npz.read_text("meta"))
+            arch = Architecture.from_dict(meta["architecture"])
+            extra = meta.get("extra", {})
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise npz.error(f"bad metadata ({type(exc).__name__}: {exc})") from None
+        if not isinstance(extra, dict):
+            raise npz.error("bad metadata ('extra' is not a table)")
+        params = npz.read("params", shape=(None, arch.n_params))
+    if params.shape[0] < 1:
+        raise ValueError(f"{path} is not a valid gabp network file: no parameters.")
+    return Network.from_architecture(arch, params), extra

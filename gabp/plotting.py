@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.ticker import MaxNLocator
 
 from ._validation import check_choice, fail
 from .metrics import confusion_matrix as _confusion_matrix
@@ -36,12 +37,15 @@ from .metrics import per_class_scores
 
 __all__ = [
     "new_axes",
+    "new_figure",
     "plot_bp_curve",
     "plot_class_scores",
     "plot_confusion_matrix",
     "plot_convergence",
     "plot_errors",
     "plot_hyperparameters",
+    "plot_predicted_vs_actual",
+    "plot_residuals",
     "plot_runs",
     "plot_series",
     "save_figure",
@@ -70,6 +74,7 @@ _LOGBOOK_COLUMNS = frozenset(
         "error",
     }
 )
+_RUN_STYLES = ("-", "--", ":", "-.")
 _REGION_COLORS = {
     "train": "tab:blue",
     "validation": "tab:orange",
@@ -114,7 +119,26 @@ def _axes(ax: Any, where: str) -> Axes:
     return ax
 
 
+def new_figure(figsize: tuple[float, float] = (6.0, 4.0), *, dpi: float = 100) -> Figure:
+    """A fresh, empty pyplot-free figure (Agg canvas, constrained layout) for panels.
+
+    Parameters
+    ----------
+    figsize : (width, height) in inches
+    dpi : float
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = new_axes(figsize, dpi=dpi).figure
+    fig.delaxes(fig.axes[0])
+    return fig
+
+
 def _root_figure(obj: Any, where: str) -> Figure:
+    if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], Axes):
+        obj = obj[0]  # the panels of one figure (plot_hyperparameters)
     fig = obj.figure if isinstance(obj, Axes) else obj
     while isinstance(fig, SubFigure):
         fig = fig.figure
@@ -258,6 +282,7 @@ def plot_convergence(
     ax: Axes | None = None,
     label: str | None = None,
     log: bool = False,
+    metric: str | None = None,
 ) -> Axes:
     """GA convergence: best, mean (with a ±1 std band) and best-so-far error per generation.
 
@@ -273,22 +298,26 @@ def plot_convergence(
         (``cumsum(nevals)``) or the wall time (``elapsed``, seconds).
     ax : Axes, optional
     label : str, optional
-        Prefix of the legend entries (``"<label> best"``, ...), to overlay several runs on
+        Prefix of the legend entries (``"<label> best of generation"``, ...), to overlay runs on
         one Axes. With a label, all lines of the call share one color and differ by style;
         without, each line has its own color.
     log : bool
         Log-scaled error axis.
+    metric : str, optional
+        What the fitness measures, shown under the title, e.g. ``"validation MSE loss
+        after 5 BP epochs per genome"``; default a generic "error" axis.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Lines in order: ``best`` (``error_min``), ``mean`` (``error_mean``, if present),
+        Lines in order: ``best of generation`` (``error_min``), ``mean`` (``error_mean``),
         ``best so far`` (if present). The mean's band (``error_mean ± error_std``, clipped
         to ``[error_min, error_max]``) is a ``PolyCollection`` in ``ax.collections``.
     """
     where = "plot_convergence"
     check_choice(x, _X_CHOICES, "x", where)
     label = _check_label(label, "label", where)
+    metric = _check_label(metric, "metric", where)
     ax = _axes(ax, where)
     cols = _columns(logbook, "logbook", where)
     best = _finite_or_nan(_need(cols, "error_min", "logbook", where))
@@ -307,7 +336,7 @@ def plot_convergence(
         color=colors["best"],
         lw=1.2,
         marker="." if len(xs) <= 60 else None,
-        label=_join(label, "best"),
+        label=_join(label, "best of generation"),
         gid="gabp-convergence-best",
     )
     if "error_mean" in cols:
@@ -343,10 +372,11 @@ def plot_convergence(
         )
 
     ax.set_xlabel(_X_LABELS[x])
-    ax.set_ylabel(ERROR_LABEL)
+    ax.set_ylabel("fitness (lower is better)" if metric else ERROR_LABEL)
     if log:
         ax.set_yscale("log")
-    ax.set_title("GA convergence")
+    ax.set_title("GA convergence" + (f"\nfitness: {metric}" if metric else ""),
+                 fontsize="medium" if metric else None)
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
@@ -376,15 +406,31 @@ def _loss_matrix(value: Any, name: str, where: str) -> np.ndarray | None:
     return _finite_or_nan(arr)
 
 
-def _curves(history: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _curves(
+    history: Any, name: str, where: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(train, val, best_epoch) of a History / BaselineResult / dict; best_epoch 0-based.
+
+    A History's networks stopped early (``stopped_epoch``) end there: the population keeps
+    evaluating them until every network has stopped, but those rows are not training.
+    """
     if hasattr(history, "history") and not isinstance(history, Mapping):  # BaselineResult
         history = history.history
     if isinstance(history, Mapping):
         if "train_loss" not in history:
             fail(name, where, "a History or a dict with a 'train_loss' entry", sorted(history))
         train, val = history["train_loss"], history.get("val_loss")
+        best = history.get("best_epoch")
     elif hasattr(history, "train_loss"):
         train, val = history.train_loss, getattr(history, "val_loss", None)
+        best = getattr(history, "best_epoch", None)
+        stopped = np.asarray(getattr(history, "stopped_epoch", []), dtype=int)
+        if stopped.size and np.any(stopped >= 0):  # frozen networks' losses are not epochs
+            keep = np.where(stopped >= 0, stopped + 1, np.iinfo(int).max)
+            rows = np.arange(np.shape(train)[0])[:, None]
+            train = np.where(rows < keep, train, np.nan)
+            if val is not None:
+                val = np.where(rows < keep, val, np.nan)
     else:
         fail(
             name,
@@ -402,7 +448,32 @@ def _curves(history: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray
             f"an array with {train.shape[1]} column(s) like train_loss",
             val,
         )
-    return train, val
+    if best is not None:
+        best = np.atleast_1d(np.asarray(best, dtype=int))
+        if best.shape != (train.shape[1],):
+            fail(f"{name}.best_epoch", where, f"{train.shape[1]} epoch number(s)", best)
+    return train, val, best
+
+
+def _last_epoch(curve: np.ndarray) -> int:
+    """Number of epochs with a value (trailing NaN rows are epochs never run)."""
+    rows = np.flatnonzero(np.isfinite(curve))
+    return int(rows[-1]) + 1 if rows.size else 0
+
+
+def _mark_kept(ax: Axes, curve: np.ndarray, best: int, color: str, label: str) -> None:
+    """A marker on ``curve`` at the kept (0-based) epoch ``best``, if it was run."""
+    if 0 <= best < curve.shape[0] and np.isfinite(curve[best]):
+        ax.plot([best + 1], [curve[best]], ls="none", marker="*", ms=11, color=color,
+                markeredgecolor="black", markeredgewidth=0.6, zorder=5, clip_on=False,
+                label=f"{label} (loss {curve[best]:.3g})", gid="gabp-kept-epoch")
+
+
+LOSS_NAMES = {
+    "mse": "MSE",
+    "cross_entropy": "cross-entropy",
+    "binary_cross_entropy": "binary cross-entropy",
+}
 
 
 def plot_bp_curve(
@@ -414,19 +485,26 @@ def plot_bp_curve(
     member: int = 0,
     label: str | None = None,
     baseline_label: str = "plain BP",
+    baseline_best: int | None = None,
+    loss: str | None = None,
+    floor: float = 1e-8,
 ) -> Axes:
-    """BP error curve: training and validation loss per epoch, optionally vs plain BP.
+    """BP loss per epoch: training and validation, the kept epoch marked, and plain BP.
+
+    Every curve stops at the last epoch its network really trained (early stopping or
+    divergence end it; trailing NaN or ``inf`` values are not drawn). A star marks the
+    epoch whose weights were kept (the best monitored epoch, ``History.best_epoch``).
 
     Parameters
     ----------
     history_or_dict : History, dict or EvolutionResult
-        ``train_loss`` of shape (n_epochs,) or (n_epochs, P) and optional ``val_loss`` of the
-        same shape. With an ``EvolutionResult`` its ``bp_history`` is drawn, and its
-        ``baseline`` too unless ``baseline`` is given.
+        ``train_loss`` of shape (n_epochs,) or (n_epochs, P), optional ``val_loss`` of the
+        same shape and optional ``best_epoch`` (0-based, one per column). With an
+        ``EvolutionResult`` its ``bp_history`` is drawn, its ``baseline`` too unless
+        ``baseline`` is given, and its loss names the axis.
     baseline : History, dict or BaselineResult, optional
-        Plain BP curves, drawn dashed (``"plain BP train"`` / ``"plain BP val"``). With
-        several restarts (P > 1) the mean over restarts is drawn with a min–max band;
-        diverged restarts (``inf``) are left out of the mean.
+        Plain BP restarts, drawn dashed: each restart thin, the restart ``baseline_best``
+        (a BaselineResult's ``best``) thicker, with its kept epoch marked.
     ax : Axes, optional
     log : bool
         Log-scaled loss axis (default).
@@ -436,66 +514,100 @@ def plot_bp_curve(
         Prefix of the main curves' legend entries; ``"GA-BP"`` when a baseline is drawn.
     baseline_label : str
         Prefix of the baseline's legend entries.
+    baseline_best : int, optional
+        The restart to highlight (default: a BaselineResult's ``best``, else none).
+    loss : str, optional
+        Name of the loss (``"mse"``, ``"cross_entropy"``, ...) for the y axis label.
+    floor : float
+        On a log axis, the y range stops ``floor`` times below the largest loss, so a
+        loss that reaches round-off (1e-32 on XOR) does not flatten the curves; clipped
+        values are said in a note in the corner.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Lines in order: train, val (if any), baseline train, baseline val (if any). Each
-        baseline band is a ``PolyCollection``. Epochs are numbered from 1.
+        Lines in order: train, val (if any), then the kept-epoch star(s), then the
+        baseline restarts (train, then val, per restart). Epochs are numbered from 1.
     """
     where = "plot_bp_curve"
     label = _check_label(label, "label", where)
     _check_label(baseline_label, "baseline_label", where)
+    _check_label(loss, "loss", where)
     if isinstance(member, bool) or not isinstance(member, (int, np.integer)):
         fail("member", where, "an integer", member, exc=TypeError)
+    if not isinstance(floor, (int, float)) or not 0 < floor < 1:
+        fail("floor", where, "a number in (0, 1)", floor)
     if hasattr(history_or_dict, "bp_history"):  # EvolutionResult
         if baseline is None and getattr(history_or_dict, "baseline", None) is not None:
             baseline = history_or_dict.baseline
+        if loss is None:
+            loss = getattr(history_or_dict, "config", {}).get("loss")
         history_or_dict = history_or_dict.bp_history
-    train, val = _curves(history_or_dict, "history_or_dict", where)
+    if baseline_best is None and hasattr(baseline, "best"):
+        baseline_best = int(baseline.best)
+    train, val, best = _curves(history_or_dict, "history_or_dict", where)
     if not -train.shape[1] <= member < train.shape[1]:
         fail("member", where, f"an integer in [0, {train.shape[1] - 1}]", member)
     base = None if baseline is None else _curves(baseline, "baseline", where)
+    if base is not None and baseline_best is not None:
+        if not 0 <= baseline_best < base[0].shape[1]:
+            fail("baseline_best", where, f"a restart in [0, {base[0].shape[1] - 1}]",
+                 baseline_best)
     ax = _axes(ax, where)
     if label is None and base is not None:
         label = "GA-BP"
 
-    epochs = np.arange(1, train.shape[0] + 1)
-    ax.plot(epochs, train[:, member], color="C0", lw=1.6, label=_join(label, "train"))
-    if val is not None:
-        ax.plot(epochs, val[:, member], color="C1", lw=1.6, label=_join(label, "val"))
+    main = (train[:, member], None if val is None else val[:, member])
+    n = max(_last_epoch(c) for c in main if c is not None)
+    epochs = np.arange(1, n + 1)
+    ax.plot(epochs, main[0][:n], color="C0", lw=1.6, label=_join(label, "train"))
+    if main[1] is not None:
+        ax.plot(epochs, main[1][:n], color="C1", lw=1.6, label=_join(label, "val"))
+    if best is not None:
+        monitored = main[1] if main[1] is not None else main[0]
+        _mark_kept(ax, monitored, int(best[member]), "C1" if main[1] is not None else "C0",
+                   _join(label, f"kept epoch {int(best[member]) + 1}"))
     if base is not None:
-        for curve, color, part in ((base[0], "C0", "train"), (base[1], "C1", "val")):
-            if curve is None:
-                continue
-            ep = np.arange(1, curve.shape[0] + 1)
-            mean = _quiet(np.nanmean, curve, axis=1)
-            ax.plot(
-                ep,
-                mean,
-                color=color,
-                lw=1.4,
-                ls="--",
-                label=_join(baseline_label, part)
-                + (f" (mean of {curve.shape[1]})" if curve.shape[1] > 1 else ""),
-            )
-            if curve.shape[1] > 1:
-                ax.fill_between(
-                    ep,
-                    _quiet(np.nanmin, curve, axis=1),
-                    _quiet(np.nanmax, curve, axis=1),
-                    color=color,
-                    alpha=0.15,
-                    lw=0,
-                    label=_join(baseline_label, f"{part} min–max"),
-                )
+        b_train, b_val, b_best = base
+        for r in range(b_train.shape[1]):
+            hi = r == baseline_best
+            for curve, color, part in ((b_train, "C0", "train"), (b_val, "C1", "val")):
+                if curve is None:
+                    continue
+                m = _last_epoch(curve[:, r])
+                on = "val" if b_val is not None else "train"
+                name = (f"{baseline_label} {part} (restart {r}, best on {on})" if hi
+                        else f"{baseline_label} {part} ({b_train.shape[1]} restarts)"
+                        if r == (1 if baseline_best == 0 else 0) else "_nolegend_")
+                ax.plot(np.arange(1, m + 1), curve[:m, r], color=color,
+                        lw=1.5 if hi else 0.8, ls="--", alpha=1.0 if hi else 0.45,
+                        label=name, gid="gabp-baseline")
+            if hi and b_best is not None:
+                monitored = b_val if b_val is not None else b_train
+                _mark_kept(ax, monitored[:, r], int(b_best[r]), "white",
+                           f"{baseline_label} kept epoch {int(b_best[r]) + 1}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (lower is better)")
+    what = f"{LOSS_NAMES.get(loss, loss)} loss" if loss else "loss"
+    ylabel = f"{what} (lower is better)"
     if log:
         ax.set_yscale("log")
+        values = np.concatenate([np.asarray(ln.get_ydata(), dtype=float)
+                                 for ln in ax.get_lines()])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            top, low = float(values.max()), float(values.min())
+            if low < top * floor:
+                bottom = top * floor
+                ax.set_ylim(bottom, top * 2.0)
+                ax.text(0.01, 0.01, f"losses below {bottom:.1g} not shown", fontsize="x-small",
+                        color="0.35", transform=ax.transAxes, va="bottom")
+                for ln in ax.get_lines():  # kept epochs below the range sit on its edge
+                    if ln.get_gid() == "gabp-kept-epoch":
+                        ln.set_ydata(np.fmax(np.asarray(ln.get_ydata(), dtype=float), bottom))
+    ax.set_ylabel(ylabel)
     ax.set_title("BP training")
     ax.grid(True, alpha=0.3, which="both" if log else "major")
-    ax.legend()
+    ax.legend(fontsize="small")
     return ax
 
 
@@ -544,6 +656,10 @@ def plot_series(
     y_pred: Any,
     *,
     regions: Mapping[str, tuple[Any, Any]] | None = None,
+    baseline: Any = None,
+    naive: Mapping[str, Any] | None = None,
+    zoom: tuple[Any, Any] | None = None,
+    name: str | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -552,50 +668,84 @@ def plot_series(
     Parameters
     ----------
     index : array-like of shape (n,) or None
-        Position of each row on the time axis (e.g. years, datetimes); ``None`` for
-        ``0 .. n-1``.
+        Position of each row on the time axis (e.g. years, ``datetime64`` dates, which get
+        date ticks); ``None`` for ``0 .. n-1``.
     y_true, y_pred : array-like of shape (n,) or (n, n_outputs)
         Actual and predicted values in the original units. NaN in ``y_pred`` (rows that were
         not predicted) is drawn as a gap.
     regions : dict of str -> (start, end), optional
         Spans in ``index`` units, e.g. ``{"train": (1900, 1950), "validation": (1950, 1960),
         "test": (1960, 1970)}``; each is shaded (``axvspan``) and named in the legend.
+    baseline : array-like like ``y_pred``, optional
+        Plain-BP predictions (first output column drawn).
+    naive : dict of str -> array-like of shape (n,), optional
+        Naive forecasts (``{"persistence": ..., "seasonal naive": ...}``).
+    zoom : (start, end), optional
+        A span of ``index`` (the test part) drawn again, larger, with the baseline and naive
+        forecasts: a second panel below when ``ax`` is None, else an inset of ``ax``. The
+        baseline and naive lines then appear only there, keeping a long series readable.
+    name : str, optional
+        Name of the series (the value axis label and the legend's ``actual``).
     ax : Axes, optional
     title : str, optional
 
     Returns
     -------
     matplotlib.axes.Axes
-        Lines: ``actual`` then ``predicted`` (``actual[j]`` / ``predicted[j]`` per output
-        column when n_outputs > 1); one patch per region.
+        The main panel. Lines: ``actual`` then ``predicted`` (``actual[j]`` /
+        ``predicted[j]`` per output column when n_outputs > 1), then (without ``zoom``) the
+        baseline and naive lines; one patch per region. The zoom panel is
+        ``ax.figure.axes[1]`` (new figure) or ``ax.child_axes[0]`` (inset).
     """
     where = "plot_series"
     idx, t, p = _series(index, y_true, y_pred, where)
     _check_label(title, "title", where)
+    _check_label(name, "name", where)
+    extra = []
+    if baseline is not None:
+        _, _, b = _series(idx, y_true, baseline, where)
+        extra.append(("plain BP", b[:, 0], dict(color="C0", lw=1.1, ls="-.")))
+    if naive is not None:
+        if not isinstance(naive, Mapping):
+            fail("naive", where, "a dict of name -> predictions", naive, exc=TypeError)
+        for k, (label, values) in enumerate(naive.items()):
+            _, _, v = _series(idx, y_true, values, where)
+            extra.append((str(label), v[:, 0], dict(color=f"C{k + 7}", lw=1.0, ls=":")))
     spans = []
     if regions is not None:
         if not isinstance(regions, Mapping):
             fail("regions", where, "a dict of name -> (start, end)", regions, exc=TypeError)
-        for name, span in regions.items():
+        for region, span in regions.items():
             if isinstance(span, (str, bytes)) or not isinstance(span, Sequence) or len(span) != 2:
                 fail(
                     "regions",
                     where,
                     "a dict of name -> (start, end)",
                     regions,
-                    hint=f"Region {name!r} is {span!r}.",
+                    hint=f"Region {region!r} is {span!r}.",
                 )
-            spans.append((str(name), span[0], span[1]))
-    ax = _axes(ax, where)
+            spans.append((str(region), span[0], span[1]))
+    if zoom is not None and (isinstance(zoom, (str, bytes)) or not isinstance(zoom, Sequence)
+                             or len(zoom) != 2):
+        fail("zoom", where, "a pair (start, end) of index values", zoom)
+    if ax is None and zoom is not None:
+        fig = Figure(figsize=(9.0, 6.5), dpi=100, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax, zax = fig.subplots(2, 1, height_ratios=(1.0, 1.1))
+    else:
+        ax = _axes(ax, where)
+        zax = None if zoom is None else ax.inset_axes([0.52, 0.52, 0.46, 0.44])
 
-    for k, (name, start, end) in enumerate(spans):
-        color = _REGION_COLORS.get(name.lower(), f"C{(k + 4) % 10}")
-        ax.axvspan(start, end, color=color, alpha=0.12, lw=0, label=name)
+    for k, (region, start, end) in enumerate(spans):
+        color = _REGION_COLORS.get(region.lower(), f"C{(k + 4) % 10}")
+        ax.axvspan(start, end, color=color, alpha=0.12, lw=0, label=region)
     multi = t.shape[1] > 1
+    actual = name or "actual"
     for j in range(t.shape[1]):
         suffix = f"[{j}]" if multi else ""
         ax.plot(
-            idx, t[:, j], color="black" if not multi else f"C{j}", lw=1.3, label=f"actual{suffix}"
+            idx, t[:, j], color="black" if not multi else f"C{j}", lw=1.3,
+            label=f"{actual}{suffix}"
         )
         ax.plot(
             idx,
@@ -605,12 +755,44 @@ def plot_series(
             ls="--",
             label=f"predicted{suffix}",
         )
-    ax.set_xlabel("time")
-    ax.set_ylabel("value")
+    if zax is None:
+        for label, values, style in extra:
+            ax.plot(idx, values, label=label, **style)
+    else:
+        sel = (idx >= zoom[0]) & (idx <= zoom[1])
+        zax.plot(idx[sel], t[sel, 0], color="black", lw=1.4, label=actual)
+        zax.plot(idx[sel], p[sel, 0], color="C3", lw=1.4, ls="--", label="GA-BP")
+        for label, values, style in extra:
+            zax.plot(idx[sel], values[sel], label=label, **style)
+        zax.set_title("test part", fontsize="medium")
+        zax.grid(True, alpha=0.3)
+        _date_ticks(zax, idx)
+        if zax in ax.child_axes:
+            zax.legend(fontsize="small", ncols=2)
+        else:  # two panels: legends beside them, never over a long series
+            zax.set_ylabel(name or "value")
+            zax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    _date_ticks(ax, idx)
+    ax.set_xlabel("date" if idx.dtype.kind == "M" else "time")
+    ax.set_ylabel(name or "value")
     ax.set_title(title if title is not None else "predicted vs actual")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    if zax is not None and zax not in ax.child_axes:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        ax.legend(loc="upper left" if zax is not None else "best")
     return ax
+
+
+def _date_ticks(ax: Axes, idx: np.ndarray) -> None:
+    """Concise date ticks for a datetime axis (numbers keep the default ticks)."""
+    if idx.dtype.kind != "M":
+        return
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 def plot_errors(
@@ -663,7 +845,159 @@ def plot_errors(
     return ax
 
 
+def _part_groups(parts: Any, n: int, where: str) -> list[tuple[str, np.ndarray]]:
+    """(name, row mask) per part in first-seen order; one unnamed group when ``parts`` is None."""
+    if parts is None:
+        return [("", np.ones(n, dtype=bool))]
+    names = np.asarray(parts).astype(str)
+    if names.shape != (n,):
+        fail("parts", where, f"one part name per row ({n} names)", names)
+    return [(name, names == name) for name in dict.fromkeys(names.tolist())]
+
+
+def _r2(t: np.ndarray, p: np.ndarray) -> float:
+    ok = np.isfinite(t) & np.isfinite(p)
+    t, p = t[ok], p[ok]
+    if t.size < 2:
+        return math.nan
+    ss = float(np.sum((t - t.mean()) ** 2))
+    return math.nan if ss == 0 else 1.0 - float(np.sum((t - p) ** 2)) / ss
+
+
+def plot_predicted_vs_actual(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    parts: Any = None,
+    name: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Predicted against actual values (one dot per row) with the identity line and R².
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,) or (n, n_outputs)
+        Actual and predicted values in the original units; several outputs are pooled.
+    parts : array-like of str of shape (n,), optional
+        Part of each row (``"train"``, ``"val"``, ``"test"``...); each part gets its own
+        color and its R² in the legend. The test part is drawn last, on top.
+    name : str, optional
+        Name (and unit) of the target, for the axis labels, e.g. ``"sunspots"``.
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One ``PathCollection`` per part in ``ax.collections`` (offsets = (actual,
+        predicted)); the identity line is ``ax.lines[0]``. Legend entries read
+        ``"<part> (n=…, R² …)"``.
+    """
+    where = "plot_predicted_vs_actual"
+    _check_label(name, "name", where)
+    _, t, p = _series(None, y_true, y_pred, where)
+    groups = _part_groups(parts, t.shape[0], where)
+    groups.sort(key=lambda g: g[0] == "test")
+    ax = _axes(ax, where)
+    both = np.concatenate([t.ravel(), p.ravel()])
+    both = both[np.isfinite(both)]
+    lo, hi = (float(both.min()), float(both.max())) if both.size else (0.0, 1.0)
+    pad = 0.04 * (hi - lo or 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="black", lw=0.9, ls="--",
+            label="identity (perfect prediction)")
+    small = t.shape[0] <= 300
+    for k, (part, mask) in enumerate(groups):
+        tt, pp = t[mask].ravel(), p[mask].ravel()
+        color = _REGION_COLORS.get(part.lower(), f"C{k}") if part else "C0"
+        text = f"{part} " if part else ""
+        ax.scatter(tt, pp, s=14 if small else 6, alpha=0.8 if part == "test" or small else 0.35,
+                   color=color, lw=0, label=f"{text}(n={int(mask.sum())}, R² {_r2(tt, pp):.3f})")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_aspect("equal", adjustable="box")
+    target = name or "target"
+    ax.set_xlabel(f"actual {target}")
+    ax.set_ylabel(f"predicted {target}")
+    ax.set_title("predicted vs actual")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_residuals(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    x: Any = None,
+    xlabel: str | None = None,
+    name: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Residuals ``predicted − actual`` against the prediction (or a date), with ±RMSE lines.
+
+    A trend or a funnel in this plot is what a single error number hides: a model that
+    is biased at high values, or errors that grow with the level.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,) or (n, n_outputs)
+        Several outputs are averaged per row.
+    x : array-like of shape (n,), optional
+        Horizontal position of each row, e.g. the dates of a series; default the
+        prediction itself.
+    xlabel : str, optional
+        Label of ``x`` (default ``"predicted <name>"``).
+    name : str, optional
+        Name (and unit) of the target, for the labels.
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.collections[0]`` holds the residuals (offsets = (x, residual)); the lines are
+        the zero line and the ±RMSE lines, in that order.
+    """
+    where = "plot_residuals"
+    _check_label(xlabel, "xlabel", where)
+    _check_label(name, "name", where)
+    _, t, p = _series(None, y_true, y_pred, where)
+    res = np.mean(p - t, axis=1)
+    pos = np.mean(p, axis=1) if x is None else np.asarray(x)
+    if pos.shape != res.shape:
+        fail("x", where, f"one position per row ({res.shape[0]} values)", pos)
+    ax = _axes(ax, where)
+    ok = np.isfinite(res)
+    rmse = float(np.sqrt(np.mean(res[ok] ** 2))) if ok.any() else math.nan
+    mean = float(np.mean(res[ok])) if ok.any() else math.nan
+    ax.scatter(pos, res, s=14 if res.size <= 300 else 6, color="C3", lw=0, alpha=0.8,
+               label=f"residual (RMSE {rmse:.4g}, mean {mean:+.3g})")
+    ax.axhline(0.0, color="black", lw=0.8)
+    if math.isfinite(rmse):
+        for sign in (1, -1):
+            ax.axhline(sign * rmse, color="C3", lw=0.8, ls=":",
+                       label="± RMSE" if sign > 0 else "_nolegend_")
+    target = name or "target"
+    ax.set_xlabel(xlabel or f"predicted {target}")
+    ax.set_ylabel(f"predicted − actual {target}")
+    ax.set_title("residuals")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 # --------------------------------------------------------------------- classification
+
+
+def _counts(matrix: Any, where: str) -> np.ndarray:
+    """A confusion matrix as a float (k, k) array of finite non-negative counts."""
+    try:
+        m = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        fail("matrix", where, "a square array of counts", matrix, exc=TypeError)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        fail("matrix", where, "a non-empty square array of shape (n_classes, n_classes)", m)
+    if not np.all(np.isfinite(m)) or np.any(m < 0):
+        fail("matrix", where, "finite non-negative counts", m)
+    return m
 
 
 def plot_confusion_matrix(
@@ -698,14 +1032,7 @@ def plot_confusion_matrix(
         per cell, row by row.
     """
     where = "plot_confusion_matrix"
-    try:
-        m = np.asarray(matrix, dtype=float)
-    except (TypeError, ValueError):
-        fail("matrix", where, "a square array of counts", matrix, exc=TypeError)
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
-        fail("matrix", where, "a non-empty square array of shape (n_classes, n_classes)", m)
-    if not np.all(np.isfinite(m)) or np.any(m < 0):
-        fail("matrix", where, "finite non-negative counts", m)
+    m = _counts(matrix, where)
     if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence | np.ndarray):
         fail("labels", where, "a sequence of class names", labels, exc=TypeError)
     labels = list(labels)
@@ -737,20 +1064,25 @@ def plot_confusion_matrix(
 
 
 def plot_class_scores(
-    y_true: Any,
-    y_pred: Any,
+    y_true: Any = None,
+    y_pred: Any = None,
     *,
     labels: Sequence[Hashable] | None = None,
+    matrix: Any = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Grouped bars of per-class precision, recall and F1.
 
     Parameters
     ----------
-    y_true, y_pred : array-like of shape (n,) or (n, n_classes)
+    y_true, y_pred : array-like of shape (n,) or (n, n_classes), optional
         Labels, or one-hot / score arrays (argmax), as in :mod:`gabp.metrics`.
     labels : sequence, optional
-        Classes and their order; default the sorted union of the labels seen.
+        Classes and their order; default the sorted union of the labels seen. Required
+        with ``matrix``.
+    matrix : array-like of shape (n_classes, n_classes), optional
+        Confusion counts (rows true, columns predicted) instead of ``y_true`` / ``y_pred``,
+        e.g. a run's ``metrics.json`` ``confusion_matrix["counts"]``.
     ax : Axes, optional
 
     Returns
@@ -760,10 +1092,23 @@ def plot_class_scores(
         n_classes bars each; tick labels give each class and its support (true count).
     """
     where = "plot_class_scores"
-    matrix, labs = _confusion_matrix(y_true, y_pred, labels)
+    if matrix is None:
+        if y_true is None or y_pred is None:
+            fail("y_true", where, "given with y_pred, or else 'matrix'", y_true)
+        matrix, labs = _confusion_matrix(y_true, y_pred, labels)
+    else:
+        if y_true is not None or y_pred is not None:
+            fail("matrix", where, "None when y_true / y_pred are given", "a matrix")
+        matrix = _counts(matrix, where)
+        if labels is None or len(labels) != matrix.shape[0]:
+            fail("labels", where, f"{matrix.shape[0]} class names (one per row of matrix)",
+                 labels)
+        labs = list(labels)
     precision, recall, f1 = per_class_scores(matrix)
     support = matrix.sum(axis=1)
-    ax = _axes(ax, where)
+    # Wide enough that every class's "(n=…)" tick stays readable.
+    ax = _axes(ax, where) if ax is not None else new_axes((max(6.0, 0.75 * len(labs) + 1.5),
+                                                           4.0))
     pos = np.arange(len(labs))
     width = 0.27
     for k, (name, scores) in enumerate((("precision", precision), ("recall", recall), ("F1", f1))):
@@ -798,20 +1143,79 @@ def _is_number(v: Any) -> bool:
     return False
 
 
+def _space_of(name: str, space: Mapping[str, Any] | None) -> Any:
+    """The search-space entry of a record column (``hidden_2`` -> ``units``)."""
+    if space is None:
+        return None
+    if name in space:
+        return space[name]
+    if name.startswith("hidden_") and "units" in space:
+        return space["units"]
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Category equality across CSV round trips (``16.0`` equals ``16``)."""
+    if _is_number(a) and _is_number(b) and a is not None and b is not None:
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return False
+    return str(a) == str(b)
+
+
+def _category_panel(ax: Axes, xs: np.ndarray, values: list[Any], choices: list[Any] | None,
+                    color: str) -> None:
+    cats: list[Any] = list(choices) if choices else []
+    for v in values:  # values outside the declared choices are shown too
+        if v is not None and not any(_same(v, c) for c in cats):
+            cats.append(v)
+    y = [math.nan if v is None else next(i for i, c in enumerate(cats) if _same(v, c))
+         for v in values]
+    ax.plot(xs, y, color=color, lw=1.6, drawstyle="steps-post", marker="o", ms=3)
+    ax.set_yticks(range(len(cats)), [str(c) for c in cats])
+    ax.set_ylim(-0.5, len(cats) - 0.5)
+
+
+def _numeric_panel(ax: Axes, xs: np.ndarray, y: np.ndarray, dim: Any, color: str) -> str:
+    """Draw one numeric dimension in its real units; returns the range text."""
+    ax.plot(xs, y, color=color, lw=1.6, drawstyle="steps-post", marker="o", ms=3)
+    ok = np.isfinite(y)
+    if isinstance(dim, Mapping) and "low" in dim and "high" in dim:
+        lo, hi, log = float(dim["low"]), float(dim["high"]), bool(dim.get("log", False))
+        text = f"searched [{lo:.4g}, {hi:.4g}]" + (", log scale" if log else "")
+    elif ok.any():
+        lo, hi = float(y[ok].min()), float(y[ok].max())
+        log = lo > 0 and hi / lo >= 100
+        text = f"seen [{lo:.4g}, {hi:.4g}]"
+    else:
+        return "not used"
+    if log and lo > 0:
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.3, hi * 1.3)
+    else:
+        pad = 0.06 * (hi - lo) if hi > lo else max(abs(lo) * 0.1, 0.5)
+        ax.set_ylim(lo - pad, hi + pad)
+    if (isinstance(dim, Mapping) and dim.get("type") == "int") or (
+        ok.any() and np.all(y[ok] == np.round(y[ok])) and not log
+    ):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    return text
+
+
 def plot_hyperparameters(
     records: Any,
     *,
     params: Sequence[str] | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """The best individual's hyperparameters per generation, on one shared [0, 1] axis.
+    space: Mapping[str, Any] | None = None,
+    fig: Figure | None = None,
+) -> list[Axes]:
+    """The best individual's hyperparameters per generation, one small panel each, in real units.
 
-    Numeric hyperparameters are rescaled to [0, 1] over the run (linear, or log10 when all
-    values are positive and span at least two decades); the legend gives the real range,
-    e.g. ``"hidden_1 [4, 32]"``, ``"learning_rate (log) [0.0001, 0.1]"``. A constant one is
-    drawn at 0.5. Categorical ones (strings, booleans) are coded by order of first
-    appearance and spread evenly over [0, 1]; the legend gives each category's position,
-    e.g. ``"activation (tanh=0, relu=1)"``.
+    Each panel's y axis spans the dimension's searched range (from ``space``; else the
+    values seen), log-scaled where the dimension is log-scaled; categorical dimensions
+    show their categories as tick labels. So a value pinned at the edge of its range is
+    visible at a glance.
 
     Parameters
     ----------
@@ -821,15 +1225,24 @@ def plot_hyperparameters(
     params : sequence of str, optional
         Hyperparameters to draw, in order; default every column except ``gen`` and the
         logbook statistics (``nevals``, ``error_*``, ``best_so_far``, ...).
-    ax : Axes, optional
+    space : dict, optional
+        The search space as :meth:`gabp.search.SearchSpace.to_dict` / ``metrics.json``
+        store it: ``{"learning_rate": {"low": 1e-4, "high": 0.1, "log": true},
+        "units": {"low": 8, "high": 64, "type": "int"}, "activation": ["tanh", "relu"]}``.
+        ``units`` applies to ``hidden_1``, ``hidden_2``, ...
+    fig : Figure, optional
+        Figure to draw on (default a new pyplot-free one sized for the panels).
 
     Returns
     -------
-    matplotlib.axes.Axes
-        One step line per hyperparameter, in order.
+    list of matplotlib.axes.Axes
+        One Axes per hyperparameter, in order, titled with its name; pass any of them to
+        :func:`save_figure`.
     """
     where = "plot_hyperparameters"
     cols = _raw_columns(records, "records", where)
+    if space is not None and not isinstance(space, Mapping):
+        fail("space", where, "a dict of dimension name -> definition", space, exc=TypeError)
     if params is None:
         names = [k for k in cols if k not in _LOGBOOK_COLUMNS]
         if not names:
@@ -841,64 +1254,46 @@ def plot_hyperparameters(
         missing = [p for p in names if p not in cols]
         if missing or not names:
             fail("params", where, "names of columns in records (" + ", ".join(cols) + ")", params)
+    if fig is not None and not isinstance(fig, Figure):
+        fail("fig", where, "a matplotlib Figure or None", fig, exc=TypeError)
     n = len(next(iter(cols.values())))
     xs = (
         np.array([_float(v, "gen", where) for v in cols["gen"]])
         if "gen" in cols
         else np.arange(n, dtype=float)
     )
-    ax = _axes(ax, where)
-
-    for k, name in enumerate(names):
-        values = cols[name]
-        if all(_is_number(v) for v in values):
-            y = np.array([_float(v, name, where) for v in values], dtype=float)
-            ok = np.isfinite(y)
-            if not ok.any():
-                ax.plot(xs, np.full(n, np.nan), color=f"C{k % 10}", label=f"{name} (no data)")
-                continue
-            lo, hi = float(y[ok].min()), float(y[ok].max())
-            scale = ""
-            z = y
-            if lo > 0 and hi / lo >= 100:
-                scale, z, zlo, zhi = " (log)", np.log10(y), math.log10(lo), math.log10(hi)
-            else:
-                zlo, zhi = lo, hi
-            norm = np.full(n, 0.5) if zhi == zlo else (z - zlo) / (zhi - zlo)
-            norm[~ok] = np.nan
-            text = f"{name}{scale} [{lo:.4g}, {hi:.4g}]"
+    ncols = min(3, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    if fig is None:
+        fig = new_figure((3.3 * ncols, 2.4 * nrows + 0.5))
+    axes = list(np.ravel(fig.subplots(nrows, ncols, squeeze=False)))
+    for extra in axes[len(names):]:
+        fig.delaxes(extra)
+    axes = axes[: len(names)]
+    span = (float(np.nanmin(xs)), float(np.nanmax(xs))) if n else (0.0, 1.0)
+    pad = 0.04 * (span[1] - span[0] or 1.0)
+    for k, (name, ax) in enumerate(zip(names, axes, strict=True)):
+        values = [None if (isinstance(v, str) and not v.strip()) else v for v in cols[name]]
+        dim = _space_of(name, space)
+        color = f"C{k % 10}"
+        if isinstance(dim, (list, tuple)) or not all(_is_number(v) for v in values):
+            _category_panel(ax, xs, values, list(dim) if isinstance(dim, (list, tuple))
+                            else None, color)
+            text = "categories"
         else:
-            cats: list[Any] = []
-            for v in values:
-                if v is not None and v not in cats:
-                    cats.append(v)
-            # A list, not a dict: values such as hidden sizes [12, 8] are unhashable.
-            pos = [i / (len(cats) - 1) if len(cats) > 1 else 0.5 for i in range(len(cats))]
-            norm = np.array(
-                [math.nan if v is None else pos[cats.index(v)] for v in values], dtype=float
-            )
-            text = (
-                f"{name} ("
-                + ", ".join(f"{c}={p:.2g}" for c, p in zip(cats, pos, strict=True))
-                + ")"
-            )
-        ax.plot(
-            xs,
-            norm,
-            color=f"C{k % 10}",
-            lw=1.6,
-            drawstyle="steps-post",
-            marker="o" if n <= 40 else None,
-            ms=3,
-            label=text,
-        )
-    ax.set_xlabel("generation")
-    ax.set_ylabel("best individual's value (rescaled to [0, 1])")
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title("best hyperparameters per generation")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
+            y = np.array([_float(v, name, where) for v in values], dtype=float)
+            text = _numeric_panel(ax, xs, y, dim, color)
+            if not np.isfinite(y).any():
+                ax.text(0.5, 0.5, "not used by the best individual", ha="center",
+                        va="center", transform=ax.transAxes, fontsize="small", color="0.4")
+        ax.set_title(f"{name}\n({text})", fontsize="medium")
+        ax.set_xlim(span[0] - pad, span[1] + pad)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        if k + ncols >= len(names):  # the lowest panel of its column
+            ax.set_xlabel("generation")
+    fig.suptitle("hyperparameters of the best individual so far, per generation")
+    return axes
 
 
 # ------------------------------------------------------------------------------- runs
@@ -927,20 +1322,24 @@ def plot_runs(
     x: str = "gen",
     labels: Sequence[str] | None = None,
     ax: Axes | None = None,
-    band: str | None = "std",
+    band: str | None = None,
     groups: Mapping[str, Sequence[Any]] | None = None,
     align: str = "pad",
     show_runs: bool = False,
     log: bool = False,
 ) -> Axes:
-    """Several runs (e.g. seeds) overlaid: the mean across runs and a band.
+    """Several runs overlaid: one line per run, or (``band``) the mean of each group.
 
-    Alignment: each run is read as a step function of ``x`` (a value holds until the next
-    record) on the union of every run's x values. With ``align="pad"`` (default) a run that
-    ended earlier (early stop, fewer generations, less time) keeps its last value up to the
-    end of the longest run, which is exact for ``best_so_far``; with ``align="common"``
-    the curves stop where the shortest run ends. Non-finite values are left out of the
-    statistics.
+    By default every run is its own line, named by ``labels`` (or ``"<group> [i]"``), so
+    runs of different lengths or settings are never averaged away. With ``band`` the runs
+    of each group are summarized instead: their mean and a band.
+
+    Alignment (for the mean): each run is read as a step function of ``x`` (a value holds
+    until the next record) on the union of every run's x values. With ``align="pad"``
+    (default) a run that ended earlier (early stop, fewer generations, less time) keeps its
+    last value up to the end of the longest run, which is exact for ``best_so_far``; with
+    ``align="common"`` the curves stop where the shortest run ends. Non-finite values are
+    left out of the statistics.
 
     Parameters
     ----------
@@ -955,21 +1354,22 @@ def plot_runs(
         ``show_runs`` each run is drawn thin and named in the legend.
     ax : Axes, optional
     band : {"std", "minmax"} or None
-        ``mean ± std`` across runs (clipped to the runs' min–max), the min–max envelope, or
-        no band.
+        None (default): one line per run. Else one mean line per group with a ``mean ±
+        std`` band (clipped to the runs' min–max) or the min–max envelope.
     groups : dict of str -> sequence of logbooks, optional
         Several groups (e.g. ``{"GA-BP": [...], "BP": [...]}``); one mean line and band each.
     align : {"pad", "common"}
     show_runs : bool
-        Also draw every run as a thin line.
+        With ``band``, also draw every run as a thin line.
     log : bool
         Log-scaled y axis.
 
     Returns
     -------
     matplotlib.axes.Axes
-        Per group, in order: the individual runs' lines (if ``show_runs``), then the mean
-        line (labelled ``"<group> mean (n=R)"``) and its band (a ``PolyCollection``).
+        Without ``band``: one line per run, in order. With ``band``, per group: the runs'
+        thin lines (if ``show_runs``), the mean line (labelled ``"<group> mean (n=R)"``)
+        and its band (a ``PolyCollection``).
     """
     where = "plot_runs"
     check_choice(x, _X_CHOICES, "x", where)
@@ -1027,7 +1427,19 @@ def plot_runs(
             fail("labels", where, f"a sequence of {len(data[''])} names (one per run)", labels)
 
     ax = _axes(ax, where)
-    for g, (gname, runs) in enumerate(data.items()):
+    if band is None:
+        k = 0
+        for gname, runs in data.items():
+            for r, (rx, ry) in enumerate(runs):
+                if labels is not None:
+                    rlabel = str(labels[r])
+                else:
+                    rlabel = f"{gname} [{r}]" if gname else f"run {r}"
+                # Line styles differ too, so runs that share a stretch stay visible.
+                ax.plot(rx, ry, color=f"C{k % 10}", lw=1.8, ls=_RUN_STYLES[k % 4],
+                        drawstyle="steps-post", label=rlabel, gid="gabp-run")
+                k += 1
+    for g, (gname, runs) in enumerate(data.items() if band is not None else ()):
         color = f"C{g % 10}"
         grid, ys = _align(runs, align)
         if show_runs:
@@ -1048,24 +1460,23 @@ def plot_runs(
             drawstyle="steps-post",
             label=_join(gname, f"mean (n={len(runs)})"),
         )
-        if band is not None:
-            lo = _quiet(np.nanmin, ys, axis=0)
-            hi = _quiet(np.nanmax, ys, axis=0)
-            if band == "std":
-                std = _quiet(np.nanstd, ys, axis=0)
-                with np.errstate(invalid="ignore"):
-                    lo, hi = np.fmax(mean - std, lo), np.fmin(mean + std, hi)
-                text = "± std"
-            else:
-                text = "min–max"
-            ax.fill_between(
-                grid, lo, hi, color=color, alpha=0.2, lw=0, step="post", label=_join(gname, text)
-            )
+        lo = _quiet(np.nanmin, ys, axis=0)
+        hi = _quiet(np.nanmax, ys, axis=0)
+        if band == "std":
+            std = _quiet(np.nanstd, ys, axis=0)
+            with np.errstate(invalid="ignore"):
+                lo, hi = np.fmax(mean - std, lo), np.fmin(mean + std, hi)
+            text = "± std"
+        else:
+            text = "min–max"
+        ax.fill_between(
+            grid, lo, hi, color=color, alpha=0.2, lw=0, step="post", label=_join(gname, text)
+        )
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel(f"{key} — {ERROR_LABEL}" if key.startswith(("error", "best")) else key)
     if log:
         ax.set_yscale("log")
-    ax.set_title("runs across seeds")
+    ax.set_title("runs compared" if band is None else "runs: mean and band per group")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax

@@ -26,7 +26,10 @@ n_baseline = 2
 
 
 def gabp(*args, cwd):
-    env = dict(os.environ, MPLBACKEND="Agg")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # this checkout's gabp, not whichever one is installed
+    env = dict(os.environ, MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "gabp", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -58,10 +61,11 @@ def test_report_predict_compare(cli_run):
     assert (run_dir / "convergence.png").is_file()
     (tmp / "series.csv").write_text("year,value\n" + "".join(f"{1900 + i},{i % 11}\n"
                                                             for i in range(30)))
-    res = gabp("predict", str(run_dir), "series.csv", "-o", "pred.csv", cwd=tmp)
+    res = gabp("predict", str(run_dir), "series.csv", "-o", "pred.csv", "--steps", "3", cwd=tmp)
     assert res.returncode == 0, res.stderr
     lines = (tmp / "pred.csv").read_text().splitlines()
-    assert lines[0] == "position,prediction" and len(lines) == 1 + 30 - 5 + 1
+    assert lines[0] == "year,forecast,lower,upper" and len(lines) == 1 + 3
+    assert [line.split(",")[0] for line in lines[1:]] == ["1930", "1931", "1932"]
     res = gabp("compare", str(run_dir), str(run_dir), "-o", "cmp.png", cwd=tmp)
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("| " + run_dir.name) == 2 and (tmp / "cmp.png").is_file()

@@ -114,5 +114,5 @@ def test_csv_series_with_exog_through_split_task(tmp_path):
     assert task.X_train.shape[1] == 4 and task.feature_names == ds.feature_names
     assert task.index_train.max() < task.index_val.min() < task.index_test.min()
     custom = split_task(ds, n_lags=2, horizon=[1, 2])
-    assert custom.feature_names == ["x(t-1)", "x(t)", "ex"]
-    assert custom.target_names == ["x(t+1)", "x(t+2)"]
+    assert custom.feature_names == ["v(t-1)", "v(t)", "ex"]  # the column keeps its name
+    assert custom.target_names == ["v(t+1)", "v(t+2)"]

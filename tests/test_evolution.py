@@ -239,7 +239,7 @@ def test_classification_with_error_rate_fitness():
         ({"ga": GAConfig(population_size=4, n_elite=4)}, "'n_elite' parameter"),
         ({"ga": GAConfig(crossover="twopoint")}, "'crossover' parameter"),
         ({"bp": BPConfig(learning_rate=0)}, "'learning_rate' parameter"),
-        ({"hidden_layer_sizes": (0,)}, "'layer_sizes' parameter"),
+        ({"hidden_layer_sizes": (0,)}, "'hidden_layer_sizes' parameter"),
         ({"loss": "cross_entropy"}, "'softmax' output"),
         ({"fitness": "error_rate"}, "regression error"),
         ({"resume": True}, "'checkpoint_path' parameter"),

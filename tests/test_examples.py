@@ -120,7 +120,9 @@ def test_sunspots_config_through_the_command_line(tmp_path):
     cmd = [exe] if exe else [sys.executable, "-m", "gabp.cli"]
     proc = subprocess.run(
         [*cmd, "run", str(config), "--out", str(tmp_path / "runs"), "--name", "cli", "--seed",
-         "3", "-q"], capture_output=True, text=True, timeout=120)
+         "3", "-q"], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(  # this checkout, not an install
+            [str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")])))
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.endswith("-cli")
@@ -161,8 +163,3 @@ def test_script_runs_with_tiny_budget(name, tmp_path, capsys):
         assert Path(path).is_file() and Path(path).stat().st_size > 1000
     if name in ("sunspots.py", "function_fitting.py", "digits.py"):
         assert res["figures"], "this example saves figures"
-
-
-def test_committed_figure_is_small():
-    fig = EXAMPLES / "figures" / "sunspots_predictions.png"
-    assert fig.is_file() and fig.stat().st_size < 100_000

@@ -24,6 +24,8 @@ from gabp.plotting import (  # noqa: E402
     plot_convergence,
     plot_errors,
     plot_hyperparameters,
+    plot_predicted_vs_actual,
+    plot_residuals,
     plot_runs,
     plot_series,
     save_figure,
@@ -106,7 +108,7 @@ def test_non_axes_is_rejected():
 def test_convergence_lines_band_and_labels():
     lb = _logbook(5)
     ax = plot_convergence(lb)
-    assert _labels(ax) == ["best", "mean", "mean ± std", "best so far"]
+    assert _labels(ax) == ["best of generation", "mean", "mean ± std", "best so far"]
     assert len(ax.lines) == 3
     np.testing.assert_allclose(ax.lines[0].get_xdata(), lb.select("gen"))
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lb.select("error_min"))
@@ -146,6 +148,12 @@ def test_convergence_x_evals_time_and_log_on_given_axes():
     assert ax.get_xlabel() == "wall time (s)"
 
 
+def test_convergence_names_its_metric():
+    ax = plot_convergence(_logbook(3), metric="validation MSE loss after 5 BP epochs")
+    assert "validation MSE loss after 5 BP epochs" in ax.get_title()
+    assert ax.get_ylabel() == "fitness (lower is better)"
+
+
 def test_convergence_from_csv_strings_and_column_dict():
     rows = [{k: str(v) for k, v in r.items()} for r in _rows(3)]
     rows[1]["error_mean"] = ""  # empty CSV cell -> gap
@@ -155,7 +163,7 @@ def test_convergence_from_csv_strings_and_column_dict():
 
     cols = {"gen": [0, 1, 2], "error_min": [3.0, 2.0, 1.0], "best_so_far": [3.0, 2.0, 1.0]}
     ax = plot_convergence(cols)
-    assert _labels(ax) == ["best", "best so far"]
+    assert _labels(ax) == ["best of generation", "best so far"]
     assert _bands(ax) == []
 
 
@@ -163,8 +171,9 @@ def test_convergence_label_overlays_runs_with_one_color_each():
     ax = plot_convergence(_logbook(3), label="GA-BP")
     plot_convergence(_logbook(3, start=2.0), label="BP", ax=ax)
     labels = _labels(ax)
-    assert labels[:4] == ["GA-BP best", "GA-BP mean", "GA-BP mean ± std", "GA-BP best so far"]
-    assert labels[4:] == ["BP best", "BP mean", "BP mean ± std", "BP best so far"]
+    assert labels[:4] == ["GA-BP best of generation", "GA-BP mean", "GA-BP mean ± std",
+                          "GA-BP best so far"]
+    assert labels[4:] == ["BP best of generation", "BP mean", "BP mean ± std", "BP best so far"]
     assert len(ax.lines) == 6
     assert ax.lines[0].get_color() == ax.lines[2].get_color()
     assert ax.lines[0].get_color() != ax.lines[3].get_color()
@@ -198,15 +207,37 @@ def test_convergence_errors():
 # ------------------------------------------------------------------------ BP curve
 
 
-def test_bp_curve_history_log_scale():
+def _kept(ax):
+    return [ln for ln in ax.lines if ln.get_gid() == "gabp-kept-epoch"]
+
+
+def test_bp_curve_history_log_scale_and_kept_epoch():
     h = _history(6)
-    ax = plot_bp_curve(h)
-    assert _labels(ax) == ["train", "val"]
+    h.best_epoch[:] = 3
+    ax = plot_bp_curve(h, loss="mse")
+    assert _labels(ax)[:2] == ["train", "val"]
     assert ax.get_yscale() == "log"
     np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(1, 7))
     np.testing.assert_allclose(ax.lines[0].get_ydata(), h.train_loss[:, 0])
     np.testing.assert_allclose(ax.lines[1].get_ydata(), h.val_loss[:, 0])
     assert ax.get_xlabel() == "epoch"
+    assert ax.get_ylabel().startswith("MSE loss")
+    (star,) = _kept(ax)  # on the monitored (validation) curve, epoch 4 (1-based)
+    np.testing.assert_allclose(star.get_xdata(), [4])
+    np.testing.assert_allclose(star.get_ydata(), [h.val_loss[3, 0]])
+    assert "kept epoch 4" in star.get_label()
+
+
+def test_bp_curve_stops_at_the_epochs_run_and_clips_round_off():
+    train = np.array([1.0, 0.1, 1e-30, np.nan, np.nan])  # trailing NaN: never run
+    ax = plot_bp_curve({"train_loss": train, "best_epoch": [2]})
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
+    low, high = ax.get_ylim()
+    assert low == pytest.approx(1e-8) and high == pytest.approx(2.0)
+    (star,) = _kept(ax)
+    assert star.get_ydata()[0] == pytest.approx(1e-8)  # drawn on the edge, not lost
+    assert "1e-30" in star.get_label()
+    assert any("not shown" in t.get_text() for t in ax.texts)
 
 
 def test_bp_curve_dict_1d_member_and_linear():
@@ -219,39 +250,44 @@ def test_bp_curve_dict_1d_member_and_linear():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), h.train_loss[:, 2])
 
 
-def test_bp_curve_with_baseline_restarts_mean_and_band():
+def test_bp_curve_with_baseline_restarts_each_drawn_to_its_own_end():
     h = _history(5)
     base = _history(8, p=3)
-    base.train_loss[2, 1] = np.inf  # a diverged restart is left out of the mean
-    ax = plot_bp_curve(h, baseline=base)
+    base.train_loss[5:, 1] = np.nan  # restart 1 stopped early after 5 epochs
+    base.val_loss[5:, 1] = np.nan
+    ax = plot_bp_curve(h, baseline=base, baseline_best=2)
+    runs = [ln for ln in ax.lines if ln.get_gid() == "gabp-baseline"]
+    assert len(runs) == 6  # train and val of 3 restarts
+    assert all(ln.get_linestyle() == "--" for ln in runs)
+    assert len(runs[2].get_xdata()) == 5 and len(runs[0].get_xdata()) == 8
+    np.testing.assert_allclose(runs[4].get_ydata(), base.train_loss[:, 2])
+    assert runs[4].get_linewidth() > runs[0].get_linewidth()  # the best restart stands out
     labels = _labels(ax)
     assert labels[:2] == ["GA-BP train", "GA-BP val"]
-    assert labels[2].startswith("plain BP train")
-    assert labels[4].startswith("plain BP val")
-    assert len(ax.lines) == 4
-    assert ax.lines[2].get_linestyle() == "--"
-    expected = base.train_loss.mean(axis=1)
-    expected[2] = np.mean(base.train_loss[2, [0, 2]])
-    np.testing.assert_allclose(ax.lines[2].get_ydata(), expected)
-    assert len(_bands(ax)) == 2
+    assert "plain BP train (restart 2, best on val)" in labels
+    assert "plain BP train (3 restarts)" in labels
+    assert len(_kept(ax)) == 2
 
-    # One restart: dashed line, no band.
-    ax = plot_bp_curve(h, baseline={"train_loss": [1.0, 0.5], "val_loss": None})
-    assert _labels(ax) == ["GA-BP train", "GA-BP val", "plain BP train"]
-    assert _bands(ax) == []
+    # One restart, no validation curve: "best on train".
+    ax = plot_bp_curve(h, baseline={"train_loss": [1.0, 0.5], "val_loss": None},
+                       baseline_best=0)
+    assert "plain BP train (restart 0, best on train)" in _labels(ax)
 
 
 def test_bp_curve_reads_an_evolution_result_like_object():
     class Baseline:
         history = _history(7, p=2)
+        best = 1
 
     class Result:
         bp_history = _history(4)
         baseline = Baseline()
+        config = {"loss": "cross_entropy"}
 
     ax = plot_bp_curve(Result())
-    assert len(ax.lines) == 4
     np.testing.assert_allclose(ax.lines[0].get_ydata(), Result.bp_history.train_loss[:, 0])
+    assert ax.get_ylabel().startswith("cross-entropy loss")
+    assert "plain BP train (restart 1, best on val)" in _labels(ax)
 
 
 def test_bp_curve_errors():
@@ -265,6 +301,10 @@ def test_bp_curve_errors():
         plot_bp_curve({"train_loss": np.ones((3, 2)), "val_loss": np.ones((3, 3))})
     with pytest.raises(ValueError, match="shape \\(n_epochs,\\)"):
         plot_bp_curve({"train_loss": []})
+    with pytest.raises(ValueError, match="'baseline_best' parameter"):
+        plot_bp_curve(_history(3), baseline=_history(3, p=2), baseline_best=2)
+    with pytest.raises(ValueError, match="'floor' parameter"):
+        plot_bp_curve(_history(3), floor=2.0)
 
 
 # -------------------------------------------------------------------------- series
@@ -398,45 +438,115 @@ def test_class_scores_labels_order_one_hot_and_errors():
         plot_class_scores([0, 1], [0])
 
 
+def test_class_scores_from_confusion_counts_match_the_labels_version():
+    t = np.array(["a", "b", "b", "c", "c", "c"])
+    p = np.array(["a", "b", "c", "c", "c", "a"])
+    m, labs = confusion_matrix(t, p)
+    a = plot_class_scores(t, p)
+    b = plot_class_scores(matrix=m, labels=labs)
+    for ca, cb in zip(a.containers, b.containers, strict=True):
+        np.testing.assert_allclose([x.get_height() for x in ca], [x.get_height() for x in cb])
+    assert [t.get_text() for t in b.get_xticklabels()][2] == "c\n(n=3)"
+    with pytest.raises(ValueError, match="'labels' parameter of plot_class_scores"):
+        plot_class_scores(matrix=m, labels=["a"])
+    with pytest.raises(ValueError, match="'matrix' parameter"):
+        plot_class_scores(t, p, matrix=m, labels=labs)
+    with pytest.raises(ValueError, match="'y_true' parameter"):
+        plot_class_scores(t)
+
+
+# ------------------------------------------------------------- regression figures
+
+
+def test_predicted_vs_actual_scatter_identity_and_r2_per_part():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(10, 50, 40)
+    p = t + rng.normal(0, 2, 40)
+    parts = np.array(["test"] * 10 + ["train"] * 30)
+    ax = plot_predicted_vs_actual(t, p, parts=parts, name="heating_kwh")
+    assert ax.get_xlabel() == "actual heating_kwh" and ax.get_ylabel() == "predicted heating_kwh"
+    train, test = ax.collections  # the test part is drawn last, on top
+    np.testing.assert_allclose(test.get_offsets(), np.column_stack([t[:10], p[:10]]))
+    r2 = 1 - np.sum((t[10:] - p[10:]) ** 2) / np.sum((t[10:] - t[10:].mean()) ** 2)
+    assert _labels(ax)[1] == f"train (n=30, R² {r2:.3f})"
+    identity = ax.lines[0]
+    np.testing.assert_allclose(identity.get_xdata(), identity.get_ydata())
+    assert ax.get_xlim() == ax.get_ylim()
+    with pytest.raises(ValueError, match="'parts' parameter"):
+        plot_predicted_vs_actual(t, p, parts=["test"])
+
+
+def test_residuals_against_prediction_or_dates():
+    t = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([1.5, 1.5, 3.0, 5.0])
+    ax = plot_residuals(t, p, name="y")
+    np.testing.assert_allclose(ax.collections[0].get_offsets(),
+                               np.column_stack([p, p - t]))
+    assert ax.get_xlabel() == "predicted y"
+    rmse = np.sqrt(np.mean((p - t) ** 2))
+    np.testing.assert_allclose([ln.get_ydata()[0] for ln in ax.lines], [0.0, rmse, -rmse])
+    dates = np.array(["2020-01", "2020-02", "2020-03", "2020-04"], dtype="datetime64[M]")
+    ax = plot_residuals(t, p, x=dates, xlabel="month")
+    assert ax.get_xlabel() == "month"
+    with pytest.raises(ValueError, match="'x' parameter of plot_residuals"):
+        plot_residuals(t, p, x=[1, 2])
+
+
 # --------------------------------------------------------------- hyperparameters
 
 
-def test_hyperparameters_normalized_lines_and_legend():
+SPACE = {"hidden_1": {"low": 2, "high": 32, "log": False, "type": "int"},
+         "learning_rate": {"low": 1e-5, "high": 0.1, "log": True},
+         "activation": ["tanh", "relu", "logistic"]}
+
+
+def test_hyperparameters_one_panel_each_in_real_units():
     recs = [
         {"gen": 0, "hidden_1": 4, "learning_rate": 1e-4, "activation": "tanh", "error_min": 1},
         {"gen": 1, "hidden_1": 12, "learning_rate": 1e-3, "activation": "relu", "error_min": 1},
         {"gen": 2, "hidden_1": 8, "learning_rate": 1e-2, "activation": "tanh", "error_min": 1},
     ]
-    ax = plot_hyperparameters(recs)
-    labels = _labels(ax)
-    assert labels == [
-        "hidden_1 [4, 12]",
-        "learning_rate (log) [0.0001, 0.01]",
-        "activation (tanh=0, relu=1)",
-    ]
-    assert len(ax.lines) == 3
-    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2])
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 1.0, 0.5])
-    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.0, 0.5, 1.0])
-    np.testing.assert_allclose(ax.lines[2].get_ydata(), [0.0, 1.0, 0.0])
+    axes = plot_hyperparameters(recs, space=SPACE)
+    assert [ax.get_title().split("\n")[0] for ax in axes] == [
+        "hidden_1", "learning_rate", "activation"]
+    hidden, lr, act = axes
+    np.testing.assert_allclose(hidden.lines[0].get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(hidden.lines[0].get_ydata(), [4, 12, 8])  # real values
+    low, high = hidden.get_ylim()  # the searched range, not the values seen
+    assert low < 2 and high > 32 and high < 40
+    assert lr.get_yscale() == "log"
+    np.testing.assert_allclose(lr.lines[0].get_ydata(), [1e-4, 1e-3, 1e-2])
+    assert lr.get_ylim()[0] < 1e-5 < 0.1 < lr.get_ylim()[1]
+    assert "[1e-05, 0.1], log scale" in lr.get_title()
+    # Categories: every declared choice is a tick, even one never chosen.
+    assert [t.get_text() for t in act.get_yticklabels()] == ["tanh", "relu", "logistic"]
+    np.testing.assert_allclose(act.lines[0].get_ydata(), [0, 1, 0])
+    assert len({ax.figure for ax in axes}) == 1
 
 
-def test_hyperparameters_params_csv_strings_constant_and_missing():
+def test_hyperparameters_without_space_csv_strings_and_missing():
     recs = [
-        {"gen": "0", "momentum": "0.9", "hidden_1": "5", "solver": "adam"},
-        {"gen": "1", "momentum": "0.9", "hidden_1": "", "solver": "adam"},
+        {"gen": "0", "momentum": "0.9", "hidden_1": "5", "solver": "adam", "batch": "16.0"},
+        {"gen": "1", "momentum": "0.9", "hidden_1": "", "solver": "sgd", "batch": "32.0"},
     ]
-    ax = new_axes()
-    assert plot_hyperparameters(recs, params=["momentum", "hidden_1", "solver"], ax=ax) is ax
-    assert _labels(ax) == ["momentum [0.9, 0.9]", "hidden_1 [5, 5]", "solver (adam=0.5)"]
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.5, 0.5])
-    assert np.isnan(ax.lines[1].get_ydata()[1])
+    axes = plot_hyperparameters(recs, params=["momentum", "hidden_1", "solver", "batch"],
+                                space={"batch": [16, 32, 64]})
+    mom, hid, solver, batch = axes
+    np.testing.assert_allclose(mom.lines[0].get_ydata(), [0.9, 0.9])
+    assert mom.get_ylim()[0] < 0.9 < mom.get_ylim()[1]
+    assert np.isnan(hid.lines[0].get_ydata()[1])
+    assert [t.get_text() for t in solver.get_yticklabels()] == ["adam", "sgd"]
+    # CSV floats match the declared integer choices.
+    assert [t.get_text() for t in batch.get_yticklabels()] == ["16", "32", "64"]
+    np.testing.assert_allclose(batch.lines[0].get_ydata(), [0, 1])
 
 
-def test_hyperparameters_list_valued_categories():
+def test_hyperparameters_list_valued_categories_and_given_figure():
     recs = [{"hidden": [12, 8]}, {"hidden": [4]}, {"hidden": [12, 8]}, {"hidden": None}]
-    ax = plot_hyperparameters(recs)
-    assert _labels(ax) == ["hidden ([12, 8]=0, [4]=1)"]
+    fig = plotting.new_figure()
+    (ax,) = plot_hyperparameters(recs, fig=fig)
+    assert ax.figure is fig
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["[12, 8]", "[4]"]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 1.0, 0.0, np.nan])
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2, 3])
 
@@ -448,6 +558,8 @@ def test_hyperparameters_errors():
         plot_hyperparameters([{"gen": 0, "error_min": 0.1}])
     with pytest.raises(ValueError, match="non-empty"):
         plot_hyperparameters([])
+    with pytest.raises(TypeError, match="'space' parameter"):
+        plot_hyperparameters([{"lr": 0.1}], space=[1, 2])
 
 
 # --------------------------------------------------------------------------- runs
@@ -460,9 +572,21 @@ def _run(values, **extra):
     ]
 
 
+def test_runs_are_one_line_each_by_default():
+    runs = [_run([4.0, 2.0, 1.0]), _run([2.0, 2.0])]  # a 3- and a 2-generation run
+    ax = plot_runs(runs, labels=["long", "short"])
+    assert _labels(ax) == ["long", "short"]  # never averaged into one "mean" line
+    assert _bands(ax) == []
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [4.0, 2.0, 1.0])
+    np.testing.assert_allclose(ax.lines[1].get_xdata(), [0, 1])
+    assert ax.lines[0].get_linestyle() != ax.lines[1].get_linestyle()
+    ax = plot_runs(groups={"GA-BP": runs, "BP": [_run([3.0])]})
+    assert _labels(ax) == ["GA-BP [0]", "GA-BP [1]", "BP [0]"]
+
+
 def test_runs_mean_and_std_band_pad_with_last_value():
     runs = [_run([4.0, 2.0, 1.0]), _run([2.0, 2.0])]  # second run stopped early
-    ax = plot_runs(runs)
+    ax = plot_runs(runs, band="std")
     assert _labels(ax) == ["mean (n=2)", "± std"]
     assert len(ax.lines) == 1
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2])
@@ -487,10 +611,10 @@ def test_runs_groups_on_evals_axis_with_log_scale():
     ga = [_run([3.0, 1.0]), _run([1.0, 1.0])]
     bp = [_logbook(3)]
     ax = new_axes()
-    out = plot_runs(groups={"GA-BP": ga, "BP": bp}, x="evals", ax=ax, log=True, band=None)
+    out = plot_runs(groups={"GA-BP": ga, "BP": bp}, x="evals", ax=ax, log=True, band="minmax")
     assert out is ax
-    assert _labels(ax) == ["GA-BP mean (n=2)", "BP mean (n=1)"]
-    assert _bands(ax) == []
+    assert _labels(ax) == ["GA-BP mean (n=2)", "GA-BP min–max", "BP mean (n=1)", "BP min–max"]
+    assert len(_bands(ax)) == 2
     assert ax.get_yscale() == "log"
     # Each group on the union of its runs' evaluation counts.
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [10, 20])
@@ -502,7 +626,7 @@ def test_runs_groups_on_evals_axis_with_log_scale():
 def test_runs_evals_of_different_runs_are_step_aligned():
     a = [{"nevals": 10, "best_so_far": 3.0}, {"nevals": 10, "best_so_far": 1.0}]  # 10, 20
     b = [{"nevals": 15, "best_so_far": 2.0}, {"nevals": 15, "best_so_far": 2.0}]  # 15, 30
-    ax = plot_runs([a, b], x="evals", band=None)
+    ax = plot_runs([a, b], x="evals", band="std")
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [10, 15, 20, 30])
     # At 10 only run a has a value; later each run holds its last value.
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [3.0, 2.5, 1.5, 1.5])
@@ -510,7 +634,7 @@ def test_runs_evals_of_different_runs_are_step_aligned():
 
 def test_runs_other_key_and_time_axis():
     runs = [_run([1.0, 2.0], error_min=0.5), _run([3.0, 4.0], error_min=1.5)]
-    ax = plot_runs(runs, key="error_min", x="time")
+    ax = plot_runs(runs, key="error_min", x="time", band="std")
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1.0, 2.0])
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 1.0])
     assert ax.get_xlabel() == "wall time (s)"

@@ -86,8 +86,14 @@ def test_model_round_trip_without_pickle(series_run, tmp_path):
     again = Model.load(path)
     X = np.random.default_rng(0).uniform(0, 150, (5, 6))
     np.testing.assert_array_equal(model.predict(X), again.predict(X))
-    pos, pred = again.predict_series(np.arange(20.0))
-    assert pos[-1] == 20 and pred.shape == (15, 1)
+    history = np.arange(20.0)
+    fc = again.forecast(history, 3)  # recursive: each forecast becomes the newest lag
+    assert fc.shape == (3,)
+    assert fc[0] == pytest.approx(again.predict(history[None, -6:])[0, 0])
+    assert fc[1] == pytest.approx(again.predict(np.r_[history[-5:], fc[0]][None])[0, 0])
+    assert again.forecast(history[:6], 1).shape == (1,)  # 6 lags: 6 values suffice
+    with pytest.raises(ValueError, match="at least 6 values"):
+        again.forecast(history[:5], 1)
     with pytest.raises(ValueError, match="6 columns"):
         again.predict(X[:, :4])
 

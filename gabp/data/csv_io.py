@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,24 @@ def _read(path: str | os.PathLike, delimiter: str) -> _Table:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"CSV file not found: '{p}'.")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
+        fail("delimiter", "load_csv", "a single character (not a quote or line break)",
+             delimiter)
     opener = gzip.open if p.suffix == ".gz" else open
-    with opener(p, "rt", encoding="utf-8-sig", newline="") as fh:
-        text = fh.read()
+    try:
+        with opener(p, "rt", encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"CSV file '{p}' is not UTF-8 text (undecodable byte at offset "
+                         f"{exc.start}{' of the uncompressed data' if opener is gzip.open else ''}"
+                         "); save it as UTF-8.") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"CSV file '{p}' ends in .gz but is not a valid gzip file ({exc}); "
+                         "decompress it or rename it to .csv.") from None
+    except OSError as exc:
+        raise ValueError(f"CSV file '{p}' cannot be read: {exc.strerror or exc}.") from None
+    if "\x00" in text:
+        raise ValueError(f"CSV file '{p}' holds NUL bytes: it is not a text CSV file.")
     lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     numbered = [(i + 1, row) for i, row in enumerate(lines) if any(c.strip() for c in row)]
     if not numbered:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -12,8 +13,53 @@ from .._validation import check_array, fail
 _KINDS = {"b": "bool", "i": "int", "u": "int", "f": "float", "U": "str", "S": "str"}
 
 
+def _label_kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, numbers.Number):
+        return "number"
+    if isinstance(v, (str, np.str_)):
+        return "string"
+    return type(v).__name__
+
+
+def as_labels(labels: Any, name: str = "labels", where: str = "OneHotEncoder.fit"
+              ) -> np.ndarray:
+    """Class labels as a NumPy array under one type rule.
+
+    Labels are all numbers, all strings, all booleans, or all of one other hashable type;
+    a mix (``[1, 2, "a"]``, which NumPy would silently turn into strings) raises
+    ``TypeError``, and so does ``None``. Numbers become an int or float array, strings a
+    string array, anything else stays an object array.
+    """
+    if isinstance(labels, np.ndarray) and labels.dtype.kind != "O":
+        return labels
+    try:
+        obj = np.asarray(labels, dtype=object)
+    except (TypeError, ValueError):
+        fail(name, where, "a sequence of class labels", labels, exc=TypeError)
+    flat = obj.ravel().tolist()
+    kinds: dict[str, int] = {}
+    for i, v in enumerate(flat):
+        if v is None:
+            fail(name, where, "class labels, not None", labels, exc=TypeError,
+                 hint=f"None at position {i}; drop or fill unlabelled rows first.")
+        kinds.setdefault(_label_kind(v), i)
+    if len(kinds) > 1:
+        (k1, _), (k2, i2) = sorted(kinds.items(), key=lambda kv: kv[1])[:2]
+        fail(name, where, "labels of one type (all numbers or all strings)", labels,
+             exc=TypeError, hint=f"Found {k1} and {k2} labels (first {k2} at position {i2}); "
+             "convert them to one type, e.g. all strings.")
+    kind = next(iter(kinds), "number")
+    if kind in ("number", "bool"):
+        return np.asarray(flat, dtype=None if flat else float).reshape(obj.shape)
+    if kind == "string":
+        return np.asarray(flat, dtype=str).reshape(obj.shape)
+    return obj
+
+
 def _as_label_array(labels: Any, where: str) -> np.ndarray:
-    arr = np.asarray(labels)
+    arr = as_labels(labels, "labels", where)
     if arr.ndim != 1:
         fail("labels", where, "a 1-D sequence of labels", arr)
     if arr.size == 0:

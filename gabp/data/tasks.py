@@ -306,7 +306,10 @@ def _split_series(
 
 def _window_names(win: Windows, ds: Dataset) -> tuple[list[str], list[str]]:
     n_cols = _n_cols(ds.series)
-    cols = ["x"] if n_cols == 1 else [f"x{c}" for c in range(n_cols)]
+    # The series' own column names ("sunspots(t+1)" -> "sunspots"), else x / x0, x1, ...
+    cols = list(dict.fromkeys(n.split("(")[0] for n in ds.target_names))
+    if len(cols) != n_cols:
+        cols = ["x"] if n_cols == 1 else [f"x{c}" for c in range(n_cols)]
     lags = [(win.n_lags - 1 - j) * win.lag_step for j in range(win.n_lags)]
     inputs = [f"{c}(t-{k})" if k else f"{c}(t)" for k in lags for c in cols]
     n_exog = win.X.shape[1] - len(inputs)

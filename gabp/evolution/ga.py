@@ -39,6 +39,7 @@ from deap import base, creator, tools
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
+from .._files import NpzReader, atomic_open
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..network import Architecture, Network, check_loss, init_params
@@ -271,26 +272,86 @@ def _validate_data(X, Y, X_val, Y_val, where: str):
     return X, Y, X_val, Y_val
 
 
+def logbook_path(checkpoint_path: str | os.PathLike) -> str:
+    """The file next to a checkpoint that holds its logbook, one JSON record a line."""
+    return os.path.splitext(os.fspath(checkpoint_path))[0] + ".logbook.jsonl"
+
+
+def _append_logbook(path: str, records: list[dict[str, Any]], fresh: bool) -> None:
+    """Append ``records`` (those since the last checkpoint) to the logbook file; fsync.
+
+    Only the new records are written, so a checkpoint costs the same at generation 10
+    and at generation 10,000. ``fresh`` starts the file afresh (the records are then all
+    of them).
+    """
+    with open(path, "w" if fresh else "a", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _save_checkpoint(path: str, state: dict[str, Any]) -> None:
-    tmp = path + ".tmp"
+    """Write the GA state atomically; the logbook goes to :func:`logbook_path` (appended).
+
+    The ``.npz`` records how many logbook lines belong to it, so lines appended by a run
+    killed before its next checkpoint are ignored on resume.
+    """
+    _append_logbook(logbook_path(path), state["new_records"], state["n_logbook_saved"] == 0)
     meta = {k: state[k] for k in ("format", "generation", "entropy", "n_evaluations", "n_failed",
                                   "total_steps", "elapsed", "stall", "best_so_far", "config",
-                                  "logbook")}
-    with open(tmp, "wb") as fh:
+                                  "n_logbook")}
+    with atomic_open(path) as fh:
         np.savez(fh, population=state["population"], errors=state["errors"],
                  hof_genomes=state["hof_genomes"], hof_errors=state["hof_errors"],
                  meta=np.array(json.dumps(meta)))
-    os.replace(tmp, path)
+
+
+def _read_logbook(path: str, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` records of a checkpoint's logbook file (later lines are dropped)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [fh.readline() for _ in range(n)]
+        records = [json.loads(line) for line in lines]
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"The checkpoint's logbook {path} is missing or damaged ({exc}); "
+                         "start the run again.") from None
+    if any(not isinstance(r, dict) for r in records):
+        raise ValueError(f"The checkpoint's logbook {path} is damaged; start the run again.")
+    return records
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`evolve` (no pickle)."""
-    with np.load(os.fspath(path), allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a gabp checkpoint (format {meta.get('format')!r}).")
-        meta.update({k: np.array(data[k]) for k in ("population", "errors", "hof_genomes",
-                                                     "hof_errors")})
+    """Read a checkpoint written by :func:`evolve` (no pickle, bounded).
+
+    The metadata is read first; every array's header must then match the population size,
+    hall-of-fame size and architecture it records before the data is read. A damaged,
+    truncated or foreign file raises ``ValueError`` naming it.
+    """
+    path = os.fspath(path)
+    with NpzReader(path, "gabp checkpoint") as npz:
+        try:
+            meta = json.loads(npz.read_text("meta"))
+            fmt = meta.get("format")
+            if fmt != CHECKPOINT_FORMAT:
+                raise npz.error(f"format {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
+            arch = Architecture.from_dict(meta["config"]["architecture"])
+            P = int(meta["config"]["ga"]["population_size"])
+            n_hof = int(meta["config"]["ga"]["hall_of_fame"])
+            n_logbook = int(meta["n_logbook"])
+        except ValueError as exc:
+            if str(exc).startswith(path):
+                raise
+            raise npz.error(f"bad metadata ({exc})") from None
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise npz.error(f"bad metadata ({type(exc).__name__}: {exc})") from None
+        meta["population"] = npz.read("population", shape=(P, arch.n_params))
+        meta["errors"] = npz.read("errors", shape=(P,))
+        meta["hof_genomes"] = npz.read("hof_genomes", shape=(None, arch.n_params))
+        meta["hof_errors"] = npz.read("hof_errors", shape=(meta["hof_genomes"].shape[0],))
+        if meta["hof_genomes"].shape[0] > n_hof:
+            raise npz.error("more hall-of-fame genomes than the hall holds")
+    meta["logbook"] = _read_logbook(logbook_path(path), n_logbook)
     return meta
 
 
@@ -372,8 +433,23 @@ def evolve(
     fitness = check_fitness(fitness, where)
     if fitness_on not in ("validation", "train"):
         fail("fitness_on", where, "'validation' or 'train'", fitness_on)
+    if ga is not None and not isinstance(ga, GAConfig):
+        fail("ga", where, "a GAConfig or None", ga, exc=TypeError,
+             hint="Build one with GAConfig(population_size=..., ...).")
+    if bp is not None and not isinstance(bp, BPConfig):
+        fail("bp", where, "a BPConfig or None", bp, exc=TypeError,
+             hint="Build one with BPConfig(learning_rate=..., ...).")
     ga = (ga or GAConfig()).validate(where)
     bp = (bp or BPConfig()).validate(where)
+    if n_jobs is not None and check_int(n_jobs, "n_jobs", where, low=-1024, high=1024) == 0:
+        fail("n_jobs", where, "None, a positive integer or a negative one (-1: all cores)",
+             n_jobs)
+    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
+            hidden_layer_sizes, (Sequence, np.ndarray)):
+        fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
+             hidden_layer_sizes, exc=TypeError)
+    for size in hidden_layer_sizes:
+        check_int(size, "hidden_layer_sizes", where, low=1)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
@@ -504,8 +580,12 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
         errs = np.full(P, np.inf)
         n_evals = n_failed = evo_steps = 0
         start_gen, stall, best_so_far, elapsed_before = 0, 0, math.inf, 0.0
+    n_logbook_saved = 0  # records in the checkpoint's logbook file
+    if resume:  # drop lines a killed run appended after its last checkpoint
+        _append_logbook(logbook_path(checkpoint_path), ck["logbook"], fresh=True)
+        n_logbook_saved = len(logbook)
     t0 = time.perf_counter()
-    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=not verbose,
+    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=verbose != 1,
                desc=f"GA-BP ({mode})", unit="gen")
     stop_reason = "n_generations"
     generation = start_gen - 1
@@ -548,18 +628,23 @@ def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
             bar.update(1)
             bar.set_postfix(best=f"{best_so_far:.4g}")
             if verbose > 1:
-                logger.info(logbook.stream)
+                logger.info("generation %d: best %.6g, mean %.6g, %d evaluations, %d failed, "
+                            "%.2f s", gen, best_so_far, logbook[-1]["error_mean"], len(idx),
+                            int(failed.sum()), elapsed)
             if checkpoint_path is not None and (gen % checkpoint_every == 0
                                                 or gen == ga.n_generations):
                 _save_checkpoint(checkpoint_path, {
                     "format": CHECKPOINT_FORMAT, "generation": gen, "entropy": entropy,
                     "n_evaluations": n_evals, "n_failed": n_failed, "total_steps": evo_steps,
                     "elapsed": elapsed, "stall": stall, "best_so_far": best_so_far,
-                    "config": config, "logbook": [dict(r) for r in logbook],
+                    "config": config, "n_logbook": len(logbook),
+                    "new_records": [dict(r) for r in logbook[n_logbook_saved:]],
+                    "n_logbook_saved": n_logbook_saved,
                     "population": pop, "errors": errs,
                     "hof_genomes": np.array([np.asarray(i) for i in hof]),
                     "hof_errors": np.array([i.fitness.values[0] for i in hof]),
                 })
+                n_logbook_saved = len(logbook)
             state = GAState(gen, pop, errs, np.array(hof[0]), best, logbook, elapsed)
             if any(bool(cb(state)) for cb in callbacks):
                 stop_reason = "callback"
