@@ -50,10 +50,11 @@ def resolve_optimizer(
     Adam epochs at the best of three learning rates 0.018). So: LM (or BR) wherever the
     sum of squares is the loss and the Jacobian work is small; L-BFGS for the small
     classification set (best and fastest on breast cancer); Adam for the larger one (digits).
-    BR was better than LM on both regression tasks but needs ``alpha=0`` (it sets its own
-    penalty), so "auto" picks LM, which works with any ``alpha``; choose "br" explicitly for
-    small noisy series. Two classification sets are thin evidence for the L-BFGS/Adam
-    boundary.
+    BR was better than LM on both regression tasks of this table (both with validation
+    stopping) but needs ``alpha=0`` (it sets its own penalty), and without validation data it
+    did worse on sunspots than validation-stopped LM (ARV 0.15 / 0.51 against 0.13 / 0.32,
+    bench/README.md), so "auto" picks LM, which works with any ``alpha``. Two classification
+    sets are thin evidence for the L-BFGS/Adam boundary.
 
     Parameters
     ----------
