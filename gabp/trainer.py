@@ -294,7 +294,8 @@ def train(
         Freeze a network once its monitored loss (validation loss, or the training objective
         when no validation data is given) has not improved by ``min_delta`` for ``patience``
         epochs; training ends when every network is frozen. For "lm"/"br" this is MATLAB's
-        validation stop: ``max_fail=6`` is ``patience=6``.
+        validation stop: ``max_fail=6`` is ``patience=6`` (trainbr's default ``max_fail=0``,
+        no validation stop, is ``early_stopping=False``).
     restore_best : bool
         At the end, put back each network's weights from its best monitored epoch. The
         starting weights are a candidate ("epoch -1"), so the returned weights' monitored loss
@@ -306,9 +307,10 @@ def train(
         ``callback(epoch, history) -> stop?`` called after every epoch.
     solver_options : mapping, optional
         Settings of the method (:data:`gabp.solvers.SOLVER_DEFAULTS`): "lm"/"br" ``mu``
-        (1e-3), ``mu_dec`` (0.1), ``mu_inc`` (10), ``mu_max`` (1e10), ``goal`` (0) and
-        ``min_grad`` (1e-7), MATLAB's defaults; "lbfgs" ``m`` (10), ``gtol``, ``ftol``,
-        ``max_ls``, ``c1``; "adam" ``beta1``, ``beta2``, ``epsilon``. Unknown keys raise.
+        (1e-3; "br" 5e-3), ``mu_dec`` (0.1), ``mu_inc`` (10), ``mu_max`` (1e10), ``goal``
+        (0) and ``min_grad`` (1e-7), MATLAB's trainlm / trainbr defaults; "lbfgs" ``m``
+        (10), ``gtol``, ``ftol``, ``max_ls``, ``c1``; "adam" ``beta1``, ``beta2``,
+        ``epsilon``. Unknown keys raise.
     memory_budget : float
         Bytes "lm"/"br" may use for the normal equations; above it the population is solved
         in chunks of networks, and if one network does not fit, a ``ValueError`` says so
