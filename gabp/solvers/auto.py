@@ -37,24 +37,24 @@ def resolve_optimizer(
     network, 2 cores)::
 
         task (n_params, n * q)        lm            br            lbfgs         adam
-        Mackey-Glass 4-10-1 (61, 2.7e4)  RMSE .00563  .00503        .0229         .0714
-        sunspots 12-8-1 (113, 2.4e4)     RMSE .189    .172          .204          .183
+        Mackey-Glass 4-10-1 (61, 2.7e4)  RMSE .00563  .0106         .0229         .0714
+        sunspots 12-8-1 (113, 2.4e4)     RMSE .189    .173          .204          .183
         breast cancer 30-10-1 (321, 1.2e5)
-                                  acc .978 0.14s  .974 0.41s    .982 0.01s    .978 0.09s
+                                  acc .978 0.07s  .974 0.25s    .982 0.01s    .978 0.05s
         digits 64-32-10 (2410, 2.8e6)
-                                  acc .944 51s*   .964 64s*     .939 0.02s    .967 0.14s
+                                  acc .944 29s*   .965 69s*     .939 0.02s    .967 0.15s
 
     (* 2 networks, 20 iterations: one LM iteration of a 2,410-parameter network takes about
-    2.5 s.) Without early stopping, 300 LM iterations of 40 Mackey-Glass networks reach a
-    median test RMSE of 0.0034 (br 0.0029, 2,000 L-BFGS iterations 0.0064, 2,000 full-batch
+    1.5 s.) Without early stopping, 300 LM iterations of 40 Mackey-Glass networks reach a
+    median test RMSE of 0.0034 (br 0.0034, 2,000 L-BFGS iterations 0.0064, 2,000 full-batch
     Adam epochs at the best of three learning rates 0.018). So: LM (or BR) wherever the
     sum of squares is the loss and the Jacobian work is small; L-BFGS for the small
     classification set (best and fastest on breast cancer); Adam for the larger one (digits).
-    BR was better than LM on both regression tasks of this table (both with validation
-    stopping) but needs ``alpha=0`` (it sets its own penalty), and without validation data it
-    did worse on sunspots than validation-stopped LM (ARV 0.15 / 0.51 against 0.13 / 0.32,
-    bench/README.md), so "auto" picks LM, which works with any ``alpha``. Two classification
-    sets are thin evidence for the L-BFGS/Adam boundary.
+    BR is mixed (better than LM on the sunspots RMSE, worse on Mackey-Glass with validation
+    stopping, sensitive to its initial ``mu``; without validation data it did worse on
+    sunspots than validation-stopped LM, ARV 0.16 / 0.49 against 0.13 / 0.32,
+    bench/README.md) and needs ``alpha=0``, so "auto" picks LM, which works with any
+    ``alpha``. Two classification sets are thin evidence for the L-BFGS/Adam boundary.
 
     Parameters
     ----------
