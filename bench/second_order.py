@@ -16,6 +16,13 @@ Parts (``--parts``, all by default):
   values), 40 random 4-10-1 tanh networks, each method's median / best test RMSE: lm and br
   300 iterations, lbfgs 2,000 iterations, adam 2,000 full-batch epochs at the best of three
   learning rates (by median training loss). No validation data (as in the issue's prototype).
+- ``sunspots``: the classic yearly split (train ..1920 with its last 10 % as validation, 12
+  lags, min-max scaled), 40 random 12-8-1 tanh networks: median ARV on 1921-1955 and
+  1956-1979 (MSE / variance of the period's targets, original units) and the ARV of the mean
+  prediction of the 40. lm with validation stopping (patience 6, MATLAB's trainlm default)
+  and without, br without validation (MATLAB's trainbr), lbfgs and adam (batch 32, learning
+  rate 0.01) with validation stopping (patience 20); at most 300 iterations for lm/br, 1,000
+  for lbfgs, 500 epochs for adam.
 - ``auto``: P = 8 networks per task and method, validation data for restoring the best epoch
   and early stopping (lm/br patience 6, MATLAB's max_fail; lbfgs and adam patience 20);
   lm/br at most 300 iterations on the mse, lbfgs at most 1,000 iterations and adam (batch 32,
@@ -68,7 +75,7 @@ try:  # optional: the MINPACK reference
 except ImportError:  # pragma: no cover - depends on the environment
     least_squares = None
 
-PARTS = ("speed", "adam", "quality", "auto")
+PARTS = ("speed", "adam", "quality", "sunspots", "auto")
 NO_STOP = {"min_grad": 0.0, "goal": 0.0}
 
 
@@ -206,6 +213,43 @@ def part_quality(P: int, lm_iters: int, long_iters: int) -> dict[str, Any]:
     return out
 
 
+def part_sunspots(P: int, quick: bool) -> dict[str, Any]:
+    t = split_task(load_dataset("sunspots"), classic=True, val_fraction=0.1)
+    periods = {"1921-1955": (t.X_test, t.y_test_raw),
+               "1956-1979": (t.extra["test2"]["X"], t.extra["test2"]["y_raw"])}
+    val = {"X_val": t.X_val, "Y_val": t.y_val, "early_stopping": True}
+    runs = {
+        "lm, validation stop": {"optimizer": "lm", "epochs": 300, "patience": 6, **val},
+        "lm, no validation": {"optimizer": "lm", "epochs": 300},
+        "br, no validation": {"optimizer": "br", "epochs": 300},
+        "lbfgs, validation stop": {"optimizer": "lbfgs", "epochs": 1000, "patience": 20,
+                                   **val},
+        "adam, validation stop": {"optimizer": "adam", "epochs": 500, "patience": 20,
+                                  "learning_rate": 0.01, "batch_size": 32, "seed": 0, **val},
+    }
+    p0 = Network((12, 8, 1), n_networks=P, seed=1921).params
+    out, rows = {}, []
+    for name, kw in runs.items():
+        if quick:
+            kw = {**kw, "epochs": 10}
+        net = Network((12, 8, 1), params=p0.copy())
+        _, sec = timed(partial(train, net, t.X_train, t.y_train, **kw))
+        res: dict[str, Any] = {"seconds": sec}
+        for period, (Xp, yp) in periods.items():
+            yp = np.asarray(yp, dtype=float).reshape(-1, 1)
+            pred = np.stack([t.inverse_y(o) for o in net.forward(Xp)])  # (P, n, 1)
+            arv = np.mean((pred - yp) ** 2, axis=(1, 2)) / np.var(yp)
+            mean_arv = float(np.mean((pred.mean(axis=0) - yp) ** 2) / np.var(yp))
+            res[period] = {"median": float(np.median(arv)), "mean_prediction": mean_arv}
+        out[name] = res
+        a, b = res["1921-1955"], res["1956-1979"]
+        rows.append([name, f"{a['median']:.3f} / {b['median']:.3f}",
+                     f"{a['mean_prediction']:.3f} / {b['mean_prediction']:.3f}", f"{sec:.2f}"])
+    print(f"\n### Sunspots ARV (1921-1955 / 1956-1979), {P} random 12-8-1 tanh networks\n")
+    print(table(["method", "median ARV", f"ARV of the mean of {P}", "seconds"], rows))
+    return out
+
+
 # -- auto ------------------------------------------------------------------------------------
 
 def auto_tasks():
@@ -309,6 +353,8 @@ def main() -> None:
         if "quality" in parts:
             results["quality"] = (part_quality(8, 10, 60) if args.quick
                                   else part_quality(40, 300, 2000))
+        if "sunspots" in parts:
+            results["sunspots"] = part_sunspots(8 if args.quick else 40, args.quick)
         if "auto" in parts:
             results["auto"] = part_auto(2 if args.quick else 8, args.quick)
     results["seconds"] = time.perf_counter() - t0

@@ -546,9 +546,12 @@ def _overview(run: runs.Run) -> list[str]:
     if final:
         stop = ("early stopping on the " + final["monitor"] if final["early_stopping"]
                 else "no early stopping")
+        kept = int(final["kept_epochs"][0])
+        kept_text = (f"weights kept from epoch {kept} (best {final['monitor']})" if kept > 0
+                     else f"the starting weights were kept (no epoch improved the "
+                     f"{final['monitor']} on them)")
         lines.append(f"- final BP training: {final['epochs'][0]} of max {final['max_epochs']} "
-                     f"epochs ({stop}); weights kept from epoch {final['kept_epochs'][0]} "
-                     f"(best {final['monitor']})")
+                     f"epochs ({stop}); {kept_text}")
     if _validation_text(m):
         lines.append(f"- **{_validation_text(m)}**")
     lines += [f"- seed: {run.meta.get('seed')}, n_jobs: {run.meta.get('n_jobs')}, "

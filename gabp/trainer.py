@@ -176,6 +176,10 @@ class _MiniBatch:
         self.opt = make_optimizer(optimizer, params.shape, learning_rate=learning_rate,
                                   momentum=momentum, dtype=dtype, **settings)
         self.backprop = _Backprop(arch, params, np.empty_like(params), self.alpha)
+        n = X.shape[0]
+        #: the cheapest step (the smaller of a full and the last partial mini-batch): a
+        #: network whose budget cannot pay for it is stopped
+        self.min_step_passes = float(min(batch_size, n % batch_size or batch_size))
 
     def objective(self, params: np.ndarray | None = None) -> np.ndarray:
         """Training objective of ``params`` (default: the current ones) on all the data."""
@@ -201,8 +205,8 @@ class _MiniBatch:
             if bad.any():
                 progress.diverge(bad, epoch)
             stepping = progress.active
-            if budget is not None:
-                stepping = stepping & (progress.passes < budget)
+            if budget is not None:  # a step that would overshoot the budget is not taken
+                stepping = stepping & (progress.passes + b <= budget)
             if stepping.all():
                 progress.n_steps += 1
                 progress.passes += b
@@ -294,7 +298,8 @@ def train(
         Freeze a network once its monitored loss (validation loss, or the training objective
         when no validation data is given) has not improved by ``min_delta`` for ``patience``
         epochs; training ends when every network is frozen. For "lm"/"br" this is MATLAB's
-        validation stop: ``max_fail=6`` is ``patience=6``.
+        validation stop: ``max_fail=6`` is ``patience=6`` (trainbr's default ``max_fail=0``,
+        no validation stop, is ``early_stopping=False``).
     restore_best : bool
         At the end, put back each network's weights from its best monitored epoch. The
         starting weights are a candidate ("epoch -1"), so the returned weights' monitored loss
@@ -306,16 +311,19 @@ def train(
         ``callback(epoch, history) -> stop?`` called after every epoch.
     solver_options : mapping, optional
         Settings of the method (:data:`gabp.solvers.SOLVER_DEFAULTS`): "lm"/"br" ``mu``
-        (1e-3), ``mu_dec`` (0.1), ``mu_inc`` (10), ``mu_max`` (1e10), ``goal`` (0) and
-        ``min_grad`` (1e-7), MATLAB's defaults; "lbfgs" ``m`` (10), ``gtol``, ``ftol``,
-        ``max_ls``, ``c1``; "adam" ``beta1``, ``beta2``, ``epsilon``. Unknown keys raise.
+        (1e-3; "br" 5e-3), ``mu_dec`` (0.1), ``mu_inc`` (10), ``mu_max`` (1e10), ``goal``
+        (0) and ``min_grad`` (1e-7), MATLAB's trainlm / trainbr defaults; "lbfgs" ``m``
+        (10), ``gtol``, ``ftol``, ``max_ls``, ``c1``; "adam" ``beta1``, ``beta2``,
+        ``epsilon``. Unknown keys raise.
     memory_budget : float
         Bytes "lm"/"br" may use for the normal equations; above it the population is solved
         in chunks of networks, and if one network does not fit, a ``ValueError`` says so
         before any work.
     max_sample_passes : float, optional
-        Per-network training budget in sample-passes (see ``History.sample_passes``); a
-        network stops (``"budget"``) at the first step that reaches it.
+        Per-network training budget in sample-passes (see ``History.sample_passes``). A
+        mini-batch step that would exceed it is not taken, and a network stops
+        (``"budget"``) once it cannot pay for one more; a full-batch iteration is indivisible,
+        so a second-order solver stops at the first iteration that reaches the budget.
 
     Returns
     -------
@@ -345,6 +353,7 @@ def train(
             fail("X_val", where, f"an array with {arch.n_inputs} columns", X_val)
         Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where)
         check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
+    l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
     name = optimizer
     if optimizer == "auto":
         name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget)
@@ -357,7 +366,6 @@ def train(
             X_val, Y_val = X_val.astype(dtype), Y_val.astype(dtype)
     lr = _per_network(learning_rate, P, "learning_rate", low=0.0, low_open=True)
     mu = _per_network(momentum, P, "momentum", low=0.0, low_open=False)
-    l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
     epochs = check_int(epochs, "epochs", where, low=1)
     n = X.shape[0]
     if batch_size is None:
@@ -441,7 +449,12 @@ def train(
                 stopped_epoch[newly_stopped] = epoch
                 progress.stop(newly_stopped, "early_stopping")
             if max_sample_passes is not None:
-                progress.stop(progress.passes >= max_sample_passes, "budget")
+                # mini-batch steps never overshoot the budget (a step that would is not
+                # taken); a full-batch solver's iteration is indivisible and may end past it
+                cheapest = getattr(stepper, "min_step_passes", 0.0)
+                spent = (progress.passes + cheapest > max_sample_passes if cheapest
+                         else progress.passes >= max_sample_passes)
+                progress.stop(spent, "budget")
             if callback is not None and callback(epoch, history()):
                 progress.stop(progress.active, "callback")
                 break

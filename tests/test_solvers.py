@@ -418,6 +418,19 @@ def test_auto_resolves_and_is_recorded(rng):
     assert hist.resolved_optimizer == "lbfgs"
     big = Architecture.build((64, 256, 10), output_activation="softmax")
     assert resolve_optimizer(big, 100_000, "cross_entropy") == "adam"
+    # the benchmark's tasks (bench/second_order.py, part "auto")
+    digits = Architecture.build((64, 32, 10), output_activation="softmax")
+    cancer = Architecture.build((30, 10, 1), output_activation="sigmoid")
+    mg = Architecture.build((4, 10, 1))
+    assert resolve_optimizer(digits, 1150, "cross_entropy") == "adam"
+    assert resolve_optimizer(digits, 1150, "mse") == "adam"  # LM: 2.5 s per iteration
+    assert resolve_optimizer(cancer, 370, "binary_cross_entropy") == "lbfgs"
+    assert resolve_optimizer(cancer, 370, "mse") == "lm"
+    assert resolve_optimizer(mg, 500, "mse", 40) == "lm"
+    # the population's normal equations must fit half the budget
+    assert resolve_optimizer(mg, 500, "mse", 40, memory_budget=1e6) == "lbfgs"
+    with pytest.raises(ValueError, match=r"'n_samples' parameter of resolve_optimizer"):
+        resolve_optimizer(mg, 0, "mse")
     d = hist.to_dict()
     assert d["resolved_optimizer"] == "lbfgs" and d["gamma"] is None
     assert len(d["sample_passes"]) == 1 and d["stop_reason"] == hist.stop_reason

@@ -286,3 +286,19 @@ def test_train_bad_input(kwargs, exc, match):
         train(net, args.pop("X"), args.pop("Y"), epochs=args.pop("epochs", 2), **args)
     if before is not None:
         np.testing.assert_array_equal(net.params, before)  # raised before any training
+
+
+def test_restoring_without_validation_reports_the_returned_weights_exact_objective(rng):
+    from gabp.solvers.base import training_objective
+
+    X, y = _regression(rng, n=40)
+    net = Network((3, 5, 1), n_networks=3, seed=0)
+    start = training_objective(net.arch, net.params.copy(), X, y, alpha=0.01)
+    lr = np.array([0.01, 0.05, 5.0])  # the last one overshoots: its start is kept
+    hist = train(net, X, y, optimizer="sgd", learning_rate=lr, alpha=0.01, epochs=5,
+                 batch_size=8, seed=0)
+    now = training_objective(net.arch, net.params, X, y, alpha=0.01)
+    np.testing.assert_allclose(hist.best_loss, now, rtol=1e-12)
+    assert np.all(now <= start)
+    assert hist.best_epoch[2] == -1 and hist.best_epoch[0] >= 0
+    assert hist.stop_reason == ["max_epochs"] * 3

@@ -16,18 +16,19 @@ OPTIMIZERS = FIRST_ORDER + SECOND_ORDER + ("auto",)
 
 _LM = {"mu": 1e-3, "mu_dec": 0.1, "mu_inc": 10.0, "mu_max": 1e10, "goal": 0.0, "min_grad": 1e-7}
 
-#: Defaults of ``solver_options`` per method. LM/BR: MATLAB trainlm/trainbr's ``mu``,
-#: ``mu_dec``, ``mu_inc``, ``mu_max``, ``goal`` and ``min_grad``. L-BFGS: history size ``m``,
-#: ``gtol`` (stop when the largest gradient entry is below it), ``ftol`` (stop when the relative
-#: decrease of the objective is below it; scipy's L-BFGS-B default ``factr * eps``), ``max_ls``
-#: (line-search trials per iteration) and ``c1`` (Armijo constant). Adam: its moment constants.
+#: Defaults of ``solver_options`` per method. LM/BR: MATLAB trainlm/trainbr's ``mu``
+#: (1e-3 / 5e-3), ``mu_dec``, ``mu_inc``, ``mu_max``, ``goal`` and ``min_grad``. L-BFGS:
+#: history size ``m``, ``gtol`` (stop when the largest gradient entry is below it), ``ftol``
+#: (stop when the relative decrease of the objective is below it; scipy's L-BFGS-B default
+#: ``factr * eps``), ``max_ls`` (line-search trials per iteration) and ``c1`` (Armijo
+#: constant). Adam: its moment constants.
 SOLVER_DEFAULTS: dict[str, dict[str, float]] = {
     "sgd": {},
     "momentum": {},
     "nesterov": {},
     "adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
     "lm": dict(_LM),
-    "br": dict(_LM),
+    "br": {**_LM, "mu": 5e-3},  # trainbr's initial mu is 0.005
     "lbfgs": {"m": 10, "gtol": 1e-5, "ftol": 2.220446049250313e-09, "max_ls": 20, "c1": 1e-4},
 }
 
