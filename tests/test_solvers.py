@@ -494,6 +494,17 @@ def test_auto_resolves_and_is_recorded(rng):
     assert resolve_optimizer(mg, 500, "mse", 40, memory_budget=1e6) == "lbfgs"
     with pytest.raises(ValueError, match=r"'n_samples' parameter of resolve_optimizer"):
         resolve_optimizer(mg, 0, "mse")
+    # BR where LM would be chosen, without an L2 term and with validation stopping
+    assert resolve_optimizer(mg, 500, "mse", 40, has_validation=True) == "br"
+    assert resolve_optimizer(mg, 500, "mse", 40, alpha=1e-4, has_validation=True) == "lm"
+    assert resolve_optimizer(mg, 500, "mse", 2, alpha=np.array([0.0, 1e-4]),
+                             has_validation=True) == "lm"
+    assert resolve_optimizer(mg, 500, "mse", 40, has_validation=False) == "lm"
+    assert resolve_optimizer(cancer, 370, "binary_cross_entropy", has_validation=True) == "lbfgs"
+    with pytest.raises(TypeError, match=r"'has_validation' parameter of resolve_optimizer"):
+        resolve_optimizer(mg, 500, "mse", has_validation="yes")
+    with pytest.raises(ValueError, match=r"'alpha' parameter of resolve_optimizer"):
+        resolve_optimizer(mg, 500, "mse", alpha=-1.0)
     d = hist.to_dict()
     assert d["resolved_optimizer"] == "lbfgs" and d["gamma"] is None
     assert len(d["sample_passes"]) == 1 and d["stop_reason"] == hist.stop_reason
