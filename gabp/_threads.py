@@ -23,6 +23,14 @@ SINGLE_THREAD_MAX_PARAMS = 1000
 _controller: ThreadpoolController | None = None
 
 
+def one_blas_thread() -> AbstractContextManager:
+    """Context in which the BLAS libraries loaded by then run on one thread (restored on exit)."""
+    global _controller
+    if _controller is None:  # scanning the loaded libraries costs a few ms: once per process
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
 def solver_threads(n_params: int) -> AbstractContextManager:
     """Context in which a solver iteration of networks with ``n_params`` parameters runs.
 
@@ -34,12 +42,7 @@ def solver_threads(n_params: int) -> AbstractContextManager:
     Returns
     -------
     context manager
-        One BLAS thread while it is active (restored on exit) when ``n_params <=``
-        :data:`SINGLE_THREAD_MAX_PARAMS`, else a context that changes nothing.
+        :func:`one_blas_thread` when ``n_params <=`` :data:`SINGLE_THREAD_MAX_PARAMS`, else a
+        context that changes nothing.
     """
-    global _controller
-    if n_params > SINGLE_THREAD_MAX_PARAMS:
-        return nullcontext()
-    if _controller is None:  # scanning the loaded libraries costs a few ms: once per process
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return nullcontext() if n_params > SINGLE_THREAD_MAX_PARAMS else one_blas_thread()
