@@ -356,7 +356,8 @@ def train(
     l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
     name = optimizer
     if optimizer == "auto":
-        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget)
+        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget,
+                                 alpha=float(np.max(l2)), has_validation=has_val and early_stopping)
     settings = solver_settings(name, solver_options, where)
     # the solvers compute in float64 whatever the parameters' dtype; mini-batch steps in it
     dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype

@@ -540,7 +540,8 @@ def evolve(
     t_start = time.perf_counter()
     # "auto" is resolved once, for the population the GA trains, so every BP run of this
     # evolution (individuals, fine-tune, baseline) uses the same solver.
-    solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size)
+    solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size, alpha=bp.alpha,
+                                has_validation=X_val is not None and bp.early_stopping)
               if bp.optimizer == "auto" else bp.optimizer)
     bp_run = replace(bp, optimizer=solver)
     settings = {
