@@ -24,7 +24,7 @@ from ..data.splits import random_split, stratified_split
 from ..estimators import GABPClassifier, GABPRegressor, _BaseEstimator, _not_fitted_error
 from ..evolution.config import GAConfig
 from .evaluate import Evaluator
-from .ga import DEFAULT_GA, SearchResult, flat_params, run_search
+from .ga import DEFAULT_GA, SearchResult, config_to_dict, flat_params, run_search
 from .space import TASKS, SearchSpace, default_space
 
 logger = logging.getLogger(__name__)
@@ -431,11 +431,6 @@ class EvolutionarySearch(_BaseEstimator):
             "pareto_front": None if self.pareto_front_ is None else [
                 {**d, "params": config_to_dict(d["params"])} for d in self.pareto_front_],
         }
-
-
-def config_to_dict(config: dict[str, Any]) -> dict[str, Any]:
-    """A config with lists instead of tuples (JSON / TOML)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 
 def estimator_params(config: dict[str, Any], max_epochs: int) -> dict[str, Any]:
