@@ -491,7 +491,11 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     runs.write_json(os.path.join(path, runs.META), meta)
 
     if search is not None:
-        _search_run(cfg, ds, task, search, path, task_reason)
+        search.set_params(verbose=verbose)
+        fit_kw = {"callbacks": tuple(callbacks), "resume": resume,
+                  "checkpoint_path": os.path.join(path, runs.CHECKPOINT),
+                  "checkpoint_every": cfg["run"]["checkpoint_every"]}
+        _search_run(cfg, ds, task, search, path, task_reason, fit_kw)
         return _finish(path, cfg, meta, started, resume)
     classification = task.task == "classification"
     run = cfg["run"]
@@ -555,7 +559,7 @@ def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
 
 
 def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str,
-                task_reason: str = "") -> None:
+                task_reason: str = "", fit_kw: dict[str, Any] | None = None) -> None:
     """Hyperparameter search on the train + validation parts; test metrics of the refit."""
     from .search import config_to_dict, search_records
 
@@ -564,7 +568,7 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
         test_start = np.min(task.index_test) if task.X_test.shape[0] else np.inf
         times = ds.series_index if ds.series_index is not None else np.arange(len(ds.series))
         horizon = cfg["data"]["horizon"] or (ds.windowing or {}).get("horizon", 1)
-        search.fit_series(ds.series[times < test_start], horizon=horizon)
+        search.fit_series(ds.series[times < test_start], horizon=horizon, **(fit_kw or {}))
         lags = int(search.n_lags_)
         win = make_windows(ds.series, n_lags=lags, horizon=horizon, index=times)
         windowing = {"n_lags": lags, "lag_step": 1, "horizon": horizon}
@@ -579,7 +583,7 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
         windowing, features = None, list(task.feature_names)
         seen = np.concatenate([task.idx_train, task.idx_val])
         labels = np.concatenate([task.y_train_raw, task.y_val_raw])
-        search.fit(ds.X[seen], labels if task.task == "classification" else labels)
+        search.fit(ds.X[seen], labels, **(fit_kw or {}))
         for name in ("train", "val", "test"):
             idx = getattr(task, f"idx_{name}")
             if len(idx):
@@ -604,8 +608,9 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     metrics = {"task": task.task, "task_reason": task_reason, "mode": "search",
                "fitness": search.fitness, "fitness_on": "validation", "held_out": held_out,
                "gabp": report, "search": summary,
-               "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
-               "n_failed": search.n_failed_, "stop_reason": "n_generations",
+               "generations": search.result_.generations,
+               "n_evaluations": search.n_trainings_, "n_failed": search.n_failed_,
+               "stop_reason": search.result_.stop_reason,
                "best_params": config_to_dict(search.best_params_)}
     if naive:
         metrics["naive"] = naive

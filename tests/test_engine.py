@@ -1,0 +1,271 @@
+"""The shared evolution engine (issue 12): one driver for the weights GA and the search,
+search runs with checkpoints, exact resume after SIGKILL, data fingerprints."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gabp.evolution import GAConfig, evolve, load_checkpoint
+from gabp.evolution.engine import (
+    LOGBOOK_COLUMNS,
+    Checkpointing,
+    ElitistGA,
+    EngineState,
+    data_fingerprint,
+    run_evolution,
+)
+from gabp.search import EvolutionarySearch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPACE = {"n_layers": [1, 2], "units": [2, 8], "learning_rate": [1e-3, 1e-1],
+         "max_epochs": 12, "patience": 4}
+
+
+def _xy(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, np.sin(X[:, 0]) + 0.5 * X[:, 1]
+
+
+def _search(**kw):
+    kw = {"space": SPACE, "population_size": 6, "n_generations": 5, "random_state": 4,
+          "refit": False, **kw}
+    return EvolutionarySearch("regression", **kw)
+
+
+def _records(logbook):
+    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]
+
+
+def _same_search(a, b):
+    assert _records(a.logbook_) == _records(b.logbook_)
+    assert a.best_params_ == b.best_params_ and a.best_score_ == b.best_score_
+    assert a.history_ == b.history_
+    assert (a.n_trainings_, a.n_cache_hits_, a.n_failed_) == (
+        b.n_trainings_, b.n_cache_hits_, b.n_failed_)
+    np.testing.assert_array_equal(a.result_.population, b.result_.population)
+    assert a.result_.hall_of_fame == b.result_.hall_of_fame
+
+
+# --- one driver, one logbook ------------------------------------------------------------------
+
+def test_both_producers_share_the_logbook_columns():
+    X, y = _xy()
+    r = evolve(X[:32], y[:32], X[32:], y[32:], hidden_layer_sizes=(3,), mode="classic",
+               ga=GAConfig(population_size=6, n_generations=2), n_baseline=0, seed=0)
+    s = _search(n_generations=1).fit(X, y)
+    assert tuple(r.logbook.header) == LOGBOOK_COLUMNS
+    assert tuple(s.logbook_.header[: len(LOGBOOK_COLUMNS)]) == LOGBOOK_COLUMNS
+    assert s.logbook_.header[len(LOGBOOK_COLUMNS):][:2] == ["n_trainings", "n_cache_hits"]
+    # every generation's costs are counted, and add up
+    assert s.logbook_[-1]["n_steps"] > 0 and s.logbook_[-1]["sample_passes"] > 0
+    assert s.result_.sample_passes == s.logbook_[-1]["sample_passes"]
+    assert [rec["gen"] for rec in r.logbook] == [0, 1, 2]
+
+
+class _Sphere:
+    """A known-answer problem: minimize sum(x^2) over [-1, 1]^3."""
+
+    stream_keys = (0, 1, 2)
+    extra_columns = ()
+    all_failed_message = "all failed"
+
+    def initial_population(self, n, rng):
+        return rng.uniform(-1, 1, size=(n, 3))
+
+    def evaluate(self, genomes, generation):
+        from gabp.evolution.engine import Evaluation
+
+        err = np.sum(genomes**2, axis=1)
+        return Evaluation(err, genomes, np.zeros(len(err), bool), 0, float(len(err)))
+
+    def key(self, genome):
+        return genome.tobytes()
+
+    def record(self, best):
+        return {}
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def _sphere(ga, **kw):
+    from gabp.evolution import make_toolbox
+
+    return run_evolution(_Sphere(), ElitistGA(ga, make_toolbox(ga), (-1.0, 1.0)), ga,
+                         entropy=7, config={"ga": ga.to_dict()}, **kw)
+
+
+def test_driver_minimizes_a_known_problem_and_honours_every_stop_rule():
+    ga = GAConfig(population_size=20, n_generations=30, crossover="blend",
+                  mutation="gaussian", mutation_sigma=0.1, mutation_prob=0.3,
+                  bounds=(-1.0, 1.0))
+    state, logbook, stop = _sphere(ga)
+    assert isinstance(state, EngineState) and stop == "n_generations"
+    assert state.best_error < 0.02 and state.best_error == logbook[-1]["best_so_far"]
+    best = [r["best_so_far"] for r in logbook]
+    assert best == sorted(best, reverse=True)  # never gets worse (elitism + hall of fame)
+    assert _sphere(GAConfig(**{**ga.to_dict(), "target_error": 0.1}))[2] == "target_error"
+    assert _sphere(GAConfig(**{**ga.to_dict(), "stagnation": 1}))[2] == "stagnation"
+    assert _sphere(GAConfig(**{**ga.to_dict(), "max_time": 1e-9}))[2] == "max_time"
+    st, lb, stop = _sphere(ga, callbacks=[lambda s: s.generation == 3])
+    assert stop == "callback" and len(lb) == 4 and st.generation == 3
+
+
+def test_data_fingerprint_sees_values_shapes_and_dtypes():
+    a = np.arange(6.0).reshape(2, 3)
+    assert data_fingerprint(a, None) == data_fingerprint(a.copy(), None)
+    assert data_fingerprint(a) != data_fingerprint(a.reshape(3, 2))
+    assert data_fingerprint(a) != data_fingerprint(a.astype(np.float32))
+    b = a.copy()
+    b[1, 2] += 1e-12
+    assert data_fingerprint(a) != data_fingerprint(b)
+
+
+# --- resume refuses other data ------------------------------------------------------------------
+
+def test_evolve_resume_refuses_changed_data(tmp_path):
+    X, y = _xy()
+    ck = tmp_path / "ck.npz"
+    kw = dict(hidden_layer_sizes=(3,), mode="classic", n_baseline=0, seed=0,
+              ga=GAConfig(population_size=4, n_generations=3), checkpoint_path=ck)
+    evolve(X[:32], y[:32], X[32:], y[32:], callbacks=[lambda s: s.generation == 1], **kw)
+    X2 = X.copy()
+    X2[0, 0] += 1.0
+    with pytest.raises(ValueError, match="was written for other data"):
+        evolve(X2[:32], y[:32], X2[32:], y[32:], resume=True, **kw)
+    evolve(X[:32], y[:32], X[32:], y[32:], resume=True, **kw)  # the same data resumes
+
+
+def test_search_resume_refuses_changed_data_and_settings(tmp_path):
+    X, y = _xy()
+    ck = tmp_path / "ck.npz"
+    _search().fit(X, y, checkpoint_path=ck, callbacks=[lambda s: s.generation == 1])
+    with pytest.raises(ValueError, match="was written for other data"):
+        _search().fit(X, y + 1.0, checkpoint_path=ck, resume=True)
+    with pytest.raises(ValueError, match="other settings"):
+        _search(population_size=8).fit(X, y, checkpoint_path=ck, resume=True)
+    with pytest.raises(ValueError, match="'checkpoint_path' parameter"):
+        _search().fit(X, y, resume=True)
+
+
+# --- search runs are first-class runs ---------------------------------------------------------
+
+def test_search_checkpoint_resume_gives_the_uninterrupted_result(tmp_path):
+    X, y = _xy()
+    full = _search().fit(X, y)
+    for stop_at in (0, 2, 4):
+        ck = tmp_path / f"ck{stop_at}.npz"
+        part = _search().fit(X, y, checkpoint_path=ck,
+                             callbacks=[lambda s, g=stop_at: s.generation == g])
+        assert part.result_.stop_reason == "callback"
+        assert load_checkpoint(ck)["generation"] == stop_at
+        _same_search(_search().fit(X, y, checkpoint_path=ck, resume=True), full)
+
+
+def test_multi_objective_search_resumes_exactly(tmp_path):
+    X, y = _xy()
+    full = _search(multi_objective=True).fit(X, y)
+    ck = tmp_path / "ck.npz"
+    _search(multi_objective=True).fit(X, y, checkpoint_path=ck,
+                                      callbacks=[lambda s: s.generation == 2])
+    resumed = _search(multi_objective=True).fit(X, y, checkpoint_path=ck, resume=True)
+    _same_search(resumed, full)
+    assert resumed.pareto_front_ == full.pareto_front_
+
+
+def test_search_stops_on_stagnation_target_and_callback():
+    X, y = _xy()
+    base = dict(population_size=6, n_generations=5, crossover="uniform", mutation="gaussian",
+                mutation_sigma=0.2, mutation_prob=0.2, n_elite=2, bounds=(0.0, 1.0))
+    s = _search(ga=GAConfig(**base, target_error=1e9)).fit(X, y)
+    assert s.result_.stop_reason == "target_error" and len(s.logbook_) == 1
+    s = _search(ga=GAConfig(**base, stagnation=1)).fit(X, y)
+    assert s.result_.stop_reason == "stagnation" and len(s.logbook_) < 6
+    seen = []
+    s = _search().fit(X, y, callbacks=[lambda st: seen.append(st.record["gen"]) or False])
+    assert seen == list(range(6)) and s.result_.stop_reason == "n_generations"
+
+
+_KILLER = """
+import os, signal, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+from test_engine import _search, _xy
+from gabp.search import ga as search_ga
+
+gen, where = {gen}, {where!r}
+original = search_ga.HyperparameterProblem.evaluate
+def evaluate(self, genomes, generation):
+    if where == "evaluating" and generation == gen:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, genomes, generation)
+search_ga.HyperparameterProblem.evaluate = evaluate
+def cb(state):
+    if where == "after_checkpoint" and state.generation == gen:
+        os.kill(os.getpid(), signal.SIGKILL)
+X, y = _xy()
+_search(multi_objective={mo}).fit(X, y, checkpoint_path={ck!r}, callbacks=[cb])
+"""
+
+
+@pytest.mark.parametrize("multi_objective", [False, True])
+def test_search_killed_with_sigkill_at_random_points_resumes_exactly(tmp_path,
+                                                                     multi_objective):
+    X, y = _xy()
+    full = _search(multi_objective=multi_objective).fit(X, y)
+    rng = np.random.default_rng(12 + multi_objective)
+    ck = str(tmp_path / "ck.npz")
+    # kill, resume-and-kill again later, ..., then resume to the end
+    points = sorted(set(int(g) for g in rng.integers(1, 5, size=2)))
+    for i, gen in enumerate(points):
+        where = ("evaluating", "after_checkpoint")[int(rng.integers(2))]
+        script = _KILLER.format(root=ROOT, tests=os.path.join(ROOT, "tests"), gen=gen,
+                                where=where, ck=ck, mo=multi_objective)
+        if i:  # a resumed run can be killed too
+            script = script.replace("callbacks=[cb])", "callbacks=[cb], resume=True)")
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+        done = load_checkpoint(ck)["generation"]
+        assert done == (gen if where == "after_checkpoint" else gen - 1)
+    resumed = _search(multi_objective=multi_objective).fit(X, y, checkpoint_path=ck,
+                                                           resume=True)
+    _same_search(resumed, full)
+
+
+def test_search_results_do_not_depend_on_n_jobs_with_checkpointing(tmp_path):
+    X, y = _xy()
+    one = _search(n_jobs=1).fit(X, y, checkpoint_path=tmp_path / "a.npz")
+    two = _search(n_jobs=2).fit(X, y, checkpoint_path=tmp_path / "b.npz")
+    _same_search(one, two)
+
+
+def test_checkpointing_changes_nothing():
+    X, y = _xy()
+    _same_search(_search().fit(X, y), _search().fit(X, y, checkpoint_path=None))
+
+
+def test_checkpoint_every_n_generations(tmp_path):
+    X, y = _xy()
+    ck = tmp_path / "ck.npz"
+    _search().fit(X, y, checkpoint_path=ck, checkpoint_every=2,
+                  callbacks=[lambda s: s.generation == 3])
+    assert load_checkpoint(ck)["generation"] == 2
+
+
+def test_driver_rejects_a_checkpoint_of_another_run(tmp_path):
+    ga = GAConfig(population_size=6, n_generations=3)
+    ck = str(tmp_path / "ck.npz")
+    _sphere(ga, checkpoint=Checkpointing(ck, 1, False))
+    other = GAConfig(population_size=6, n_generations=4)
+    with pytest.raises(ValueError, match="other settings"):
+        _sphere(other, checkpoint=Checkpointing(ck, 1, True))
