@@ -269,3 +269,58 @@ def test_driver_rejects_a_checkpoint_of_another_run(tmp_path):
     other = GAConfig(population_size=6, n_generations=4)
     with pytest.raises(ValueError, match="other settings"):
         _sphere(other, checkpoint=Checkpointing(ck, 1, True))
+
+
+# --- [search] run folders ------------------------------------------------------------------------
+
+SEARCH_RUN = {"seed": 0, "data": {"dataset": "iris"},
+              "run": {"n_baseline": 2, "report": False, "checkpoint_every": 1},
+              "search": {"population_size": 4, "n_generations": 3, "fitness": "error_rate",
+                         "space": {"n_layers": 1, "units": [3, 8], "max_epochs": 15,
+                                   "activation": ["tanh", "relu"]}}}
+
+
+def _stable(metrics):
+    return {k: v for k, v in metrics.items() if k not in ("schema_version",)}
+
+
+def test_search_run_interrupted_then_resumed_equals_the_uninterrupted_run(tmp_path):
+    from gabp.experiment import resume_experiment, run_experiment
+    from gabp.runs import RunInterrupted
+
+    full = run_experiment(SEARCH_RUN, out=tmp_path / "a", verbose=0)
+
+    def interrupt(state):
+        if state.generation == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as info:
+        run_experiment(SEARCH_RUN, out=tmp_path / "b", verbose=0, callbacks=[interrupt])
+    assert info.value.generation == 1
+    resumed = resume_experiment(info.value.path, verbose=0)
+    assert resumed.meta["resumed"] and resumed.metrics["stop_reason"] == "n_generations"
+    assert _stable(resumed.metrics) == _stable(full.metrics)
+    assert [{k: v for k, v in r.items() if k != "elapsed"} for r in resumed.logbook] == [
+        {k: v for k, v in r.items() if k != "elapsed"} for r in full.logbook]
+
+
+def test_search_run_has_a_plain_bp_baseline_at_the_searchs_budget(tmp_path):
+    from gabp.experiment import run_experiment
+
+    run = run_experiment(SEARCH_RUN, out=tmp_path, verbose=0)
+    base = run.metrics["baseline"]
+    assert base["n_restarts"] == 2 and base["configuration"] == run.metrics["best_params"]
+    total = run.logbook[-1]["sample_passes"]
+    assert base["budget_sample_passes"] > total > 0  # the search plus the refit
+    assert all(p <= 1.01 * base["budget_sample_passes"] for p in base["sample_passes"])
+    assert set(base["mean"]) == set(run.metrics["gabp"])
+    assert "baseline_pred" in run.predictions[0]
+
+
+def test_restored_hall_of_fame_keeps_the_order_of_ties():
+    from gabp.evolution.engine import _hall_of_fame
+
+    genomes = np.arange(9.0).reshape(3, 3)
+    state = EngineState(genomes, np.ones(3), np.ones(3), genomes, np.array([1.0, 1.0, 2.0]))
+    hof = _hall_of_fame(state, _Sphere(), 3)
+    np.testing.assert_array_equal(np.array([np.asarray(i) for i in hof]), genomes)

@@ -252,7 +252,9 @@ def _statistics() -> tools.Statistics:
 def _hall_of_fame(state: EngineState, problem: Problem, size: int) -> tools.HallOfFame:
     """A DEAP hall of fame holding the state's, distinct by ``problem.key``."""
     hof = tools.HallOfFame(size, similar=lambda a, b: a.key == b.key)
-    for g, e in zip(state.hof_genomes, state.hof_errors, strict=True):
+    # DEAP inserts an individual ahead of those with an equal fitness: insert the worst
+    # first so that ties keep their order (a resumed run must rank them as the original)
+    for g, e in zip(state.hof_genomes[::-1], state.hof_errors[::-1], strict=True):
         hof.insert(_individual(g, e, problem))
     return hof
 
