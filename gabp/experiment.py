@@ -521,7 +521,7 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
     metrics = _metrics(task, result, parts, task_reason, ds)  # attaches naive forecasts
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    runs.write_metrics(os.path.join(path, runs.METRICS), metrics)
     model = _model(task, result.network)
     if task.task == "series":
         model.windowing = {**model.windowing,
@@ -633,7 +633,7 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     runs.write_csv(os.path.join(path, runs.BP_CURVE),
                    [{"epoch": e + 1, "gabp_train": v} for e, v in enumerate(est.loss_curve_)])
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), rows)
-    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    runs.write_metrics(os.path.join(path, runs.METRICS), metrics)
     model.save(os.path.join(path, runs.MODEL))
 
 

@@ -324,3 +324,62 @@ def test_restored_hall_of_fame_keeps_the_order_of_ties():
     state = EngineState(genomes, np.ones(3), np.ones(3), genomes, np.array([1.0, 1.0, 2.0]))
     hof = _hall_of_fame(state, _Sphere(), 3)
     np.testing.assert_array_equal(np.array([np.asarray(i) for i in hof]), genomes)
+
+
+# --- self-contained run folders and the metrics schema ----------------------------------------
+
+def _csv_run(tmp_path, report=True):
+    from gabp.experiment import run_experiment
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (60, 2))
+    y = X[:, 0] - 2 * X[:, 1]
+    lines = ["a,b,target"] + [f"{u},{v},{t}" for (u, v), t in zip(X, y, strict=True)]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "c.toml").write_text(
+        '[data]\ncsv = "d.csv"\ntarget = "target"\n[network]\nhidden_layer_sizes = [3]\n'
+        '[ga]\npopulation_size = 4\nn_generations = 1\n[bp]\nmax_epochs = 10\n'
+        f'[run]\nn_baseline = 1\nreport = {"true" if report else "false"}\n')
+    return run_experiment(tmp_path / "c.toml", out=tmp_path / "runs", verbose=0)
+
+
+def test_a_moved_run_folder_without_its_csv_still_reports_predicts_and_compares(
+        tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from gabp.cli import main
+    from gabp.runs import load_run
+
+    run = _csv_run(tmp_path, report=False)
+    moved = tmp_path / "elsewhere" / "r"
+    shutil.move(run.path, moved)
+    os.remove(tmp_path / "d.csv")
+    monkeypatch.chdir(tmp_path)
+    back = load_run(moved)
+    assert back.metrics == run.metrics and back.config["data"]["target"] == "target"
+    assert main(["report", str(moved)]) == 0
+    (tmp_path / "new.csv").write_text("a,b\n0.5,0.25\n")
+    assert main(["predict", str(moved), "new.csv", "-o", "p.csv"]) == 0
+    assert (tmp_path / "p.csv").is_file()
+    assert main(["compare", str(moved)]) == 0
+    capsys.readouterr()
+
+
+def test_metrics_json_has_a_schema_version_and_readers_check_it(tmp_path):
+    import json
+
+    from gabp.runs import METRICS_SCHEMA_VERSION, load_run, read_metrics
+
+    run = _csv_run(tmp_path, report=False)
+    path = os.path.join(run.path, "metrics.json")
+    assert run.metrics["schema_version"] == METRICS_SCHEMA_VERSION
+    m = json.load(open(path))
+    m["schema_version"] = METRICS_SCHEMA_VERSION + 1
+    with open(path, "w") as fh:
+        json.dump(m, fh)
+    with pytest.raises(ValueError, match="newer gabp"):
+        read_metrics(path)
+    del m["schema_version"]  # folders written before the schema existed still read
+    with open(path, "w") as fh:
+        json.dump(m, fh)
+    assert load_run(run.path).metrics["schema_version"] == 0

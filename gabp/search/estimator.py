@@ -39,6 +39,10 @@ FITNESS_BY_TASK = {
     "series": ("loss", "rmse"),
     "classification": ("loss", "error_rate"),
 }
+#: Where EvolutionarySearch's defaults differ from the GA-BP estimators' on a parameter
+#: they share (:data:`gabp.estimators.COMMON_PARAMS`): every configuration is a BP training,
+#: so the search affords fewer individuals, and it ranks them on a larger validation part.
+SEARCH_DEFAULTS = {"population_size": 20, "n_generations": 10, "validation_fraction": 0.2}
 # Logbook columns left out of search_records (counters and costs, not hyperparameters).
 _NOT_IN_SEARCH_CSV = ("n_trainings", "n_cache_hits", "diversity", "n_steps", "sample_passes")
 
