@@ -290,12 +290,6 @@ def evolve(
     """
     where = "evolve"
     mode, fitness, ga, bp = _check_settings(where, mode, fitness, fitness_on, ga, bp, n_jobs)
-    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
-            hidden_layer_sizes, (Sequence, np.ndarray)):
-        fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
-             hidden_layer_sizes, exc=TypeError)
-    for size in hidden_layer_sizes:
-        check_int(size, "hidden_layer_sizes", where, low=1)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
@@ -306,34 +300,15 @@ def evolve(
              hint="Pass validation data, or fitness_on='train' to score on the training data.")
     if resume and checkpoint_path is None:
         fail("checkpoint_path", where, "set when resume=True", checkpoint_path)
-    arch = Architecture.build((X.shape[1], *tuple(hidden_layer_sizes), Y.shape[1]),
-                              hidden_activation=hidden_activation,
-                              output_activation=output_activation, where=where)
-    check_loss(loss, arch, where)
-    if fitness == "error_rate" and output_activation == "identity":
-        fail("fitness", where, "a regression error when the output is 'identity'", fitness)
+    arch = _architecture(where, X, Y, hidden_layer_sizes, hidden_activation, output_activation,
+                         loss, fitness)
     t_start = time.perf_counter()
     run = _setup(arch, X, Y, X_val, Y_val, mode=mode, fitness=fitness, fitness_on=fitness_on,
                  loss=loss, ga=ga, bp=bp, n_baseline=n_baseline, seed=seed, ensemble=ensemble)
-    if mode == "bp":
-        starts = init_params(arch, ensemble, method="glorot_uniform",
-                             rng=stream(run.entropy, _INIT))
-        state, logbook, stop = None, None, "bp"
-        best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
-    else:
-        ck = Checkpointing(None if checkpoint_path is None else os.fspath(checkpoint_path),
-                           checkpoint_every, resume)
-        with Parallel(n_jobs=n_jobs) as parallel:
-            scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
-                                   run.settings, float(parallel_threshold))
-            state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
-        best_genome, best_fitness = state.best_genome.copy(), state.best_error
-        chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
-        starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
-                                           state.best_gen)
-        evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
-    return _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
-                    evo_passes, t_start)
+    ck = Checkpointing(None if checkpoint_path is None else os.fspath(checkpoint_path),
+                       checkpoint_every, resume)
+    return _run(run, ensemble, n_jobs, float(parallel_threshold), verbose, callbacks, ck,
+                t_start)
 
 
 @dataclass
@@ -375,6 +350,25 @@ def _check_settings(where: str, mode: str, fitness: str, fitness_on: str, ga: An
     return mode, fitness, (ga or GAConfig()).validate(where), (bp or BPConfig()).validate(where)
 
 
+def _architecture(where: str, X: np.ndarray, Y: np.ndarray, hidden_layer_sizes: Any,
+                  hidden_activation: Any, output_activation: str, loss: str,
+                  fitness: str) -> Architecture:
+    """The validated network ``(n_in, *hidden_layer_sizes, n_out)`` for ``loss``/``fitness``."""
+    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
+            hidden_layer_sizes, (Sequence, np.ndarray)):
+        fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
+             hidden_layer_sizes, exc=TypeError)
+    for size in hidden_layer_sizes:
+        check_int(size, "hidden_layer_sizes", where, low=1)
+    arch = Architecture.build((X.shape[1], *tuple(hidden_layer_sizes), Y.shape[1]),
+                              hidden_activation=hidden_activation,
+                              output_activation=output_activation, where=where)
+    check_loss(loss, arch, where)
+    if fitness == "error_rate" and output_activation == "identity":
+        fail("fitness", where, "a regression error when the output is 'identity'", fitness)
+    return arch
+
+
 def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray | None,
            Y_val: np.ndarray | None, *, mode: str, fitness: str, fitness_on: str, loss: str,
            ga: GAConfig, bp: BPConfig, n_baseline: int, seed: int | None,
@@ -401,6 +395,30 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
     return _Setup(arch, mode, fitness, loss, ga, bp, bp_run, n_baseline,
                   (X, Y, X_fit, Y_fit), val_kw, settings, train_kw, entropy, config,
                   data_fingerprint(X, Y, X_val, Y_val))
+
+
+def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: float,
+         verbose: int, callbacks: Sequence[Callable[[GAState], bool]], ck: Checkpointing,
+         t_start: float) -> EvolutionResult:
+    """Evolve (or, in mode ``"bp"``, draw) the starting weights, then deliver."""
+    arch = run.arch
+    if run.mode == "bp":
+        starts = init_params(arch, ensemble, method="glorot_uniform",
+                             rng=stream(run.entropy, _INIT))
+        state, logbook, stop = None, None, "bp"
+        best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
+    else:
+        with Parallel(n_jobs=n_jobs) as parallel:
+            scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
+                                   run.settings, parallel_threshold)
+            state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
+        best_genome, best_fitness = state.best_genome.copy(), state.best_error
+        chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
+        starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
+                                           state.best_gen)
+        evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
+    return _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
+                    evo_passes, t_start)
 
 
 def _evolve_weights(run: _Setup, scorer: ChunkedScorer, verbose: int,
