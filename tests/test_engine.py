@@ -383,3 +383,10 @@ def test_metrics_json_has_a_schema_version_and_readers_check_it(tmp_path):
     with open(path, "w") as fh:
         json.dump(m, fh)
     assert load_run(run.path).metrics["schema_version"] == 0
+
+
+def test_old_style_search_callbacks_still_work_with_a_deprecation_warning():
+    X, y = _xy()
+    with pytest.warns(DeprecationWarning, match="state.record"):
+        s = _search().fit(X, y, callbacks=[lambda rec: rec["gen"] == 1])
+    assert s.result_.stop_reason == "callback" and len(s.logbook_) == 2

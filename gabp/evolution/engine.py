@@ -35,6 +35,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -169,6 +170,13 @@ class GAState:
     def record(self) -> dict[str, Any]:
         """The generation's logbook record."""
         return dict(self.logbook[-1])
+
+    def __getitem__(self, key: str) -> Any:
+        """Deprecated: search callbacks used to get the record dict; use ``state.record``."""
+        warnings.warn("search callbacks now receive a GAState; state[key] (the logbook "
+                      "record) is deprecated and will be removed in the next release: use "
+                      "state.record[key]", DeprecationWarning, stacklevel=2)
+        return self.record[key]
 
 
 @dataclass
