@@ -392,7 +392,12 @@ default "auto"
     scale_inputs : bool, default True
         Standardize the inputs (:class:`gabp.data.StandardScaler` fitted on the training part).
     fitness : str, default "loss"
-        Error the GA minimizes on the validation part: %(fitness)s.
+        Error the GA minimizes on the validation part: %(fitness)s. It is computed on the
+        data as the network sees it: for the regressor with ``scale_targets=True``, in
+        standardized target units (``target_scaler_.scale_`` converts an RMSE or MAE back
+        to the targets' units); ``best_fitness_``, ``validation_error_`` and ``logbook_``
+        are in these units. (:class:`gabp.search.EvolutionarySearch`'s ``"rmse"`` is in
+        the targets' units.)
     crossover_prob, mutation_prob, mutation_sigma, n_elite : float, float, float, int
         See :class:`gabp.evolution.GAConfig` (defaults 0.7, 0.05, 0.1, 2).
     selection : {"tournament", "rank", "sus"}, default "tournament"
