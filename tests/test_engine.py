@@ -390,3 +390,23 @@ def test_old_style_search_callbacks_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="state.record"):
         s = _search().fit(X, y, callbacks=[lambda rec: rec["gen"] == 1])
     assert s.result_.stop_reason == "callback" and len(s.logbook_) == 2
+
+
+def test_nsga2_tell_keeps_the_first_front_and_ranks_it_first():
+    from gabp.evolution import make_toolbox
+    from gabp.evolution.engine import NSGA2
+
+    ga = GAConfig(population_size=4, n_generations=1, n_elite=0, bounds=(0.0, 1.0))
+    size = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0, 4: 5.0, 5: 0.5, 6: 9.0, 7: 2.0}
+    strategy = NSGA2(ga, make_toolbox(ga), (0.0, 1.0),
+                     lambda g: np.array([size[int(r[0])] for r in g]))
+    parents = np.arange(4.0).reshape(4, 1)
+    state = EngineState(parents, np.array([1.0, 0.5, 0.2, 3.0]), np.zeros(4),
+                        np.zeros((0, 1)), np.zeros(0), generation=1)
+    offspring = np.arange(4.0, 8.0).reshape(4, 1)
+    # (error, size): 0 (1,1) 1 (.5,2) 2 (.2,3) 3 (3,1) 4 (2,5) 5 (4,.5) 6 (.1,9) 7 (np.inf,2)
+    strategy.tell(state, offspring, np.array([2.0, 4.0, 0.1, np.inf]))
+    # first front: 0, 1, 2, 5, 6 (five points for four places: crowding drops an inner one)
+    kept = set(state.population[:, 0].astype(int))
+    assert kept <= {0, 1, 2, 5, 6} and len(kept) == 4 and {5, 6} <= kept
+    np.testing.assert_array_equal(state.rank, np.arange(4.0))
