@@ -331,11 +331,9 @@ def test_restored_hall_of_fame_keeps_the_order_of_ties():
 def _csv_run(tmp_path, report=True):
     from gabp.experiment import run_experiment
 
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-1, 1, (60, 2))
-    y = X[:, 0] - 2 * X[:, 1]
-    lines = ["a,b,target"] + [f"{u},{v},{t}" for (u, v), t in zip(X, y, strict=True)]
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    X = np.random.default_rng(0).uniform(-1, 1, (60, 2))
+    table = np.column_stack([X, X[:, 0] - 2 * X[:, 1]])
+    np.savetxt(tmp_path / "d.csv", table, delimiter=",", header="a,b,target", comments="")
     (tmp_path / "c.toml").write_text(
         '[data]\ncsv = "d.csv"\ntarget = "target"\n[network]\nhidden_layer_sizes = [3]\n'
         '[ga]\npopulation_size = 4\nn_generations = 1\n[bp]\nmax_epochs = 10\n'
