@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import single_blas_thread
 from ._validation import (
     check_array,
     check_choice,
@@ -236,6 +237,7 @@ def _make_stepper(name: str, arch: Architecture, params: np.ndarray, X: np.ndarr
                       settings=settings, **first_order)
 
 
+@single_blas_thread
 def train(
     net: Network,
     X: Any,

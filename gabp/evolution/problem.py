@@ -18,6 +18,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from .._seeding import int_seed, stream
+from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
 from ..losses import LOSSES
 from ..network import Architecture, Network, forward, init_params
@@ -234,6 +235,7 @@ def _score_batch(
                   hist.sample_passes + eval_cost)
 
 
+@single_blas_thread
 def score_genomes(
     arch_dict: dict[str, Any],
     genomes: np.ndarray,
