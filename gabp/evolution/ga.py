@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from .._files import NpzReader, atomic_open
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
+from ..layers import Layer
 from ..network import Architecture, Network, check_loss, init_params
 from ..optimizers import SECOND_ORDER
 from ..trainer import History, as_targets, resolve_optimizer, train
@@ -455,7 +456,9 @@ def evolve(
         Validation data: the fitness is computed on it (``fitness_on="validation"``) and the
         final fine-tune and baseline stop early on it. Never pass test data here.
     hidden_layer_sizes, hidden_activation, output_activation
-        The network: ``(n_in, *hidden_layer_sizes, n_out)``.
+        The network: ``(n_in, *hidden_layer_sizes, n_out)``. Entries are dense widths or
+        layer units of :mod:`gabp.layers` (e.g. ``[Reshape((1, 8, 8)), Conv2D(8, 3),
+        MaxPool2D(2), Flatten()]`` for flat 8x8 image rows), see :meth:`Architecture.build`.
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
     mode : {"classic", "baldwinian", "lamarckian", "bp"}
     fitness : {"loss", "mse", "rmse", "mae", "sae", "error_rate"}
@@ -511,7 +514,8 @@ def evolve(
         fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
              hidden_layer_sizes, exc=TypeError)
     for size in hidden_layer_sizes:
-        check_int(size, "hidden_layer_sizes", where, low=1)
+        if not isinstance(size, (Layer, dict)):  # layer units (gabp.layers) pass through
+            check_int(size, "hidden_layer_sizes", where, low=1)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
