@@ -301,35 +301,35 @@ class MaxPool2D(Layer):
         return ((H - self.size) // s + 1, (W - self.size) // s + 1, C)
 
     def workspace(self, x_shape, out_shape, P, dtype):
-        lead = x_shape[:-3]
-        Ho, Wo, C = out_shape
-        k = self.size
-        return {"win": np.empty(lead + (Ho, Wo, k * k, C), dtype)}
+        return {"z": np.empty(x_shape[:-3] + out_shape, dtype)}
+
+    def _taps(self, x: np.ndarray, Ho: int, Wo: int):
+        """The ``size * size`` strided views ``x[..., i::s, j::s, :]`` cut to ``(Ho, Wo)``."""
+        k, s = self.size, self.stride
+        for t in range(k * k):
+            i, j = divmod(t, k)
+            yield x[..., i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s, :]
 
     def linear(self, x, W, b, ws):
-        k, s = self.size, self.stride
-        win = ws["win"]
-        Ho, Wo, C = win.shape[-4], win.shape[-3], win.shape[-1]
-        st = x.strides
-        view = as_strided(x, shape=x.shape[:-3] + (Ho, Wo, k, k, C),
-                          strides=st[:-3] + (st[-3] * s, st[-2] * s, st[-3], st[-2], st[-1]),
-                          writeable=False)
-        np.copyto(win.reshape(view.shape), view)
-        idx = np.argmax(win, axis=-2)  # the first maximum of every window
-        ws["idx"] = idx
-        return np.take_along_axis(win, idx[..., None, :], axis=-2)[..., 0, :]
+        z = ws["z"]
+        Ho, Wo = z.shape[-3:-1]
+        taps = self._taps(x, Ho, Wo)
+        np.copyto(z, next(taps))
+        for tap in taps:  # one whole-array maximum per window tap
+            np.maximum(z, tap, out=z)
+        return z
 
     def backward(self, delta, x, W, gW, gb, ws, need_input):
         if not need_input:
             return None
-        k, s = self.size, self.stride
-        idx = ws["idx"]
-        Ho, Wo = delta.shape[-3:-1]
+        z = ws["z"]
+        Ho, Wo = z.shape[-3:-1]
         dx = np.zeros(delta.shape[:-3] + x.shape[-3:], delta.dtype)
-        for t in range(k * k):  # one whole-array add per window tap
-            i, j = divmod(t, k)
-            dx[..., i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s, :] += (
-                delta * (idx == t))
+        free = np.ones(z.shape, dtype=bool)  # windows whose maximum is not yet routed
+        for tap, dtap in zip(self._taps(x, Ho, Wo), self._taps(dx, Ho, Wo), strict=True):
+            first = (tap == z) & free  # the first maximum in row-major window order
+            free &= ~first
+            dtap += delta * first
         return dx
 
 

@@ -511,9 +511,27 @@ def loss_and_grad(
 def evaluate_loss(
     arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *, loss: str = "mse"
 ) -> np.ndarray:
-    """Data loss (no L2 term) of every network on ``(X, Y)``: shape ``(P,)``."""
-    acts, z = forward(arch, params, X)
-    return LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0]
+    """Data loss (no L2 term) of every network on ``(X, Y)``: shape ``(P,)``.
+
+    Networks with convolution layers are evaluated in chunks of :data:`EVAL_CHUNK` rows
+    (their im2col buffers then stay in cache); every loss is a mean over samples, so the
+    chunks' losses weighted by their sizes give the same value.
+    """
+    n = X.shape[0]
+    engine = _Backprop(arch, params)
+    if arch.is_dense or n <= EVAL_CHUNK:
+        acts, z = engine.forward(X)
+        return LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0]
+    total = np.zeros(params.shape[0])
+    for start in range(0, n, EVAL_CHUNK):
+        acts, z = engine.forward(X[start : start + EVAL_CHUNK])
+        value = LOSSES[loss](z, acts[-1], Y[start : start + EVAL_CHUNK], arch.activations[-1])[0]
+        total += value * (z.shape[1] / n)
+    return total
+
+
+#: Rows per forward pass when a network with convolution layers is evaluated on many rows.
+EVAL_CHUNK = 256
 
 
 def check_loss(loss: str, arch: Architecture, where: str) -> str:
