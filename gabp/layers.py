@@ -301,7 +301,10 @@ class MaxPool2D(Layer):
         return ((H - self.size) // s + 1, (W - self.size) // s + 1, C)
 
     def workspace(self, x_shape, out_shape, P, dtype):
-        return {"z": np.empty(x_shape[:-3] + out_shape, dtype)}
+        shape = x_shape[:-3] + out_shape
+        tap = np.int8 if self.size ** 2 < 128 else np.int32
+        return {"z": np.empty(shape, dtype), "idx": np.empty(shape, tap),
+                "gt": np.empty(shape, bool)}
 
     def _taps(self, x: np.ndarray, Ho: int, Wo: int):
         """The ``size * size`` strided views ``x[..., i::s, j::s, :]`` cut to ``(Ho, Wo)``."""
@@ -311,25 +314,35 @@ class MaxPool2D(Layer):
             yield x[..., i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s, :]
 
     def linear(self, x, W, b, ws):
-        z = ws["z"]
+        z, idx, gt = ws["z"], ws["idx"], ws["gt"]
         Ho, Wo = z.shape[-3:-1]
         taps = self._taps(x, Ho, Wo)
         np.copyto(z, next(taps))
-        for tap in taps:  # one whole-array maximum per window tap
+        idx.fill(0)
+        for t, tap in enumerate(taps, start=1):  # one whole-array maximum per window tap
+            np.greater(tap, z, out=gt)  # strictly: a tie keeps the earlier tap
+            np.copyto(idx, t, where=gt)
             np.maximum(z, tap, out=z)
         return z
 
     def backward(self, delta, x, W, gW, gb, ws, need_input):
         if not need_input:
             return None
-        z = ws["z"]
-        Ho, Wo = z.shape[-3:-1]
-        dx = np.zeros(delta.shape[:-3] + x.shape[-3:], delta.dtype)
-        free = np.ones(z.shape, dtype=bool)  # windows whose maximum is not yet routed
-        for tap, dtap in zip(self._taps(x, Ho, Wo), self._taps(dx, Ho, Wo), strict=True):
-            first = (tap == z) & free  # the first maximum in row-major window order
-            free &= ~first
-            dtap += delta * first
+        idx = ws["idx"]
+        k = self.size
+        Ho, Wo = idx.shape[-3:-1]
+        H, Wd, C = x.shape[-3:]
+        lead = delta.shape[:-3]
+        if self.stride == k and H == Ho * k and Wd == Wo * k:  # windows tile the image
+            dx = np.empty(lead + (H, Wd, C), delta.dtype)
+            blocks = dx.reshape(lead + (Ho, k, Wo, k, C))
+            for t in range(k * k):
+                i, j = divmod(t, k)
+                np.multiply(delta, idx == t, out=blocks[..., i, :, j, :])
+            return dx
+        dx = np.zeros(lead + (H, Wd, C), delta.dtype)
+        for t, dtap in enumerate(self._taps(dx, Ho, Wo)):  # overlapping or ragged windows
+            dtap += delta * (idx == t)
         return dx
 
 
