@@ -3,6 +3,15 @@ the benchmark behind ``optimizer="auto"``.
 
 Parts (``--parts``, all by default):
 
+- ``kernels``: GFLOP/s of one LM iteration's pieces, the Jacobian assembly (outer products
+  and the backpropagated seeds, ``n k (sum fi fo + 2 sum_{i>0} fi fo)`` flops), ``JᵀJ``
+  (``2 n k q²``), the Cholesky factorization (``q³ / 3``) and the solve with its factor
+  (``2 q²``), for Mackey-Glass 4-10-1 (n = 500), sunspots 12-8-1 (n = 209) and a 30-20-1
+  network (n = 500), P = 1, 8, 40, against this machine's float64 GEMM peak (the best of
+  256-, 512- and 1,000-square products, with the BLAS library's threads and with one),
+  measured in the same run. Also the solve of the damped systems before this change
+  (Cholesky, then an LU solve of the same matrices) against the factor's blocked triangular
+  solves, and ``np.linalg.solve`` on ``(30, 113, 113)`` with the library's threads and with one.
 - ``speed``: Mackey-Glass 4-10-1 tanh (500 training pairs). Time of ``--iters`` LM iterations
   for P = 1, 8, 40, 100 networks trained as one population, against the same networks one by
   one (``train`` with P = 1) and against ``scipy.optimize.least_squares(method="lm")``
@@ -30,10 +39,15 @@ Parts (``--parts``, all by default):
   sunspots 12-8-1 (classic split, scaled), breast cancer 30-10-1 sigmoid (binary
   cross-entropy; LM on the mse of the same output), digits 64-32-10 softmax (cross-entropy;
   LM on the mse of the one-hot targets, 2 networks and 20 iterations only: 2,410 parameters).
+- ``br``: the evidence for ``optimizer="auto"`` choosing BR: ``GABPRegressor`` at its defaults
+  (lamarckian GA-BP, 10 % validation) on Mackey-Glass 4-10-1 and sunspots 12-8-1 (classic
+  split) with ``optimizer="br"``, ``"lm"`` and ``"lm"`` with ``alpha=1e-4``; median test
+  metric over 3 seeds (1 with ``--quick``).
 
-BLAS runs single-threaded unless ``--blas-threads`` says otherwise (set before NumPy is
-imported): on a 2-core machine shared with other work, multi-threaded OpenBLAS made a
-321 x 321 solve 15x slower. Both sides of every ratio run with the same setting.
+gabp limits BLAS to one thread inside its solver calls for networks of up to 1,000
+parameters (:mod:`gabp._threads`), so the script leaves the BLAS library at its default;
+``--blas-threads=N`` sets ``OPENBLAS_NUM_THREADS`` and friends before NumPy is imported. Both
+sides of every ratio run with the same setting.
 
 Usage::
 
@@ -59,8 +73,6 @@ if __name__ == "__main__":  # the thread count must be set before NumPy loads Op
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if _given:
             os.environ[_var] = _given[-1]
-        else:
-            os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
 from _common import best_of, machine, machine_line, table, timed, write_json
@@ -69,13 +81,15 @@ from gabp import Network, train  # noqa: E402
 from gabp.data import load_dataset, mackey_glass_benchmark, split_task  # noqa: E402
 from gabp.network import forward  # noqa: E402
 from gabp.solvers import error_jacobian  # noqa: E402
+from gabp.solvers.jacobian import _jacobian_rows  # noqa: E402
+from gabp.solvers.levenberg import cholesky_solve  # noqa: E402
 
 try:  # optional: the MINPACK reference
     from scipy.optimize import least_squares
 except ImportError:  # pragma: no cover - depends on the environment
     least_squares = None
 
-PARTS = ("speed", "adam", "quality", "sunspots", "auto")
+PARTS = ("kernels", "speed", "adam", "quality", "sunspots", "auto", "br")
 NO_STOP = {"min_grad": 0.0, "goal": 0.0}
 
 
@@ -87,6 +101,129 @@ def mg_data():
 def rmse_per_network(net: Network, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     e = net.forward(X) - y
     return np.sqrt(np.mean(e * e, axis=(1, 2)))
+
+
+# -- kernels ---------------------------------------------------------------------------------
+
+KERNEL_NETS = {"Mackey-Glass 4-10-1": ((4, 10, 1), 500), "sunspots 12-8-1": ((12, 8, 1), 209),
+               "30-20-1": ((30, 20, 1), 500)}
+
+
+def _gflops(flops: float, seconds: float) -> float:
+    return flops / seconds / 1e9
+
+
+def gemm_peak(repeats: int) -> dict[str, float]:
+    """float64 GEMM GFLOP/s, best of 256-, 512- and 1,000-square products (the short ones are
+    the least disturbed on a shared machine), with the library's threads and with one."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    mats = [rng.standard_normal((m, m)) for m in (256, 512, 1000)]
+
+    def best() -> float:
+        return max(_gflops(2.0 * a.shape[0] ** 3, best_of(lambda a=a: a @ a, 3 * repeats))
+                   for a in mats)
+
+    out = {"default": best()}
+    with threadpool_limits(limits=1, user_api="blas"):
+        out["1 thread"] = best()
+    return out
+
+
+def _old_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The damped solve before: Cholesky for the check, then LU on the same systems."""
+    np.linalg.cholesky(A)
+    return np.linalg.solve(A, b[..., None])[..., 0]
+
+
+def _kernel_row(name: str, sizes: tuple[int, ...], n: int, P: int, repeats: int,
+                rng: np.random.Generator) -> dict[str, Any]:
+    from gabp._threads import solver_threads
+
+    net = Network(sizes, hidden_activation="tanh", n_networks=P, seed=0)
+    arch, w = net.arch, net.params
+    X = rng.uniform(-1, 1, (n, sizes[0]))
+    q, k = arch.n_params, arch.n_outputs
+    pairs = [a * b for a, b in zip(arch.layer_sizes[:-1], arch.layer_sizes[1:], strict=True)]
+    f_jac = P * n * k * (sum(pairs) + 2 * sum(pairs[1:]))
+    with solver_threads(q):  # as inside train()
+        J = _jacobian_rows(arch, w, X)[1]
+        A = np.matmul(J.transpose(0, 2, 1), J) + 1e-3 * np.eye(q)
+        L = np.linalg.cholesky(A)
+        b = rng.standard_normal((P, q))
+        t_jac = best_of(lambda: _jacobian_rows(arch, w, X), repeats)
+        t_jtj = best_of(lambda: np.matmul(J.transpose(0, 2, 1), J), repeats)
+        t_chol = best_of(lambda: np.linalg.cholesky(A), repeats)
+        t_sub = best_of(lambda: cholesky_solve(L, b), repeats)
+        t_old = best_of(lambda: _old_solve(A, b), repeats)
+    return {"net": name, "P": P, "n_params": q, "n": n,
+            "jacobian_gflops": _gflops(f_jac, t_jac),
+            "jtj_gflops": _gflops(2 * P * n * k * q * q, t_jtj),
+            "cholesky_gflops": _gflops(P * q**3 / 3, t_chol),
+            "solve_gflops": _gflops(2 * P * q * q, t_sub),
+            "jacobian_ms": 1e3 * t_jac, "jtj_ms": 1e3 * t_jtj, "cholesky_ms": 1e3 * t_chol,
+            "old_solve_ms": 1e3 * t_old, "new_solve_ms": 1e3 * (t_chol + t_sub)}
+
+
+def part_kernels(sizes: list[int], repeats: int) -> dict[str, Any]:
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    peak = gemm_peak(repeats)
+    print(f"\n### LM kernels, GFLOP/s (float64 GEMM peak here: {peak['default']:.1f} with the "
+          f"library's threads, {peak['1 thread']:.1f} on one thread)\n")
+    out = [_kernel_row(name, net, n, P, repeats, rng)
+           for name, (net, n) in KERNEL_NETS.items() for P in sizes]
+    rows = [[r["net"], str(r["P"]), str(r["n_params"]),
+             f"{r['jacobian_gflops']:.2f} ({r['jacobian_ms']:.2f} ms)",
+             f"{r['jtj_gflops']:.2f} ({r['jtj_ms']:.2f} ms)",
+             f"{r['cholesky_gflops']:.2f} ({r['cholesky_ms']:.2f} ms)",
+             f"{r['old_solve_ms']:.2f}", f"{r['new_solve_ms']:.2f}",
+             f"**{r['old_solve_ms'] / r['new_solve_ms']:.2f}x**"] for r in out]
+    print(table(["network", "P", "n_params", "Jacobian GFLOP/s", "JᵀJ GFLOP/s",
+                 "Cholesky GFLOP/s", "solve before ms (chol + LU)",
+                 "solve now ms (chol + triangular)", "speed-up"], rows))
+    A = rng.standard_normal((30, 113, 113))
+    A = np.matmul(A.transpose(0, 2, 1), A) + np.eye(113)
+    b = rng.standard_normal((30, 113, 1))
+    t_def = best_of(lambda: np.linalg.solve(A, b), repeats)
+    with threadpool_limits(limits=1, user_api="blas"):
+        t_one = best_of(lambda: np.linalg.solve(A, b), repeats)
+    print(f"\nnp.linalg.solve on (30, 113, 113): {1e3 * t_def:.2f} ms with the library's "
+          f"threads, {1e3 * t_one:.2f} ms on one thread (**{t_def / t_one:.1f}x**)")
+    return {"peak_gflops": peak, "rows": out,
+            "solve_30x113": {"default_ms": 1e3 * t_def, "one_thread_ms": 1e3 * t_one}}
+
+
+# -- br --------------------------------------------------------------------------------------
+
+def part_br(seeds: int) -> dict[str, Any]:
+    from solvers_quality import series_metrics
+
+    from gabp import GABPRegressor
+
+    rows, out = [], {}
+    for name, hidden in {"mackey_glass": (10,), "sunspots": (8,)}.items():
+        task = split_task(load_dataset(name), classic=True, val_fraction=0.1)
+        X = np.vstack([task.X_train, task.X_val])
+        y = np.vstack([task.y_train, task.y_val]).ravel()
+        for opt, alpha in (("br", 0.0), ("lm", 0.0), ("lm", 1e-4)):
+            res, t0 = [], time.perf_counter()
+            for seed in range(seeds):
+                est = GABPRegressor(hidden_layer_sizes=hidden, optimizer=opt, alpha=alpha,
+                                    random_state=seed).fit(X, y)
+                res.append(series_metrics(name, task, lambda Xs, est=est: est.predict(
+                    Xs).reshape(len(Xs), -1)))
+            med = {k: float(np.median([r[k] for r in res])) for k in res[0]}
+            sec = (time.perf_counter() - t0) / seeds
+            out[f"{name}:{opt}:{alpha:g}"] = {**med, "seconds_per_fit": sec}
+            rows.append([name, f"{opt}, alpha={alpha:g}",
+                         " / ".join(f"{k} {v:.4g}" for k, v in med.items()), f"{sec:.1f}"])
+    print(f"\n### BR vs LM in the estimators (lamarckian, 10 % validation), median of {seeds} "
+          "seeds\n")
+    print(table(["task", "optimizer", "test metric", "s / fit"], rows))
+    return out
 
 
 # -- speed -----------------------------------------------------------------------------------
@@ -326,8 +463,8 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=None, help="LM iterations in 'speed'")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--blas-threads", default="1",
-                    help="BLAS threads (give it as --blas-threads=N; default 1)")
+    ap.add_argument("--blas-threads", default=None,
+                    help="BLAS threads (give it as --blas-threads=N; default: the library's)")
     args = ap.parse_args()
     parts = [p for p in args.parts.split(",") if p]
     for p in parts:
@@ -343,6 +480,8 @@ def main() -> None:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        if "kernels" in parts:
+            results["kernels"] = part_kernels([1, 8] if args.quick else [1, 8, 40], repeats)
         if "speed" in parts:
             sizes = [1, 8] if args.quick else [1, 8, 40, 100]
             results["speed"] = part_speed(sizes, args.iters or (5 if args.quick else 50),
@@ -357,6 +496,8 @@ def main() -> None:
             results["sunspots"] = part_sunspots(8 if args.quick else 40, args.quick)
         if "auto" in parts:
             results["auto"] = part_auto(2 if args.quick else 8, args.quick)
+        if "br" in parts:
+            results["br"] = part_br(1 if args.quick else 3)
     results["seconds"] = time.perf_counter() - t0
     print(f"\nTotal {results['seconds']:.0f} s")
     path = write_json("second_order.json", results, args.out)

@@ -11,11 +11,13 @@ taken from ``sys.modules`` only when scikit-learn has already been imported by t
 A fit is one call to :func:`gabp.evolution.evolve`:
 
 1. validate every parameter and the data (errors are raised before any work);
-2. standardize the inputs (and, for the regressor, the targets) with
-   :class:`gabp.data.StandardScaler` fitted on the data given to ``fit``;
-3. hold out ``validation_fraction`` of it (stratified for the classifier, random for the
-   regressor, seeded from ``random_state``): the GA's fitness is computed on it and the final
-   BP fine-tune stops early on it;
+2. hold out ``validation_fraction`` of the data (stratified for the classifier, random for
+   the regressor, seeded from ``random_state``): the GA's fitness is computed on it and the
+   final BP fine-tune stops early on it;
+3. standardize the inputs (and, for the regressor, the targets) with
+   :class:`gabp.data.StandardScaler` fitted on the training part only (the policy of every
+   gabp door: runs, the search, the forecaster), so nothing of the validation part leaks
+   into training;
 4. evolve (or, in mode ``"bp"``, just train) the network and keep the fine-tuned best one.
 """
 
@@ -25,7 +27,7 @@ import inspect
 import numbers
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -193,8 +195,9 @@ class _BaseEstimator:
 def _store_params(est: _BaseEstimator, values: dict[str, Any]) -> None:
     """Store every ``__init__`` keyword argument unchanged (scikit-learn's protocol).
 
-    The signatures stay explicit, as scikit-learn needs; their bodies are this one call, and
-    ``tests/test_estimators.py`` checks each signature against :data:`COMMON_PARAMS`.
+    For estimators whose signature is written out by hand (the forecaster); the others get
+    theirs from :func:`keyword_init`. ``tests/test_estimators.py`` checks every signature
+    against :data:`COMMON_PARAMS`.
     """
     for name in type(est)._get_param_names():
         setattr(est, name, values[name])
@@ -387,9 +390,14 @@ default "auto"
         epochs, and keep the weights of its best epoch.
     patience : int, default 20
     scale_inputs : bool, default True
-        Standardize the inputs (:class:`gabp.data.StandardScaler` fitted in ``fit``).
+        Standardize the inputs (:class:`gabp.data.StandardScaler` fitted on the training part).
     fitness : str, default "loss"
-        Error the GA minimizes on the validation part: %(fitness)s.
+        Error the GA minimizes on the validation part: %(fitness)s. It is computed on the
+        data as the network sees it: for the regressor with ``scale_targets=True``, in
+        standardized target units (``target_scaler_.scale_`` converts an RMSE or MAE back
+        to the targets' units); ``best_fitness_``, ``validation_error_`` and ``logbook_``
+        are in these units. (:class:`gabp.search.EvolutionarySearch`'s ``"rmse"`` is in
+        the targets' units.)
     crossover_prob, mutation_prob, mutation_sigma, n_elite : float, float, float, int
         See :class:`gabp.evolution.GAConfig` (defaults 0.7, 0.05, 0.1, 2).
     selection : {"tournament", "rank", "sus"}, default "tournament"
@@ -447,45 +455,53 @@ _ATTRS_DOC = """
 """
 
 
+#: The one parameter table: every parameter the GA-BP estimators share, with its default.
+#: The estimators' ``__init__`` signatures are built from it by :func:`keyword_init`
+#: (explicit keyword-only parameters, as scikit-learn needs); a class that adds parameters
+#: or changes a default says so where it builds its signature, and
+#: ``tests/test_estimators.py`` checks every signature (the forecaster's too) against it.
+COMMON_PARAMS: dict[str, Any] = {
+    "hidden_layer_sizes": (10,), "activation": "tanh", "mode": "lamarckian",
+    "population_size": 40, "n_generations": 50, "bp_epochs": 5, "max_epochs": 200,
+    "optimizer": "auto", "learning_rate": 0.01, "momentum": 0.9, "batch_size": 32,
+    "alpha": 0.0, "validation_fraction": 0.1, "early_stopping": True, "patience": 20,
+    "scale_inputs": True, "fitness": "loss", "crossover_prob": 0.7, "mutation_prob": 0.05,
+    "mutation_sigma": 0.1, "n_elite": 2, "selection": "tournament", "crossover": "blend",
+    "mutation": "gaussian", "bounds": None, "dtype": "float64", "n_baseline": 0,
+    "ensemble": 1, "n_jobs": None, "random_state": None, "verbose": 0,
+}
+
+
+def keyword_init(params: dict[str, Any]) -> Callable[..., None]:
+    """An ``__init__`` whose signature is ``(self, *, name=default, ...)`` for ``params``.
+
+    It stores every argument unchanged under its own name (scikit-learn's protocol);
+    ``inspect.signature`` (and so ``get_params``, ``clone``, ``help``) sees the explicit
+    keyword-only parameters, and an unknown or positional argument raises ``TypeError``.
+    """
+    sig = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+        + [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
+           for n, d in params.items()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = sig.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{type(self).__name__}(): {exc}; every parameter is keyword-only"
+                            ) from None
+        bound.apply_defaults()
+        for name in params:
+            setattr(self, name, bound.arguments[name])
+
+    __init__.__signature__ = sig  # type: ignore[attr-defined]
+    return __init__
+
+
 class _GABPBase(_BaseEstimator):
     _fitness_choices: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        *,
-        hidden_layer_sizes: int | Sequence[int] = (10,),
-        activation: str = "tanh",
-        mode: str = "lamarckian",
-        population_size: int = 40,
-        n_generations: int = 50,
-        bp_epochs: int = 5,
-        max_epochs: int = 200,
-        optimizer: str = "auto",
-        learning_rate: float = 0.01,
-        momentum: float = 0.9,
-        batch_size: int | None = 32,
-        alpha: float = 0.0,
-        validation_fraction: float = 0.1,
-        early_stopping: bool = True,
-        patience: int = 20,
-        scale_inputs: bool = True,
-        fitness: str = "loss",
-        crossover_prob: float = 0.7,
-        mutation_prob: float = 0.05,
-        mutation_sigma: float = 0.1,
-        n_elite: int = 2,
-        selection: str = "tournament",
-        crossover: str = "blend",
-        mutation: str = "gaussian",
-        bounds: tuple[float, float] | None = None,
-        dtype: str = "float64",
-        n_baseline: int = 0,
-        ensemble: int = 1,
-        n_jobs: int | None = None,
-        random_state: Any = None,
-        verbose: int = 0,
-    ) -> None:
-        _store_params(self, locals())
+    __init__ = keyword_init(COMMON_PARAMS)
 
     # -- validation -------------------------------------------------------------------
 
@@ -603,12 +619,15 @@ class _GABPBase(_BaseEstimator):
         self._check_split_size(X, vf, where)
         # All checks passed: from here on, work.
         seed = _resolve_seed(self.random_state, where)
-        input_scaler = StandardScaler().fit(X) if self.scale_inputs else None
-        Xs = X if input_scaler is None else input_scaler.transform(X)
-        Ys, target_attrs = self._scale_targets(Y)
         if vf > 0:
-            split_seed = int_seed(seed, _SPLIT_KEY)
-            tr, va = self._split(labels, X.shape[0], vf, split_seed)
+            tr, va = self._split(labels, X.shape[0], vf, int_seed(seed, _SPLIT_KEY))
+        else:
+            tr, va = np.arange(X.shape[0]), None
+        # the scaling policy of every gabp door: scalers see the training part only
+        input_scaler = StandardScaler().fit(X[tr]) if self.scale_inputs else None
+        Xs = X if input_scaler is None else input_scaler.transform(X)
+        Ys, target_attrs = self._scale_targets(Y, tr)
+        if va is not None:
             data = (Xs[tr], Ys[tr], Xs[va], Ys[va])
             fitness_on = "validation"
         else:
@@ -652,7 +671,9 @@ class _GABPBase(_BaseEstimator):
         self.result_ = result
         return self
 
-    def _scale_targets(self, Y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    def _scale_targets(self, Y: np.ndarray, train: np.ndarray
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Targets as trained on (fitted on the rows ``train``) and fitted attributes."""
         return Y, {}
 
     def _outputs(self, X: Any, method: str) -> np.ndarray:
@@ -664,17 +685,6 @@ class _GABPBase(_BaseEstimator):
             X = self.input_scaler_.transform(X)
         with np.errstate(over="ignore", invalid="ignore"):
             return self.network_.forward(X).mean(axis=0)  # an ensemble's mean output
-
-
-#: The parameters every GA-BP estimator shares, with their defaults: the signature of
-#: ``_GABPBase.__init__``, which is the one table. Estimators that add parameters
-#: (``GABPRegressor.scale_targets``) repeat these in their explicit signatures, and a test
-#: checks that they match.
-COMMON_PARAMS: dict[str, Any] = {
-    p.name: p.default
-    for p in inspect.signature(_GABPBase.__init__).parameters.values()
-    if p.name != "self"
-}
 
 
 class GABPRegressor(_GABPBase):
@@ -714,43 +724,7 @@ class GABPRegressor(_GABPBase):
     _estimator_type = "regressor"
     _fitness_choices = REGRESSION_FITNESS
 
-    def __init__(
-        self,
-        *,
-        hidden_layer_sizes: int | Sequence[int] = (10,),
-        activation: str = "tanh",
-        mode: str = "lamarckian",
-        population_size: int = 40,
-        n_generations: int = 50,
-        bp_epochs: int = 5,
-        max_epochs: int = 200,
-        optimizer: str = "auto",
-        learning_rate: float = 0.01,
-        momentum: float = 0.9,
-        batch_size: int | None = 32,
-        alpha: float = 0.0,
-        validation_fraction: float = 0.1,
-        early_stopping: bool = True,
-        patience: int = 20,
-        scale_inputs: bool = True,
-        scale_targets: bool = True,
-        fitness: str = "loss",
-        crossover_prob: float = 0.7,
-        mutation_prob: float = 0.05,
-        mutation_sigma: float = 0.1,
-        n_elite: int = 2,
-        selection: str = "tournament",
-        crossover: str = "blend",
-        mutation: str = "gaussian",
-        bounds: tuple[float, float] | None = None,
-        dtype: str = "float64",
-        n_baseline: int = 0,
-        ensemble: int = 1,
-        n_jobs: int | None = None,
-        random_state: Any = None,
-        verbose: int = 0,
-    ) -> None:
-        _store_params(self, locals())
+    __init__ = keyword_init({**COMMON_PARAMS, "scale_targets": True})
 
     def _validate_params(self, where: str) -> dict[str, Any]:
         settings = super()._validate_params(where)
@@ -764,8 +738,9 @@ class GABPRegressor(_GABPBase):
         Y = y_arr.reshape(y_arr.shape[0], -1)
         return Y, "identity", "mse", None, {"_y_1d": y_arr.ndim == 1}
 
-    def _scale_targets(self, Y: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        scaler = StandardScaler().fit(Y) if self.scale_targets else None
+    def _scale_targets(self, Y: np.ndarray, train: np.ndarray
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
+        scaler = StandardScaler().fit(Y[train]) if self.scale_targets else None
         attrs = {"n_outputs_": int(Y.shape[1]), "target_scaler_": scaler}
         return (Y if scaler is None else scaler.transform(Y)), attrs
 
@@ -849,42 +824,8 @@ class GABPClassifier(_GABPBase):
     _estimator_type = "classifier"
     _fitness_choices = CLASSIFICATION_FITNESS
 
-    def __init__(
-        self,
-        *,
-        hidden_layer_sizes: int | Sequence[int] = (64,),
-        activation: str = "relu",
-        mode: str = "lamarckian",
-        population_size: int = 40,
-        n_generations: int = 50,
-        bp_epochs: int = 5,
-        max_epochs: int = 200,
-        optimizer: str = "auto",
-        learning_rate: float = 0.01,
-        momentum: float = 0.9,
-        batch_size: int | None = 32,
-        alpha: float = 1e-3,
-        validation_fraction: float = 0.1,
-        early_stopping: bool = True,
-        patience: int = 20,
-        scale_inputs: bool = True,
-        fitness: str = "loss",
-        crossover_prob: float = 0.7,
-        mutation_prob: float = 0.05,
-        mutation_sigma: float = 0.1,
-        n_elite: int = 2,
-        selection: str = "tournament",
-        crossover: str = "blend",
-        mutation: str = "gaussian",
-        bounds: tuple[float, float] | None = None,
-        dtype: str = "float64",
-        n_baseline: int = 0,
-        ensemble: int = 1,
-        n_jobs: int | None = None,
-        random_state: Any = None,
-        verbose: int = 0,
-    ) -> None:
-        _store_params(self, locals())
+    __init__ = keyword_init({**COMMON_PARAMS, "hidden_layer_sizes": (64,), "activation": "relu",
+                             "alpha": 1e-3})
 
     def _prepare_targets(self, y: Any, where: str):
         labels = as_labels(y, "y", where)

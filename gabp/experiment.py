@@ -25,6 +25,7 @@ import numpy as np
 
 from . import runs
 from ._files import remove_temporaries
+from ._seeding import int_seed
 from ._validation import check_int, fail
 from .config import (
     bp_config,
@@ -491,7 +492,11 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     runs.write_json(os.path.join(path, runs.META), meta)
 
     if search is not None:
-        _search_run(cfg, ds, task, search, path, task_reason)
+        search.set_params(verbose=verbose)
+        fit_kw = {"callbacks": tuple(callbacks), "resume": resume,
+                  "checkpoint_path": os.path.join(path, runs.CHECKPOINT),
+                  "checkpoint_every": cfg["run"]["checkpoint_every"]}
+        _search_run(cfg, ds, task, search, path, task_reason, fit_kw)
         return _finish(path, cfg, meta, started, resume)
     classification = task.task == "classification"
     run = cfg["run"]
@@ -516,7 +521,7 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
     metrics = _metrics(task, result, parts, task_reason, ds)  # attaches naive forecasts
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
-    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    runs.write_metrics(os.path.join(path, runs.METRICS), metrics)
     model = _model(task, result.network)
     if task.task == "series":
         model.windowing = {**model.windowing,
@@ -555,7 +560,7 @@ def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
 
 
 def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: str,
-                task_reason: str = "") -> None:
+                task_reason: str = "", fit_kw: dict[str, Any] | None = None) -> None:
     """Hyperparameter search on the train + validation parts; test metrics of the refit."""
     from .search import config_to_dict, search_records
 
@@ -564,8 +569,11 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
         test_start = np.min(task.index_test) if task.X_test.shape[0] else np.inf
         times = ds.series_index if ds.series_index is not None else np.arange(len(ds.series))
         horizon = cfg["data"]["horizon"] or (ds.windowing or {}).get("horizon", 1)
-        search.fit_series(ds.series[times < test_start], horizon=horizon)
+        seen_series = ds.series[times < test_start]
+        search.fit_series(seen_series, horizon=horizon, **(fit_kw or {}))
         lags = int(search.n_lags_)
+        seen_win = make_windows(seen_series, n_lags=lags, horizon=horizon)
+        refit_data = (seen_win.X, seen_win.y if seen_win.y.shape[1] > 1 else seen_win.y[:, 0])
         win = make_windows(ds.series, n_lags=lags, horizon=horizon, index=times)
         windowing = {"n_lags": lags, "lag_step": 1, "horizon": horizon}
         named = {"train": task.index_train, "val": task.index_val, "test": task.index_test,
@@ -579,7 +587,8 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
         windowing, features = None, list(task.feature_names)
         seen = np.concatenate([task.idx_train, task.idx_val])
         labels = np.concatenate([task.y_train_raw, task.y_val_raw])
-        search.fit(ds.X[seen], labels if task.task == "classification" else labels)
+        search.fit(ds.X[seen], labels, **(fit_kw or {}))
+        refit_data = (ds.X[seen], labels)
         for name in ("train", "val", "test"):
             idx = getattr(task, f"idx_{name}")
             if len(idx):
@@ -594,19 +603,29 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
         windowing["seasonal_period"] = cfg["data"]["seasonal_period"]
         series_runs.attach_levels(parts, ds, windowing)
         naive, scale = series_runs.naive_metrics(parts, ds, windowing, held_out)
+    baseline, base_model = ({}, None)
+    if cfg["run"]["n_baseline"]:
+        baseline, base_model = _search_baseline(search, *refit_data, cfg["run"]["n_baseline"],
+                                                task, parts, scale, windowing, features)
     report = {}
     rows: list[dict[str, Any]] = []
     for name, d in parts.items():
         pred = model.predict(d["X"])
         report[name] = _report(task, d["y_raw"], pred, scale)
-        rows += _part_rows(task, name, d, pred)
+        bpred = None if base_model is None else base_model.predict(d["X"])
+        rows += _part_rows(task, name, d, pred, bpred)
     summary = search.to_dict()
     metrics = {"task": task.task, "task_reason": task_reason, "mode": "search",
                "fitness": search.fitness, "fitness_on": "validation", "held_out": held_out,
                "gabp": report, "search": summary,
-               "generations": len(search.logbook_) - 1, "n_evaluations": search.n_trainings_,
-               "n_failed": search.n_failed_, "stop_reason": "n_generations",
+               "generations": search.result_.generations,
+               "n_evaluations": search.n_trainings_, "n_failed": search.n_failed_,
+               "stop_reason": search.result_.stop_reason,
                "best_params": config_to_dict(search.best_params_)}
+    if baseline:
+        metrics["baseline"] = baseline
+        metrics["optimizer"] = search.best_params_["optimizer"]
+        metrics["gabp_total_sample_passes"] = baseline["budget_sample_passes"]
     if naive:
         metrics["naive"] = naive
     runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in search.logbook_])
@@ -614,8 +633,56 @@ def _search_run(cfg: dict[str, Any], ds: Dataset, task: TaskData, search, path: 
     runs.write_csv(os.path.join(path, runs.BP_CURVE),
                    [{"epoch": e + 1, "gabp_train": v} for e, v in enumerate(est.loss_curve_)])
     runs.write_csv(os.path.join(path, runs.PREDICTIONS), rows)
-    runs.write_json(os.path.join(path, runs.METRICS), metrics)
+    runs.write_metrics(os.path.join(path, runs.METRICS), metrics)
     model.save(os.path.join(path, runs.MODEL))
+
+
+def _search_baseline(search: Any, X: np.ndarray, y: Any, n_restarts: int, task: TaskData,
+                     parts: dict[str, dict[str, Any]], scale: Any, windowing: Any,
+                     features: list[str]) -> tuple[dict[str, Any], Model]:
+    """Plain BP of the refit configuration at the search's whole cost in sample-passes.
+
+    The budget is what the search spent (every training of every generation) plus the
+    refit; each restart starts from the standard initializer, holds out 10 % of the data
+    the refit used for early stopping (the refit's patience) and may run as many epochs as
+    the budget pays for. Returns the ``metrics.json`` entry and the model of the restart
+    with the lowest validation loss.
+    """
+    from .search import config_to_dict, estimator_params
+    from .search.estimator import _REFIT_KEY
+
+    est = search.best_estimator_
+    budget = float(search.result_.sample_passes
+                   + est.result_.total_sample_passes * len(search.refit_losses_))
+    n_fit = max(1, int(round(0.9 * len(X))))
+    epochs = max(1, int(budget // n_fit))
+    params = {**estimator_params(search.best_params_, epochs), "early_stopping": True,
+              "validation_fraction": 0.1, "patience": search.best_params_["patience"]}
+    fits = [type(est)(**params, random_state=int_seed(search.seed_, _REFIT_KEY, 99, i))
+            .fit(X, y) for i in range(n_restarts)]
+    models = [Model.from_estimator(f, task=task.task, windowing=windowing,
+                                   feature_names=features,
+                                   target_names=list(task.target_names)) for f in fits]
+    per_restart = [{p: _report(task, d["y_raw"], m.predict(d["X"]), scale)
+                    for p, d in parts.items()} for m in models]
+    hist = [f.result_.bp_history for f in fits]
+    val = [float(np.nanmin(f.validation_loss_curve_)) for f in fits]
+    bs = params["batch_size"] or n_fit
+    out: dict[str, Any] = {
+        "n_restarts": n_restarts, "budget_sample_passes": budget,
+        "budget_steps": epochs * int(np.ceil(n_fit / bs)),
+        "steps": [int(h.n_steps.sum()) for h in hist],
+        "sample_passes": [float(f.result_.total_sample_passes) for f in fits],
+        "epochs": [int(_epochs_run(h)[0]) for h in hist],
+        "kept_epochs": [int(h.best_epoch[0]) + 1 for h in hist],
+        "max_epochs": epochs, "early_stopping": True, "patience": params["patience"],
+        "monitor": "validation loss", "val_errors": val, "best_by_val": int(np.argmin(val)),
+        "configuration": config_to_dict(search.best_params_),
+        "mean": {}, "std": {}, "per_restart": per_restart,
+    }
+    for p in parts:
+        out["mean"][p], out["std"][p] = _mean_std([r[p] for r in per_restart])
+    return out, models[out["best_by_val"]]
 
 
 def resume_experiment(run_dir: str | os.PathLike, *, n_jobs: int | None = None,

@@ -467,7 +467,8 @@ def _mark_kept(ax: Axes, curve: np.ndarray, best: int, color: str, label: str) -
     """A marker on ``curve`` at the kept (0-based) epoch ``best``, if it was run; ``-1``
     (the starting weights were kept: no epoch improved on them) is said in a corner note."""
     if best < 0 and color != "white":
-        ax.annotate(f"{label}: the starting weights were kept\n(no epoch improved on them)",
+        who = label.split(" kept epoch")[0]
+        ax.annotate(f"{who}: the starting weights were kept\n(no epoch improved on them)",
                     xy=(0.02, 0.03), xycoords="axes fraction", fontsize="small",
                     color="dimgray", gid="gabp-kept-start")
     if 0 <= best < curve.shape[0] and np.isfinite(curve[best]):

@@ -40,6 +40,9 @@ CONFIG, META, LOGBOOK, BP_CURVE = "config.toml", "meta.json", "logbook.csv", "bp
 METRICS, PREDICTIONS, MODEL, CHECKPOINT = (
     "metrics.json", "predictions.csv", "model.npz", "checkpoint.npz")
 SEARCH = "search.csv"
+#: Version of the ``metrics.json`` layout (runs/README.md describes it); readers accept
+#: this one and the unversioned files written before it (read as version 0).
+METRICS_SCHEMA_VERSION = 1
 
 
 LOCK = ".lock"
@@ -349,10 +352,54 @@ class Run:
         return os.path.basename(os.path.normpath(self.path))
 
 
-def load_run(path: str | os.PathLike) -> Run:
-    """Read a run folder written by :func:`gabp.experiment.run_experiment`."""
-    from .config import load_config
+def write_metrics(path: str, metrics: dict[str, Any]) -> None:
+    """The one writer of ``metrics.json``: ``metrics`` with ``schema_version`` first."""
+    write_json(path, {"schema_version": METRICS_SCHEMA_VERSION,
+                      **{k: v for k, v in metrics.items() if k != "schema_version"}})
 
+
+def read_metrics(path: str) -> dict[str, Any]:
+    """Read ``metrics.json``; refuse a layout newer than this gabp knows."""
+    metrics = read_json(path)
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{path} is not a gabp metrics file (not a JSON object).")
+    version = metrics.setdefault("schema_version", 0)
+    if not isinstance(version, int) or version > METRICS_SCHEMA_VERSION:
+        raise ValueError(f"{path} has schema_version {version!r}, written by a newer gabp "
+                         f"(this one reads up to {METRICS_SCHEMA_VERSION}); upgrade gabp.")
+    return metrics
+
+
+def read_written_config(path: str) -> dict[str, Any]:
+    """A run folder's ``config.toml`` as written, with every default filled in.
+
+    The file was validated when the run started; reading it back checks nothing that
+    lives outside the folder (a moved folder, or a source CSV deleted since, still reads).
+    """
+    import tomllib
+
+    from .config import SCHEMA
+
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path} is not a readable config ({exc}).") from None
+    out: dict[str, Any] = {k: raw.get(k, d) for k, (_, d) in SCHEMA[""].items()}
+    for section, fields in SCHEMA.items():
+        if section:
+            out[section] = {**{k: d for k, (_, d) in fields.items()}, **raw.get(section, {})}
+    if "search" in raw:
+        out["search"] = dict(raw["search"])
+    return out
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read a run folder written by :func:`gabp.experiment.run_experiment`.
+
+    Only the folder is read: the config as written, the model (with its scalers and
+    encoder), metrics and curves; the source data is never needed.
+    """
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, MODEL)):
         raise FileNotFoundError(f"{path} is not a finished gabp run folder (no {MODEL})"
@@ -365,9 +412,9 @@ def load_run(path: str | os.PathLike) -> Run:
     search_path = os.path.join(path, SEARCH)
     return Run(
         path=path,
-        config=load_config(os.path.join(path, CONFIG)),
+        config=read_written_config(os.path.join(path, CONFIG)),
         meta=read_json(os.path.join(path, META)),
-        metrics=read_json(os.path.join(path, METRICS)),
+        metrics=read_metrics(os.path.join(path, METRICS)),
         logbook=opt_csv(LOGBOOK),
         bp_curve=opt_csv(BP_CURVE),
         predictions=opt_csv(PREDICTIONS),

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import single_blas_thread
 from ._validation import (
     check_array,
     check_choice,
@@ -236,6 +237,7 @@ def _make_stepper(name: str, arch: Architecture, params: np.ndarray, X: np.ndarr
                       settings=settings, **first_order)
 
 
+@single_blas_thread
 def train(
     net: Network,
     X: Any,
@@ -353,7 +355,8 @@ def train(
     l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
     name = optimizer
     if optimizer == "auto":
-        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget)
+        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget,
+                                 alpha=float(np.max(l2)), has_validation=has_val and early_stopping)
         if name in ("lm", "br") and not arch.is_dense:  # LM/BR have dense Jacobians only
             name = "lbfgs" if X.shape[0] * arch.n_params <= LBFGS_MAX_WORK else "adam"
     if name in ("lm", "br") and not arch.is_dense:

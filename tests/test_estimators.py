@@ -579,3 +579,20 @@ def test_signatures_match_the_one_parameter_table():
     est = GABPRegressor(hidden_layer_sizes=(3,), scale_targets=False, ensemble=2)
     assert est.get_params()["hidden_layer_sizes"] == (3,)
     assert est.get_params()["scale_targets"] is False and est.ensemble == 2
+
+
+def test_search_shares_parameters_with_the_one_table():
+    """EvolutionarySearch's parameters that the GA-BP estimators also have mean the same
+    and default the same, except where SEARCH_DEFAULTS says (and why) they differ."""
+    import inspect
+
+    from gabp.estimators import COMMON_PARAMS
+    from gabp.search import EvolutionarySearch
+    from gabp.search.estimator import SEARCH_DEFAULTS
+
+    sig = inspect.signature(EvolutionarySearch.__init__).parameters
+    shared = {n: p.default for n, p in sig.items() if n in COMMON_PARAMS}
+    assert set(shared) == {"population_size", "n_generations", "fitness",
+                           "validation_fraction", "n_jobs", "random_state", "verbose"}
+    assert shared == {n: {**COMMON_PARAMS, **SEARCH_DEFAULTS}[n] for n in shared}
+    assert set(SEARCH_DEFAULTS) <= set(shared)

@@ -189,7 +189,7 @@ def test_report_md_has_every_part_the_budget_use_and_the_reproduce_command(regre
     assert report.baseline_text(m)[1:] in text  # capitalized in the sentence
     budget = f"{m['baseline']['budget_sample_passes']:,.0f} sample-passes"
     assert f"budget {budget}" in text
-    assert "used" in text and "with early stopping" in text
+    assert "used" in text and "early stopping" in text
     assert "task: regression (target column 'fuel_l' is numeric)" in text
     config = os.path.join(regression_run.path, "config.toml")
     assert f"gabp run {config} --out " in text
@@ -206,13 +206,16 @@ def test_console_summary_is_honest_about_the_baseline(regression_run):
     m = regression_run.metrics
     base = m["baseline"]
     used = [int(round(p)) for p in base["sample_passes"]]
-    assert max(used) <= base["budget_sample_passes"] * 1.01
     opt = m["optimizer"]
     budget = f"{base['budget_sample_passes']:,.0f} sample-passes"
-    if opt not in ("lm", "br", "lbfgs"):
+    if opt in ("lm", "br", "lbfgs"):  # an iteration is indivisible: at most one past it
+        assert max(used) <= base["budget_sample_passes"] * 1.05
+    else:  # a mini-batch step that would overshoot is not taken
+        assert max(used) <= base["budget_sample_passes"]
         budget += f" ({base['budget_steps']:,} steps)"
-    assert (f"plain BP ({opt}): 2 restarts, budget {budget}, used "
-            f"{min(used):,}-{max(used):,} sample-passes with early stopping") in text
+    span = f"{min(used):,}" if min(used) == max(used) else f"{min(used):,}-{max(used):,}"
+    assert f"plain BP ({opt}): 2 restarts, budget {budget}, used" in text
+    assert f"{span} sample-passes" in text and "early stopping" in text
     assert "same step budget" not in text
     assert "task: regression (target column 'fuel_l' is numeric)" in text
     assert "test rmse: GA-BP" in text and "train rmse" not in text

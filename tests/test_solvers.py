@@ -192,6 +192,34 @@ def test_br_on_a_linear_model_reaches_the_evidence_fixed_point(rng):
     assert np.linalg.norm(w) < np.linalg.norm(ols)  # regularized towards 0
 
 
+def test_br_recovers_from_a_badly_fitting_start():
+    # the estimator on inputs min-max scaled to [0, 1]: BR used to drive gamma to ~1e-15 in
+    # the final fine-tune (stop "mu_max", the network predicting the mean, R² 0.01; LM 1.0)
+    from gabp import GABPRegressor
+
+    rng = np.random.default_rng(0)  # tests/test_estimators.py::regression_data(n=120)
+    X = rng.uniform(-2.0, 2.0, size=(120, 3))
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] ** 2 - X[:, 2]
+    lo, hi = X[:90].min(axis=0), X[:90].max(axis=0)
+    Xs = (X - lo) / (hi - lo)
+    est = GABPRegressor(population_size=4, n_generations=2, bp_epochs=1, max_epochs=60,
+                        optimizer="br", scale_inputs=False, random_state=0).fit(Xs[:90], y[:90])
+    hist = est.result_.bp_history
+    assert hist.stop_reason[0] != "mu_max"
+    assert hist.gamma[-1, 0] > 5.0  # a handful of well-determined parameters, not ~0
+    assert est.score(Xs[90:], y[90:]) > 0.95
+
+
+def test_br_starts_with_a_plain_lm_step(rng):
+    # a = 0, beta = 1 at the start (Foresee & Hagan): the first BR step is the first LM step
+    X, y = _regression(rng, n=30)
+    nets = [Network((3, 6, 1), n_networks=2, seed=3) for _ in range(2)]
+    for net, opt in zip(nets, ("lm", "br"), strict=True):
+        train(net, X, y, optimizer=opt, epochs=1, restore_best=False,
+              solver_options={"mu": 5e-3})
+    np.testing.assert_array_equal(nets[0].params, nets[1].params)
+
+
 def test_br_rejects_an_l2_term_and_lm_rejects_cross_entropy(rng):
     X, y = _regression(rng)
     net = Network((3, 4, 1), seed=0)
@@ -326,6 +354,41 @@ def test_memory_guard_refuses_a_network_that_cannot_fit_before_any_work(rng):
     assert resolve_optimizer(net.arch, 30, "mse", 2) != "lm"
 
 
+def test_solve_damped_uses_the_cholesky_factor_and_refuses_indefinite_systems(rng):
+    from gabp.solvers.levenberg import solve_damped
+
+    q = 70  # more than two blocks of the triangular solves
+    J = rng.normal(size=(4, 90, q))
+    A = np.matmul(J.transpose(0, 2, 1), J) + 1e-3 * np.eye(q)
+    b = rng.normal(size=(4, q))
+    A[2] -= 50.0 * np.eye(q)  # indefinite
+    A[3, 0, 0] = np.nan
+    x, ok = solve_damped(A, b)
+    np.testing.assert_array_equal(ok, [True, True, False, False])
+    np.testing.assert_allclose(x[:2], np.linalg.solve(A[:2], b[:2, :, None])[..., 0],
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(x[2:], 0.0)
+    for i in range(2):  # a system's solution does not depend on the stack it is in
+        np.testing.assert_array_equal(solve_damped(A[i : i + 1], b[i : i + 1])[0][0], x[i])
+
+
+def test_solver_threads_are_limited_during_a_call_and_restored():
+    from threadpoolctl import threadpool_info
+
+    from gabp import _threads
+
+    def blas_threads(info):
+        return [p["num_threads"] for p in info if p["user_api"] == "blas"]
+
+    before = blas_threads(threadpool_info())
+    with _threads.solver_threads(61):  # the BLAS libraries loaded when gabp first needed them
+        inside = blas_threads(_threads._controller.info())
+        assert inside and all(t == 1 for t in inside)
+    assert blas_threads(threadpool_info()) == before
+    with _threads.solver_threads(_threads.SINGLE_THREAD_MAX_PARAMS + 1):
+        assert blas_threads(threadpool_info()) == before
+
+
 # -------------------------------------------------------------------------------- epoch -1
 
 
@@ -431,6 +494,17 @@ def test_auto_resolves_and_is_recorded(rng):
     assert resolve_optimizer(mg, 500, "mse", 40, memory_budget=1e6) == "lbfgs"
     with pytest.raises(ValueError, match=r"'n_samples' parameter of resolve_optimizer"):
         resolve_optimizer(mg, 0, "mse")
+    # BR where LM would be chosen, without an L2 term and with validation stopping
+    assert resolve_optimizer(mg, 500, "mse", 40, has_validation=True) == "br"
+    assert resolve_optimizer(mg, 500, "mse", 40, alpha=1e-4, has_validation=True) == "lm"
+    assert resolve_optimizer(mg, 500, "mse", 2, alpha=np.array([0.0, 1e-4]),
+                             has_validation=True) == "lm"
+    assert resolve_optimizer(mg, 500, "mse", 40, has_validation=False) == "lm"
+    assert resolve_optimizer(cancer, 370, "binary_cross_entropy", has_validation=True) == "lbfgs"
+    with pytest.raises(TypeError, match=r"'has_validation' parameter of resolve_optimizer"):
+        resolve_optimizer(mg, 500, "mse", has_validation="yes")
+    with pytest.raises(ValueError, match=r"'alpha' parameter of resolve_optimizer"):
+        resolve_optimizer(mg, 500, "mse", alpha=-1.0)
     d = hist.to_dict()
     assert d["resolved_optimizer"] == "lbfgs" and d["gamma"] is None
     assert len(d["sample_passes"]) == 1 and d["stop_reason"] == hist.stop_reason

@@ -24,22 +24,18 @@ registers) is reseeded from the same sequence every generation. Results do not d
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from deap import base, creator, tools
-from joblib import Parallel, delayed, effective_n_jobs
-from tqdm.auto import tqdm
+from deap import base, tools
+from joblib import Parallel, effective_n_jobs
 
-from .._files import NpzReader, atomic_open
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..layers import Layer
@@ -47,10 +43,26 @@ from ..network import Architecture, Network, check_loss, init_params
 from ..optimizers import SECOND_ORDER
 from ..trainer import History, as_targets, resolve_optimizer, train
 from .config import GAConfig
-from .operators import CROSSOVERS, MUTATIONS, SELECTIONS, make_offspring
+from .engine import (
+    CHECKPOINT_FORMAT,
+    Checkpointing,
+    ElitistGA,
+    EngineState,
+    GAState,
+    data_fingerprint,
+    load_checkpoint,
+    logbook_path,
+    run_evolution,
+)
+from .operators import CROSSOVERS, MUTATIONS, SELECTIONS
 from .problem import (
+    _BASELINE,
+    _BP,
+    _FINAL,
+    _INIT,
     BPConfig,
-    Scores,
+    ChunkedScorer,
+    WeightsProblem,
     check_fitness,
     check_mode,
     ensemble_error,
@@ -60,28 +72,8 @@ from .problem import (
 
 logger = logging.getLogger(__name__)
 
-# DEAP creator classes, defined once at import so that worker processes can unpickle them.
-if not hasattr(creator, "GABPFitnessMin"):
-    creator.create("GABPFitnessMin", base.Fitness, weights=(-1.0,))
-if not hasattr(creator, "GABPIndividual"):
-    creator.create("GABPIndividual", np.ndarray, fitness=creator.GABPFitnessMin)
-
-# Stream keys of the seed sequence.
-_INIT, _GEN, _BP, _FINAL, _BASELINE, _LAMARCK, _PYRANDOM = range(7)
-CHECKPOINT_FORMAT = "gabp.checkpoint/1"
-
-
-@dataclass
-class GAState:
-    """What a callback sees after each generation."""
-
-    generation: int
-    population: np.ndarray
-    errors: np.ndarray
-    best_genome: np.ndarray
-    best_error: float
-    logbook: tools.Logbook
-    elapsed: float
+__all__ = ["CHECKPOINT_FORMAT", "BaselineResult", "EvolutionResult", "GAState", "evolve",
+           "load_checkpoint", "logbook_path", "make_toolbox"]
 
 
 @dataclass
@@ -179,22 +171,6 @@ class EvolutionResult:
         return self.network.n_networks
 
 
-@dataclass
-class _GAOutcome:
-    """What the evolution loop hands back to :func:`evolve`."""
-
-    population: np.ndarray
-    errors: np.ndarray | None = None
-    logbook: tools.Logbook | None = None
-    hof: list[Any] = field(default_factory=list)
-    n_evaluations: int = 0
-    n_failed: int = 0
-    n_steps: int = 0
-    sample_passes: float = 0.0
-    generation: int = 0
-    stop_reason: str = "n_generations"
-    best_gen: int = 0
-
 
 def make_toolbox(ga: GAConfig) -> base.Toolbox:
     """DEAP toolbox with ``select``, ``mate`` and ``mutate`` registered from ``ga``.
@@ -224,93 +200,6 @@ def make_toolbox(ga: GAConfig) -> base.Toolbox:
     return tb
 
 
-def _statistics() -> tools.Statistics:
-    stats = tools.Statistics()
-    stats.register("error_min", lambda e: float(np.min(e)) if len(e) else math.inf)
-    stats.register("error_mean", lambda e: float(np.mean(e)) if len(e) else math.inf)
-    stats.register("error_std", lambda e: float(np.std(e)) if len(e) else math.inf)
-    stats.register("error_max", lambda e: float(np.max(e)) if len(e) else math.inf)
-    return stats
-
-
-def _diversity(pop: np.ndarray) -> float:
-    """Mean over genes of the population's standard deviation."""
-    return float(np.mean(np.std(pop, axis=0)))
-
-
-def _hof_candidates(pop: np.ndarray, errs: np.ndarray, k: int) -> list[Any]:
-    """The ``k`` best distinct finite individuals: all a ``HallOfFame(k)`` could admit.
-
-    Wrapping every genome as a DEAP individual each generation is costly for large
-    populations; nothing ranked below the ``k`` best distinct ones can enter the hall.
-    """
-    chosen: list[int] = []
-    for i in np.argsort(errs, kind="stable"):
-        if not np.isfinite(errs[i]) or len(chosen) == k:
-            break
-        if not any(np.array_equal(pop[i], pop[j]) for j in chosen):
-            chosen.append(int(i))
-    return [_as_individual(pop[i], errs[i]) for i in chosen]
-
-
-def _as_individual(genome: np.ndarray, error: float) -> Any:
-    ind = creator.GABPIndividual(genome.copy())
-    ind.fitness.values = (float(error),)
-    return ind
-
-
-class _Evaluator:
-    """Scores genomes in chunks through one joblib pool (kept open for the whole run).
-
-    The first generation is scored in-process and timed; the pool is used from then on
-    only if that took at least ``min_seconds`` (shipping tiny generations to worker
-    processes costs more than it saves). Chunking never changes the scores, so this choice
-    does not affect results.
-    """
-
-    def __init__(self, parallel: Parallel, n_chunks: int, arch: Architecture,
-                 data: tuple[np.ndarray, ...], settings: dict[str, Any],
-                 min_seconds: float) -> None:
-        self.parallel = parallel
-        self.n_chunks = max(1, n_chunks)
-        self.arch_dict = arch.to_dict()
-        self.data = data
-        self.settings = settings
-        self.min_seconds = min_seconds
-        self.use_pool: bool | None = None if self.n_chunks > 1 and min_seconds > 0 else (
-            self.n_chunks > 1)
-
-    def __call__(self, genomes: np.ndarray, seed: int) -> Scores:
-        k = genomes.shape[0]
-        if k == 0:
-            return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
-                          np.zeros(0, dtype=bool), np.zeros(0))
-        chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
-        if self.use_pool:
-            results = self.parallel(
-                delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings,
-                                       seed)
-                for c in chunks
-            )
-        else:
-            t0 = time.perf_counter()
-            results = [score_genomes(self.arch_dict, genomes[c], *self.data, self.settings, seed)
-                       for c in chunks]
-            if self.use_pool is None:
-                self.use_pool = time.perf_counter() - t0 >= self.min_seconds
-                logger.debug("generation 0 scored in %.3f s: %s", time.perf_counter() - t0,
-                             "using the worker pool" if self.use_pool else "staying in-process")
-        trained = (None if results[0].trained is None
-                   else np.concatenate([r.trained for r in results]))
-        return Scores(
-            errors=np.concatenate([r.errors for r in results]),
-            trained=trained,
-            n_steps=np.concatenate([r.n_steps for r in results]),
-            failed=np.concatenate([r.failed for r in results]),
-            sample_passes=np.concatenate([r.sample_passes for r in results]),
-        )
-
-
 def _validate_data(X, Y, X_val, Y_val, where: str):
     X = check_array(X, "X", where, ndim=2)
     Y = check_array(Y, "Y", where, ndim=(1, 2))
@@ -327,97 +216,6 @@ def _validate_data(X, Y, X_val, Y_val, where: str):
     Y_val = as_targets(Y_val, Y.shape[1], "Y_val", where)
     check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
     return X, Y, X_val, Y_val
-
-
-def logbook_path(checkpoint_path: str | os.PathLike) -> str:
-    """The file next to a checkpoint that holds its logbook, one JSON record a line."""
-    return os.path.splitext(os.fspath(checkpoint_path))[0] + ".logbook.jsonl"
-
-
-def _append_logbook(path: str, records: list[dict[str, Any]], fresh: bool) -> None:
-    """Append ``records`` (those since the last checkpoint) to the logbook file; fsync.
-
-    Only the new records are written, so a checkpoint costs the same at generation 10
-    and at generation 10,000. ``fresh`` starts the file afresh (the records are then all
-    of them).
-    """
-    with open(path, "w" if fresh else "a", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _save_checkpoint(path: str, state: dict[str, Any]) -> None:
-    """Write the GA state atomically; the logbook goes to :func:`logbook_path` (appended).
-
-    The ``.npz`` records how many logbook lines belong to it, so lines appended by a run
-    killed before its next checkpoint are ignored on resume.
-    """
-    _append_logbook(logbook_path(path), state["new_records"], state["n_logbook_saved"] == 0)
-    meta = {k: state[k] for k in ("format", "generation", "entropy", "n_evaluations", "n_failed",
-                                  "total_steps", "sample_passes", "best_gen", "elapsed",
-                                  "stall", "best_so_far", "config", "n_logbook")}
-    with atomic_open(path) as fh:
-        np.savez(fh, population=state["population"], errors=state["errors"],
-                 hof_genomes=state["hof_genomes"], hof_errors=state["hof_errors"],
-                 meta=np.array(json.dumps(meta)))
-
-
-def _read_logbook(path: str, n: int) -> list[dict[str, Any]]:
-    """The first ``n`` records of a checkpoint's logbook file (later lines are dropped)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [fh.readline() for _ in range(n)]
-        records = [json.loads(line) for line in lines]
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"The checkpoint's logbook {path} is missing or damaged ({exc}); "
-                         "start the run again.") from None
-    if any(not isinstance(r, dict) for r in records):
-        raise ValueError(f"The checkpoint's logbook {path} is damaged; start the run again.")
-    return records
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`evolve` (no pickle, bounded).
-
-    The metadata is read first; every array's header must then match the population size,
-    hall-of-fame size and architecture it records before the data is read. A damaged,
-    truncated or foreign file raises ``ValueError`` naming it.
-    """
-    path = os.fspath(path)
-    with NpzReader(path, "gabp checkpoint") as npz:
-        try:
-            meta = json.loads(npz.read_text("meta"))
-            fmt = meta.get("format")
-            if fmt != CHECKPOINT_FORMAT:
-                raise npz.error(f"format {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
-            arch = Architecture.from_dict(meta["config"]["architecture"])
-            P = int(meta["config"]["ga"]["population_size"])
-            n_hof = int(meta["config"]["ga"]["hall_of_fame"])
-            n_logbook = int(meta["n_logbook"])
-        except ValueError as exc:
-            if str(exc).startswith(path):
-                raise
-            raise npz.error(f"bad metadata ({exc})") from None
-        except (TypeError, KeyError, AttributeError, IndexError) as exc:
-            raise npz.error(f"bad metadata ({type(exc).__name__}: {exc})") from None
-        meta["population"] = npz.read("population", shape=(P, arch.n_params))
-        meta["errors"] = npz.read("errors", shape=(P,))
-        meta["hof_genomes"] = npz.read("hof_genomes", shape=(None, arch.n_params))
-        meta["hof_errors"] = npz.read("hof_errors", shape=(meta["hof_genomes"].shape[0],))
-        if meta["hof_genomes"].shape[0] > n_hof:
-            raise npz.error("more hall-of-fame genomes than the hall holds")
-    meta["logbook"] = _read_logbook(logbook_path(path), n_logbook)
-    return meta
-
-
-def _logbook_from_records(records: list[dict[str, Any]]) -> tools.Logbook:
-    lb = tools.Logbook()
-    lb.header = list(records[0].keys()) if records else []
-    for r in records:
-        lb.record(**r)
-    return lb
 
 
 def evolve(
@@ -494,28 +292,7 @@ def evolve(
     EvolutionResult
     """
     where = "evolve"
-    mode = check_mode(mode, where)
-    fitness = check_fitness(fitness, where)
-    if fitness_on not in ("validation", "train"):
-        fail("fitness_on", where, "'validation' or 'train'", fitness_on)
-    if ga is not None and not isinstance(ga, GAConfig):
-        fail("ga", where, "a GAConfig or None", ga, exc=TypeError,
-             hint="Build one with GAConfig(population_size=..., ...).")
-    if bp is not None and not isinstance(bp, BPConfig):
-        fail("bp", where, "a BPConfig or None", bp, exc=TypeError,
-             hint="Build one with BPConfig(learning_rate=..., ...).")
-    ga = (ga or GAConfig()).validate(where)
-    bp = (bp or BPConfig()).validate(where)
-    if n_jobs is not None and check_int(n_jobs, "n_jobs", where, low=-1024, high=1024) == 0:
-        fail("n_jobs", where, "None, a positive integer or a negative one (-1: all cores)",
-             n_jobs)
-    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
-            hidden_layer_sizes, (Sequence, np.ndarray)):
-        fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
-             hidden_layer_sizes, exc=TypeError)
-    for size in hidden_layer_sizes:
-        if not isinstance(size, (Layer, dict)):  # layer units (gabp.layers) pass through
-            check_int(size, "hidden_layer_sizes", where, low=1)
+    mode, fitness, ga, bp = _check_settings(where, mode, fitness, fitness_on, ga, bp, n_jobs)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
     parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
@@ -526,25 +303,91 @@ def evolve(
              hint="Pass validation data, or fitness_on='train' to score on the training data.")
     if resume and checkpoint_path is None:
         fail("checkpoint_path", where, "set when resume=True", checkpoint_path)
-    hidden = tuple(hidden_layer_sizes)
-    arch = Architecture.build((X.shape[1], *hidden, Y.shape[1]),
+    arch = _architecture(where, X, Y, hidden_layer_sizes, hidden_activation, output_activation,
+                         loss, fitness)
+    t_start = time.perf_counter()
+    run = _setup(arch, X, Y, X_val, Y_val, mode=mode, fitness=fitness, fitness_on=fitness_on,
+                 loss=loss, ga=ga, bp=bp, n_baseline=n_baseline, seed=seed, ensemble=ensemble)
+    ck = Checkpointing(None if checkpoint_path is None else os.fspath(checkpoint_path),
+                       checkpoint_every, resume)
+    return _run(run, ensemble, n_jobs, float(parallel_threshold), verbose, callbacks, ck,
+                t_start)
+
+
+@dataclass
+class _Setup:
+    """What one :func:`evolve` call has settled before any BP runs."""
+
+    arch: Architecture
+    mode: str
+    fitness: str
+    loss: str
+    ga: GAConfig
+    bp: BPConfig
+    bp_run: BPConfig  # ``bp`` with "auto" resolved
+    n_baseline: int
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # X, Y, X_fit, Y_fit
+    val_kw: dict[str, Any]
+    settings: dict[str, Any]
+    train_kw: dict[str, Any]
+    entropy: int
+    config: dict[str, Any]
+    fingerprint: str
+
+
+def _check_settings(where: str, mode: str, fitness: str, fitness_on: str, ga: Any, bp: Any,
+                    n_jobs: Any) -> tuple[str, str, GAConfig, BPConfig]:
+    mode = check_mode(mode, where)
+    fitness = check_fitness(fitness, where)
+    if fitness_on not in ("validation", "train"):
+        fail("fitness_on", where, "'validation' or 'train'", fitness_on)
+    if ga is not None and not isinstance(ga, GAConfig):
+        fail("ga", where, "a GAConfig or None", ga, exc=TypeError,
+             hint="Build one with GAConfig(population_size=..., ...).")
+    if bp is not None and not isinstance(bp, BPConfig):
+        fail("bp", where, "a BPConfig or None", bp, exc=TypeError,
+             hint="Build one with BPConfig(learning_rate=..., ...).")
+    if n_jobs is not None and check_int(n_jobs, "n_jobs", where, low=-1024, high=1024) == 0:
+        fail("n_jobs", where, "None, a positive integer or a negative one (-1: all cores)",
+             n_jobs)
+    return mode, fitness, (ga or GAConfig()).validate(where), (bp or BPConfig()).validate(where)
+
+
+def _architecture(where: str, X: np.ndarray, Y: np.ndarray, hidden_layer_sizes: Any,
+                  hidden_activation: Any, output_activation: str, loss: str,
+                  fitness: str) -> Architecture:
+    """The validated network ``(n_in, *hidden_layer_sizes, n_out)`` for ``loss``/``fitness``."""
+    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(
+            hidden_layer_sizes, (Sequence, np.ndarray)):
+        fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
+             hidden_layer_sizes, exc=TypeError)
+    for size in hidden_layer_sizes:
+        if not isinstance(size, (Layer, dict)):  # layer units (gabp.layers) pass through
+            check_int(size, "hidden_layer_sizes", where, low=1)
+    arch = Architecture.build((X.shape[1], *tuple(hidden_layer_sizes), Y.shape[1]),
                               hidden_activation=hidden_activation,
                               output_activation=output_activation, where=where)
     check_loss(loss, arch, where)
     if fitness == "error_rate" and output_activation == "identity":
         fail("fitness", where, "a regression error when the output is 'identity'", fitness)
-    X_fit, Y_fit = (X_val, Y_val) if fitness_on == "validation" and X_val is not None else (X, Y)
+    return arch
 
+
+def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray | None,
+           Y_val: np.ndarray | None, *, mode: str, fitness: str, fitness_on: str, loss: str,
+           ga: GAConfig, bp: BPConfig, n_baseline: int, seed: int | None,
+           ensemble: int) -> _Setup:
+    X_fit, Y_fit = (X_val, Y_val) if fitness_on == "validation" and X_val is not None else (X, Y)
     entropy = int(np.random.SeedSequence(seed).entropy)
     config = {
         "architecture": arch.to_dict(), "loss": loss, "mode": mode, "fitness": fitness,
         "fitness_on": fitness_on, "ga": ga.to_dict(), "bp": bp.to_dict(),
         "n_baseline": n_baseline, "seed": entropy, "ensemble": ensemble,
     }
-    t_start = time.perf_counter()
     # "auto" is resolved once, for the population the GA trains, so every BP run of this
     # evolution (individuals, fine-tune, baseline) uses the same solver.
-    solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size)
+    solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size, alpha=bp.alpha,
+                                has_validation=X_val is not None and bp.early_stopping)
               if bp.optimizer == "auto" else bp.optimizer)
     bp_run = replace(bp, optimizer=solver)
     settings = {
@@ -554,46 +397,76 @@ def evolve(
     train_kw = dict(loss=loss, early_stopping=bp.early_stopping, patience=bp.patience,
                     **bp_run.train_kwargs())
     val_kw = {"X_val": X_val, "Y_val": Y_val} if X_val is not None else {}
-    data = (X, Y, X_fit, Y_fit)
+    return _Setup(arch, mode, fitness, loss, ga, bp, bp_run, n_baseline,
+                  (X, Y, X_fit, Y_fit), val_kw, settings, train_kw, entropy, config,
+                  data_fingerprint(X, Y, X_val, Y_val))
 
-    if mode == "bp":
-        outcome = _GAOutcome(population=init_params(arch, ensemble, method="glorot_uniform",
-                                                    rng=stream(entropy, _INIT)))
-        starts = outcome.population
-        best_genome, best_fitness = starts[0], math.nan
+
+def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: float,
+         verbose: int, callbacks: Sequence[Callable[[GAState], bool]], ck: Checkpointing,
+         t_start: float) -> EvolutionResult:
+    """Evolve (or, in mode ``"bp"``, draw) the starting weights, then deliver."""
+    arch = run.arch
+    if run.mode == "bp":
+        starts = init_params(arch, ensemble, method="glorot_uniform",
+                             rng=stream(run.entropy, _INIT))
+        state, logbook, stop = None, None, "bp"
+        best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
     else:
-        outcome = _run_ga(
-            arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
-            None if checkpoint_path is None else os.fspath(checkpoint_path),
-            checkpoint_every, resume, config, t_start, parallel_threshold,
-        )
-        best_genome = np.array(outcome.hof[0])
-        best_fitness = float(outcome.hof[0].fitness.values[0])
-        chosen = _best_distinct(outcome.population, outcome.errors, ensemble, best_genome)
-        starts, passes = _starting_weights(arch, chosen, data, settings, entropy,
-                                           outcome.best_gen)
-        outcome.sample_passes += passes
+        with Parallel(n_jobs=n_jobs) as parallel:
+            scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
+                                   run.settings, parallel_threshold)
+            state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
+        best_genome, best_fitness = state.best_genome.copy(), state.best_error
+        chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
+        starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
+                                           state.best_gen)
+        evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
+    return _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
+                    evo_passes, t_start)
 
-    final, history, kept_start = _fine_tune(arch, starts, data, bp, train_kw, val_kw,
-                                            fitness, loss, entropy)
-    total_steps = int(outcome.n_steps + history.n_steps.sum())
-    total_passes = float(outcome.sample_passes + history.sample_passes.sum())
-    val_error = ensemble_error(arch, final.params, X_fit, Y_fit, metric=fitness, loss=loss)
 
+def _evolve_weights(run: _Setup, scorer: ChunkedScorer, verbose: int,
+                    callbacks: Sequence[Callable[[GAState], bool]], ck: Checkpointing):
+    """The weights GA: :class:`WeightsProblem` under the shared driver."""
+    ga = run.ga
+    bounds = None if ga.bounds is None else (float(ga.bounds[0]), float(ga.bounds[1]))
+    problem = WeightsProblem(run.arch, scorer, entropy=run.entropy, mode=run.mode,
+                             init=ga.init, init_range=ga.init_range, bounds=bounds,
+                             lamarck_prob=ga.lamarck_prob)
+    strategy = ElitistGA(ga, make_toolbox(ga), bounds)
+    return run_evolution(problem, strategy, ga, entropy=run.entropy, config=run.config,
+                         fingerprint=run.fingerprint, callbacks=callbacks, verbose=verbose,
+                         checkpoint=ck, desc=f"GA-BP ({run.mode})")
+
+
+def _deliver(run: _Setup, starts: np.ndarray, state: EngineState | None, logbook: Any,
+             stop: str, best_genome: np.ndarray, best_fitness: float, evo_steps: int,
+             evo_passes: float, t_start: float) -> EvolutionResult:
+    """Fine-tune the starting weights, train the baseline, assemble the result."""
+    arch, X_fit, Y_fit = run.arch, run.data[2], run.data[3]
+    final, history, kept_start = _fine_tune(arch, starts, run.data, run.bp, run.train_kw,
+                                            run.val_kw, run.fitness, run.loss, run.entropy)
+    total_steps = int(evo_steps + history.n_steps.sum())
+    total_passes = float(evo_passes + history.sample_passes.sum())
+    val_error = ensemble_error(arch, final.params, X_fit, Y_fit, metric=run.fitness,
+                               loss=run.loss)
     baseline = None
-    if n_baseline and mode != "bp":
-        baseline = _baseline(arch, data, val_kw, n_baseline, total_passes, bp_run, train_kw,
-                             fitness, loss, entropy)
-    hof_genomes = [np.array(ind) for ind in outcome.hof]
+    if run.n_baseline and run.mode != "bp":
+        baseline = _baseline(arch, run.data, run.val_kw, run.n_baseline, total_passes,
+                             run.bp_run, run.train_kw, run.fitness, run.loss, run.entropy)
     return EvolutionResult(
         network=final, best_genome=np.array(best_genome), best_fitness=best_fitness,
-        val_error=val_error, logbook=outcome.logbook, bp_history=history, baseline=baseline,
-        hall_of_fame=hof_genomes, population=None if mode == "bp" else outcome.population,
-        errors=outcome.errors, n_evaluations=outcome.n_evaluations, n_failed=outcome.n_failed,
-        total_steps=total_steps, generations=outcome.generation,
-        stop_reason="bp" if mode == "bp" else outcome.stop_reason,
-        elapsed=time.perf_counter() - t_start, seed=entropy, config=config,
-        total_sample_passes=total_passes, optimizer=solver, kept_start=kept_start,
+        val_error=val_error, logbook=logbook, bp_history=history, baseline=baseline,
+        hall_of_fame=[] if state is None else [np.array(g) for g in state.hof_genomes],
+        population=None if state is None else state.population,
+        errors=None if state is None else state.errors,
+        n_evaluations=0 if state is None else state.n_evaluations,
+        n_failed=0 if state is None else state.n_failed,
+        total_steps=total_steps, generations=0 if state is None else state.generation,
+        stop_reason=stop, elapsed=time.perf_counter() - t_start, seed=run.entropy,
+        config=run.config, total_sample_passes=total_passes, optimizer=run.bp_run.optimizer,
+        kept_start=kept_start,
     )
 
 
@@ -685,147 +558,3 @@ def _baseline(arch, data, val_kw, n_restarts, budget_passes, bp, train_kw, fitne
     return BaselineResult(Network.from_architecture(arch, params), hist, errors,
                           epochs * steps_per_epoch if first_order else epochs,
                           float(budget_passes))
-
-
-def _run_ga(arch, ga, mode, data, settings, entropy, n_jobs, verbose, callbacks,
-            checkpoint_path, checkpoint_every, resume, config, t_start, parallel_threshold):
-    P = ga.population_size
-    bounds = None if ga.bounds is None else (float(ga.bounds[0]), float(ga.bounds[1]))
-    toolbox = make_toolbox(ga)
-    stats = _statistics()
-    hof = tools.HallOfFame(ga.hall_of_fame, similar=np.array_equal)
-    chunks = effective_n_jobs(n_jobs)
-
-    if resume:
-        ck = load_checkpoint(checkpoint_path)
-        if ck["config"] != json.loads(json.dumps(config)):
-            raise ValueError(
-                f"The checkpoint {checkpoint_path} was written with other settings; "
-                "resume with the same data, architecture, mode, GA/BP settings and seed."
-            )
-        pop, errs = ck["population"], ck["errors"]
-        logbook = _logbook_from_records(ck["logbook"])
-        for g, e in zip(ck["hof_genomes"], ck["hof_errors"], strict=True):
-            hof.insert(_as_individual(g, e))
-        n_evals, n_failed, evo_steps = ck["n_evaluations"], ck["n_failed"], ck["total_steps"]
-        passes, best_gen = ck["sample_passes"], ck["best_gen"]
-        start_gen, stall, best_so_far = ck["generation"] + 1, ck["stall"], ck["best_so_far"]
-        elapsed_before = ck["elapsed"]
-        logger.info("resuming from generation %d", ck["generation"])
-    else:
-        logbook = tools.Logbook()
-        logbook.header = ["gen", "nevals", "nfailed", "error_min", "error_mean", "error_std",
-                          "error_max", "best_so_far", "diversity", "n_steps", "sample_passes",
-                          "elapsed"]
-        pop = init_params(arch, P, method=ga.init, init_range=ga.init_range,
-                          rng=stream(entropy, _INIT))
-        if bounds is not None:
-            np.clip(pop, *bounds, out=pop)
-        errs = np.full(P, np.inf)
-        n_evals = n_failed = evo_steps = best_gen = 0
-        passes = 0.0
-        start_gen, stall, best_so_far, elapsed_before = 0, 0, math.inf, 0.0
-    n_logbook_saved = 0  # records in the checkpoint's logbook file
-    if resume:  # drop lines a killed run appended after its last checkpoint
-        _append_logbook(logbook_path(checkpoint_path), ck["logbook"], fresh=True)
-        n_logbook_saved = len(logbook)
-    t0 = time.perf_counter()
-    bar = tqdm(total=ga.n_generations + 1, initial=start_gen, disable=verbose != 1,
-               desc=f"GA-BP ({mode})", unit="gen")
-    stop_reason = "n_generations"
-    generation = start_gen - 1
-    with Parallel(n_jobs=n_jobs) as parallel:
-        evaluate = _Evaluator(parallel, chunks, arch, data, settings,
-                              float(parallel_threshold))
-        for gen in range(start_gen, ga.n_generations + 1):
-            generation = gen
-            random.seed(int_seed(entropy, _PYRANDOM, gen))
-            if gen == 0:
-                invalid = np.ones(P, dtype=bool)
-            else:
-                pop, errs, invalid = _breed(pop, errs, toolbox, ga, bounds,
-                                            stream(entropy, _GEN, gen), gen)
-            idx = np.flatnonzero(invalid)
-            scores = evaluate(pop[idx], int_seed(entropy, _BP, gen))
-            failed = scores.failed
-            errs[idx] = scores.errors
-            if mode == "lamarckian" and scores.trained is not None:
-                write = stream(entropy, _LAMARCK, gen).random(len(idx)) < ga.lamarck_prob
-                write &= ~failed
-                pop[idx[write]] = scores.trained[write]
-            n_evals += len(idx)
-            n_failed += int(failed.sum())
-            evo_steps += int(scores.n_steps.sum())
-            passes += float(scores.sample_passes.sum())
-            if gen == 0 and not np.isfinite(errs).any():
-                raise RuntimeError(
-                    "Every individual of the initial population failed (diverged or raised). "
-                    "Check the data for extreme values, lower the learning rate, or narrow "
-                    "the initial weights."
-                )
-            hof.update(_hof_candidates(pop, errs, ga.hall_of_fame))
-            best = float(hof[0].fitness.values[0])
-            stall = 0 if best < best_so_far else stall + 1
-            if best < best_so_far:  # only a genome scored this generation can improve it
-                best_gen = gen
-            best_so_far = min(best, best_so_far)
-            elapsed = elapsed_before + time.perf_counter() - t0
-            finite = errs[np.isfinite(errs)]
-            logbook.record(gen=gen, nevals=len(idx), nfailed=int(failed.sum()),
-                           **stats.compile(finite), best_so_far=best_so_far,
-                           diversity=_diversity(pop), n_steps=evo_steps, sample_passes=passes,
-                           elapsed=elapsed)
-            bar.update(1)
-            bar.set_postfix(best=f"{best_so_far:.4g}")
-            if verbose > 1:
-                logger.info("generation %d: best %.6g, mean %.6g, %d evaluations, %d failed, "
-                            "%.2f s", gen, best_so_far, logbook[-1]["error_mean"], len(idx),
-                            int(failed.sum()), elapsed)
-            if checkpoint_path is not None and (gen % checkpoint_every == 0
-                                                or gen == ga.n_generations):
-                _save_checkpoint(checkpoint_path, {
-                    "format": CHECKPOINT_FORMAT, "generation": gen, "entropy": entropy,
-                    "n_evaluations": n_evals, "n_failed": n_failed, "total_steps": evo_steps,
-                    "sample_passes": passes, "best_gen": best_gen,
-                    "elapsed": elapsed, "stall": stall, "best_so_far": best_so_far,
-                    "config": config, "n_logbook": len(logbook),
-                    "new_records": [dict(r) for r in logbook[n_logbook_saved:]],
-                    "n_logbook_saved": n_logbook_saved,
-                    "population": pop, "errors": errs,
-                    "hof_genomes": np.array([np.asarray(i) for i in hof]),
-                    "hof_errors": np.array([i.fitness.values[0] for i in hof]),
-                })
-                n_logbook_saved = len(logbook)
-            state = GAState(gen, pop, errs, np.array(hof[0]), best, logbook, elapsed)
-            if any(bool(cb(state)) for cb in callbacks):
-                stop_reason = "callback"
-                break
-            if ga.target_error is not None and best_so_far <= ga.target_error:
-                stop_reason = "target_error"
-                break
-            if ga.stagnation is not None and stall >= ga.stagnation:
-                stop_reason = "stagnation"
-                break
-            if ga.max_time is not None and elapsed >= ga.max_time:
-                stop_reason = "max_time"
-                break
-    bar.close()
-    return _GAOutcome(population=pop, errors=errs, logbook=logbook, hof=list(hof),
-                      n_evaluations=n_evals, n_failed=n_failed, n_steps=evo_steps,
-                      sample_passes=passes, generation=generation, stop_reason=stop_reason,
-                      best_gen=best_gen)
-
-
-def _breed(pop, errs, toolbox, ga: GAConfig, bounds, rng: np.random.Generator, gen: int):
-    """One generation of selection, crossover, mutation and elitism.
-
-    Returns the new population, its errors (valid for unchanged individuals) and a mask of
-    individuals that must be evaluated.
-    """
-    n_off = pop.shape[0] - ga.n_elite
-    off, off_err, invalid = make_offspring(pop, errs, toolbox, n_off, ga.crossover_prob, rng,
-                                           bounds, gen / max(ga.n_generations, 1))
-    elite = np.argsort(errs, kind="stable")[: ga.n_elite]
-    new_pop = np.concatenate([pop[elite], off])
-    new_err = np.concatenate([errs[elite], off_err])
-    return new_pop, new_err, np.concatenate([np.zeros(ga.n_elite, dtype=bool), invalid])

@@ -213,8 +213,12 @@ def mut_nonuniform(X: np.ndarray, rng: np.random.Generator, bounds: Bounds = Non
 
 def make_offspring(pop: np.ndarray, errors: np.ndarray, toolbox, n_off: int,
                    crossover_prob: float, rng: np.random.Generator, bounds: Bounds,
-                   progress: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   progress: float, carry: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Select ``n_off`` parents, cross consecutive pairs with ``crossover_prob``, mutate.
+
+    Selection ranks by ``errors``; the errors offspring carry over come from ``carry``
+    (default ``errors``; NSGA-II selects on its rank order but carries true errors).
 
     ``toolbox`` provides ``select``, ``mate`` and ``mutate`` with this module's signatures.
     Returns the offspring ``(n_off, n)``, the errors they carry over from their parents
@@ -223,7 +227,7 @@ def make_offspring(pop: np.ndarray, errors: np.ndarray, toolbox, n_off: int,
     """
     parents = np.asarray(toolbox.select(errors, n_off, rng))
     off = pop[parents].copy()
-    off_err = errors[parents].copy()
+    off_err = (errors if carry is None else carry)[parents].copy()
     changed = np.zeros(n_off, dtype=bool)
     crossed = rng.random(n_off // 2) < crossover_prob
     if crossed.any():

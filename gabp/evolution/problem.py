@@ -9,20 +9,28 @@ processes or a Dask cluster cheaply; large arrays are memory-mapped by joblib.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+from joblib import Parallel, delayed
 
+from .._seeding import int_seed, stream
+from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
 from ..losses import LOSSES
-from ..network import Architecture, Network, forward
+from ..network import Architecture, Network, forward, init_params
 from ..optimizers import OPTIMIZERS
 from ..trainer import train
+from .engine import Evaluation
 
 logger = logging.getLogger(__name__)
 
 MODES = ("classic", "baldwinian", "lamarckian", "bp")
+# Seed-sequence stream keys of the weights GA (the values keep earlier results).
+_INIT, _GEN, _BP, _FINAL, _BASELINE, _LAMARCK, _PYRANDOM = range(7)
 FITNESS_METRICS = ("loss", "mse", "rmse", "mae", "sae", "error_rate")
 
 
@@ -227,6 +235,7 @@ def _score_batch(
                   hist.sample_passes + eval_cost)
 
 
+@single_blas_thread
 def score_genomes(
     arch_dict: dict[str, Any],
     genomes: np.ndarray,
@@ -289,3 +298,112 @@ def check_fitness(metric: str, where: str) -> str:
 def check_mode(mode: str, where: str) -> str:
     """Validate a mode name."""
     return check_choice(mode, MODES, "mode", where)
+
+
+class ChunkedScorer:
+    """Scores genomes in chunks through one joblib pool (kept open for the whole run).
+
+    The first generation is scored in-process and timed; the pool is used from then on
+    only if that took at least ``min_seconds`` (shipping tiny generations to worker
+    processes costs more than it saves). Chunking never changes the scores, so this choice
+    does not affect results.
+    """
+
+    def __init__(self, parallel: Parallel, n_chunks: int, arch: Architecture,
+                 data: tuple[np.ndarray, ...], settings: dict[str, Any],
+                 min_seconds: float) -> None:
+        self.parallel = parallel
+        self.n_chunks = max(1, n_chunks)
+        self.arch_dict = arch.to_dict()
+        self.data = data
+        self.settings = settings
+        self.min_seconds = min_seconds
+        self.use_pool: bool | None = None if self.n_chunks > 1 and min_seconds > 0 else (
+            self.n_chunks > 1)
+
+    def __call__(self, genomes: np.ndarray, seed: int) -> Scores:
+        """Scores of ``genomes`` (shape ``(k, n_params)``), BP seeded with ``seed``."""
+        k = genomes.shape[0]
+        if k == 0:
+            return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
+                          np.zeros(0, dtype=bool), np.zeros(0))
+        chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
+        if self.use_pool:
+            results = self.parallel(
+                delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings,
+                                       seed)
+                for c in chunks
+            )
+        else:
+            t0 = time.perf_counter()
+            results = [score_genomes(self.arch_dict, genomes[c], *self.data, self.settings, seed)
+                       for c in chunks]
+            if self.use_pool is None:
+                self.use_pool = time.perf_counter() - t0 >= self.min_seconds
+                logger.debug("generation 0 scored in %.3f s: %s", time.perf_counter() - t0,
+                             "using the worker pool" if self.use_pool else "staying in-process")
+        trained = (None if results[0].trained is None
+                   else np.concatenate([r.trained for r in results]))
+        return Scores(
+            errors=np.concatenate([r.errors for r in results]),
+            trained=trained,
+            n_steps=np.concatenate([r.n_steps for r in results]),
+            failed=np.concatenate([r.failed for r in results]),
+            sample_passes=np.concatenate([r.sample_passes for r in results]),
+        )
+
+
+class WeightsProblem:
+    """A genome is a network's parameter vector; its fitness the network's error.
+
+    In the hybrid modes each genome is trained by BP before it is scored; in mode
+    ``"lamarckian"`` the trained weights are what is told back to the strategy (each
+    genome with probability ``lamarck_prob``), which is all Lamarckian write-back is.
+    """
+
+    stream_keys = (_INIT, _GEN, _PYRANDOM)
+    extra_columns: tuple[str, ...] = ()
+    all_failed_message = (
+        "Every individual of the initial population failed (diverged or raised). Check the "
+        "data for extreme values, lower the learning rate, or narrow the initial weights.")
+
+    def __init__(self, arch: Architecture, scorer: ChunkedScorer, *, entropy: int, mode: str,
+                 init: str, init_range: float, bounds: tuple[float, float] | None,
+                 lamarck_prob: float) -> None:
+        self.arch, self.scorer, self.entropy, self.mode = arch, scorer, entropy, mode
+        self.init, self.init_range, self.bounds = init, init_range, bounds
+        self.lamarck_prob = lamarck_prob
+
+    def initial_population(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` genomes from the configured initializer, clipped to the gene bounds."""
+        pop = init_params(self.arch, n, method=self.init, init_range=self.init_range, rng=rng)
+        if self.bounds is not None:
+            np.clip(pop, *self.bounds, out=pop)
+        return pop
+
+    def evaluate(self, genomes: np.ndarray, generation: int) -> Evaluation:
+        """Score ``genomes``; Lamarckian mode tells the trained weights back."""
+        scores = self.scorer(genomes, int_seed(self.entropy, _BP, generation))
+        told = genomes
+        if self.mode == "lamarckian" and scores.trained is not None:
+            write = stream(self.entropy, _LAMARCK, generation).random(len(genomes))
+            write = (write < self.lamarck_prob) & ~scores.failed
+            told = genomes.copy()
+            told[write] = scores.trained[write]
+        return Evaluation(scores.errors, told, scores.failed, int(scores.n_steps.sum()),
+                          float(scores.sample_passes.sum()))
+
+    def key(self, genome: np.ndarray) -> Hashable:
+        """Genomes are distinct when their bytes differ."""
+        return np.asarray(genome, dtype=np.float64).tobytes()
+
+    def record(self, best_genome: np.ndarray) -> dict[str, Any]:
+        """No columns beyond the common ones."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing to checkpoint: scoring is a pure function of genome and seed."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,8 +25,9 @@ from ..data.series import chronological_split, make_windows
 from ..data.splits import random_split, stratified_split
 from ..estimators import GABPClassifier, GABPRegressor, _BaseEstimator, _not_fitted_error
 from ..evolution.config import GAConfig
+from ..evolution.engine import Checkpointing, GAState, data_fingerprint
 from .evaluate import Evaluator
-from .ga import DEFAULT_GA, SearchResult, flat_params, run_search
+from .ga import DEFAULT_GA, SearchResult, config_to_dict, flat_params, run_search
 from .space import TASKS, SearchSpace, default_space
 
 logger = logging.getLogger(__name__)
@@ -36,8 +39,25 @@ FITNESS_BY_TASK = {
     "series": ("loss", "rmse"),
     "classification": ("loss", "error_rate"),
 }
-# Logbook columns that are counters, left out of search_records (not hyperparameters).
-_COUNTERS = ("n_trainings", "n_cache_hits")
+#: Where EvolutionarySearch's defaults differ from the GA-BP estimators' on a parameter
+#: they share (:data:`gabp.estimators.COMMON_PARAMS`): every configuration is a BP training,
+#: so the search affords fewer individuals, and it ranks them on a larger validation part.
+SEARCH_DEFAULTS = {"population_size": 20, "n_generations": 10, "validation_fraction": 0.2}
+# Logbook columns left out of search_records (counters and costs, not hyperparameters).
+_NOT_IN_SEARCH_CSV = ("n_trainings", "n_cache_hits", "diversity", "n_steps", "sample_passes")
+
+
+def _run_options(where: str, callbacks: Any, checkpoint_path: Any, checkpoint_every: Any,
+                 resume: Any) -> dict[str, Any]:
+    """The driver options of a fit, validated."""
+    every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
+    if resume and checkpoint_path is None:
+        fail("checkpoint_path", where, "set when resume=True", checkpoint_path)
+    if not all(callable(cb) for cb in callbacks):
+        fail("callbacks", where, "a sequence of callables", callbacks, exc=TypeError)
+    path = None if checkpoint_path is None else os.fspath(checkpoint_path)
+    return {"callbacks": tuple(callbacks),
+            "checkpoint": Checkpointing(path, every, bool(resume))}
 
 
 def _kfold(labels: np.ndarray | None, n: int, k: int, seed: int, stratified: bool):
@@ -96,7 +116,8 @@ class EvolutionarySearch(_BaseEstimator):
         not depend on ``n_jobs``.
     random_state : int or None
     verbose : int
-        ``>= 1`` logs one line per generation (logger ``gabp.search``).
+        1 shows a progress bar, ``>= 2`` logs one line per generation (logger
+        ``gabp.evolution.engine``).
 
     Attributes
     ----------
@@ -216,15 +237,24 @@ class EvolutionarySearch(_BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> EvolutionarySearch:
+    def fit(self, X: Any, y: Any, *, callbacks: Sequence[Callable[[GAState], bool]] = (),
+            checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int = 1,
+            resume: bool = False) -> EvolutionarySearch:
         """Search on ``X`` of shape (n, n_features) and ``y`` of shape (n,) (class labels
-        or values) or (n, k) (regression); returns ``self``."""
+        or values) or (n, k) (regression); returns ``self``.
+
+        ``callbacks`` (``cb(state: GAState) -> stop?``), ``checkpoint_path``,
+        ``checkpoint_every`` and ``resume`` mean what they mean for
+        :func:`gabp.evolution.evolve`; a resume refuses other data or settings.
+        """
         where = "EvolutionarySearch.fit"
         s = self._validate(where)
+        s["run"] = _run_options(where, callbacks, checkpoint_path, checkpoint_every, resume)
         if self.task == "series":
             fail("task", where, "'regression' or 'classification' in fit", self.task,
                  hint="Call fit_series(series, horizon=...) for a series task.")
         X = check_array(X, "X", where, ndim=2)
+        s["fingerprint"] = data_fingerprint(X, np.asarray(y))
         if self.task == "classification":
             labels = np.asarray(y)
             if labels.ndim != 1 or labels.shape[0] != X.shape[0]:
@@ -283,7 +313,10 @@ class EvolutionarySearch(_BaseEstimator):
             self.best_estimator_ = self._refit(X, y, s)
         return self
 
-    def fit_series(self, series: Any, *, horizon: int = 1) -> EvolutionarySearch:
+    def fit_series(self, series: Any, *, horizon: int = 1,
+                   callbacks: Sequence[Callable[[GAState], bool]] = (),
+                   checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                   resume: bool = False) -> EvolutionarySearch:
         """Search on a raw series of shape (n_t,) or (n_t, n_cols), oldest value first.
 
         For every ``n_lags`` the windows are rebuilt with :func:`gabp.data.make_windows`
@@ -291,14 +324,17 @@ class EvolutionarySearch(_BaseEstimator):
         ``validation_fraction`` of the series for every ``n_lags``, no training row holds a
         value from that period, and the series is standardized with the training period's
         mean and scale. ``best_estimator_`` is a :class:`GABPRegressor` on windows of
-        ``best_params_["n_lags"]`` lags (``X`` of shape (n, n_lags * n_cols)).
+        ``best_params_["n_lags"]`` lags (``X`` of shape (n, n_lags * n_cols)). The other
+        options are those of :meth:`fit`.
         """
         where = "EvolutionarySearch.fit_series"
         s = self._validate(where)
+        s["run"] = _run_options(where, callbacks, checkpoint_path, checkpoint_every, resume)
         if self.task != "series":
             fail("task", where, "'series' in fit_series", self.task)
         arr = check_array(series, "series", where, ndim=(1, 2))
         horizon = check_int(horizon, "horizon", where, low=1)
+        s["fingerprint"] = data_fingerprint(arr, np.array([horizon]))
         space: SearchSpace = s["space"]
         dim = space.dims.get("n_lags")
         max_lags = (getattr(dim, "high", None) or max(getattr(dim, "choices", [1]))) if dim \
@@ -337,13 +373,16 @@ class EvolutionarySearch(_BaseEstimator):
                 series_lags: bool = False) -> SearchResult:
         space: SearchSpace = s["space"]
         settings = {**settings, "fitness": self.fitness}
+        run_kw: dict[str, Any] = {}
+        if type(self)._runner is run_search:  # a replaced runner gets the original arguments
+            run_kw = {**s["run"], "verbose": s["verbose"], "fingerprint": s["fingerprint"],
+                      "config": self._run_config(s, settings)}
         with Parallel(n_jobs=self.n_jobs) as parallel:
             evaluator = Evaluator(data, settings, n_folds=n_folds, n_repeats=s["n_repeats"],
                                   entropy=s["entropy"], parallel=parallel, key=space.key)
             result = self._runner(space, evaluator, ga=s["ga"],
-                                multi_objective=bool(self.multi_objective),
-                                entropy=s["entropy"],
-                                logger=logger if s["verbose"] else None)
+                                  multi_objective=bool(self.multi_objective),
+                                  entropy=s["entropy"], **run_kw)
         self._evaluator = evaluator
         best_key = space.key(result.best_config)
         trained = evaluator.cache[best_key]
@@ -361,6 +400,13 @@ class EvolutionarySearch(_BaseEstimator):
         self.n_cache_hits_ = result.n_cache_hits
         self.n_failed_ = result.n_failed
         return result
+
+    def _run_config(self, s: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        """Everything a checkpoint must agree on to be resumed (JSON-ready)."""
+        return {"task": self.task, "space": s["space"].to_dict(), "ga": s["ga"].to_dict(),
+                "fitness": self.fitness, "validation_fraction": s["vf"], "cv": s["cv"],
+                "n_repeats": s["n_repeats"], "multi_objective": bool(self.multi_objective),
+                "settings": settings, "seed": s["entropy"]}
 
     def _refit(self, X: np.ndarray, y: Any, s: dict[str, Any]):
         """Refit the best configuration on all the data given to ``fit``.
@@ -433,11 +479,6 @@ class EvolutionarySearch(_BaseEstimator):
         }
 
 
-def config_to_dict(config: dict[str, Any]) -> dict[str, Any]:
-    """A config with lists instead of tuples (JSON / TOML)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
-
-
 def estimator_params(config: dict[str, Any], max_epochs: int) -> dict[str, Any]:
     """Keyword arguments of ``GABPRegressor`` / ``GABPClassifier`` (mode ``"bp"``, no
     validation split, no early stopping, ``max_epochs`` epochs) for a config."""
@@ -464,7 +505,7 @@ def search_records(search: EvolutionarySearch | SearchResult) -> list[dict[str, 
     ``best_so_far``, ``elapsed`` and the best-so-far hyperparameters (``n_layers``,
     ``hidden_1..``, ``activation``, ...)."""
     logbook = search.logbook if isinstance(search, SearchResult) else search.logbook_
-    return [{k: v for k, v in rec.items() if k not in _COUNTERS} for rec in logbook]
+    return [{k: v for k, v in rec.items() if k not in _NOT_IN_SEARCH_CSV} for rec in logbook]
 
 
 __all__ = ["EvolutionarySearch", "config_to_dict", "estimator_params", "flat_params",

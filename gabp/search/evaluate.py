@@ -82,7 +82,7 @@ def train_group(
     X_val: np.ndarray,
     Y_val: np.ndarray,
     y_unscale: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Train one group of configurations as one population; the unit of parallel work.
 
     Parameters
@@ -111,6 +111,8 @@ def train_group(
         Epoch (0-based) of the best validation loss (``-1`` if none).
     n_steps : ndarray of shape (P,)
         Gradient steps each network took.
+    sample_passes : ndarray of shape (P,)
+        Cost of each training in sample-passes (see :class:`gabp.trainer.History`).
     """
     P = len(init_seeds)
     try:
@@ -128,10 +130,12 @@ def train_group(
         errors = validation_errors(arch, net.params, X_val, Y_val, settings["fitness"],
                                    settings["loss"], y_unscale)
         errors = np.where(hist.diverged, np.inf, errors)
-        return errors, hist.best_epoch.astype(np.int64), hist.n_steps.astype(np.int64)
+        return (errors, hist.best_epoch.astype(np.int64), hist.n_steps.astype(np.int64),
+                np.asarray(hist.sample_passes, dtype=float))
     except Exception as exc:  # a failing group is a value (+inf), not a crash
         logger.warning("training a group failed: %s: %s", type(exc).__name__, exc)
-        return np.full(P, np.inf), np.full(P, -1, dtype=np.int64), np.zeros(P, dtype=np.int64)
+        return (np.full(P, np.inf), np.full(P, -1, dtype=np.int64), np.zeros(P, dtype=np.int64),
+                np.zeros(P))
 
 
 def validation_errors(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
@@ -154,6 +158,7 @@ class Trained:
     best_epoch: np.ndarray  # (n_units,)
     n_steps: np.ndarray  # (n_units,)
     n_params: int
+    sample_passes: np.ndarray | None = None  # (n_units,)
 
     @property
     def error(self) -> float:
@@ -248,14 +253,45 @@ class Evaluator:
                     group_seed(self.entropy, gkey, unit), X, Y, Xv, Yv, unscale)))
         results = self.parallel(delayed(train_group)(*args) for _, _, args in jobs)
         per_key: dict[tuple, list] = {k: [None] * self.n_units for k in todo}
-        for (members, unit, args), (err, ep, st) in zip(jobs, results, strict=True):
+        for (members, unit, args), (err, ep, st, sp) in zip(jobs, results, strict=True):
             n_in, n_out = args[7].shape[1], args[8].shape[1]
             for i, k in enumerate(members):
-                per_key[k][unit] = (err[i], ep[i], st[i], n_params_of(todo[k], n_in, n_out))
+                per_key[k][unit] = (err[i], ep[i], st[i], n_params_of(todo[k], n_in, n_out),
+                                    sp[i])
         for k, rows in per_key.items():
             errs = np.array([r[0] for r in rows], dtype=float)
             self.cache[k] = Trained(errs, np.array([r[1] for r in rows], dtype=np.int64),
-                                    np.array([r[2] for r in rows], dtype=np.int64), rows[0][3])
+                                    np.array([r[2] for r in rows], dtype=np.int64), rows[0][3],
+                                    np.array([r[4] for r in rows], dtype=float))
             self.configs[k] = todo[k]
             self.n_failed += int(not np.all(np.isfinite(errs)))
         self.n_trainings += len(todo) * self.n_units
+
+    def state_dict(self) -> dict[str, Any]:
+        """The cache and counters as JSON-ready data (a search checkpoint holds them)."""
+        return {
+            "counters": [self.n_trainings, self.n_cache_hits, self.n_failed],
+            "cache": [{"config": {k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in self.configs[key].items()},
+                       "errors": t.errors.tolist(), "best_epoch": t.best_epoch.tolist(),
+                       "n_steps": t.n_steps.tolist(), "n_params": t.n_params,
+                       "sample_passes": (None if t.sample_passes is None
+                                         else t.sample_passes.tolist())}
+                      for key, t in self.cache.items()],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave (in its order)."""
+        self.n_trainings, self.n_cache_hits, self.n_failed = state["counters"]
+        self.cache, self.configs = {}, {}
+        for entry in state["cache"]:
+            config = {k: tuple(v) if isinstance(v, list) else v
+                      for k, v in entry["config"].items()}
+            key = self.key(config)
+            sp = entry["sample_passes"]
+            self.cache[key] = Trained(np.array(entry["errors"], dtype=float),
+                                      np.array(entry["best_epoch"], dtype=np.int64),
+                                      np.array(entry["n_steps"], dtype=np.int64),
+                                      int(entry["n_params"]),
+                                      None if sp is None else np.array(sp, dtype=float))
+            self.configs[key] = config

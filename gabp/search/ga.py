@@ -9,35 +9,29 @@ number of parameters).
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from deap import base, creator, tools
+from deap import creator, tools
 
-from .._seeding import int_seed, stream
 from ..evolution.config import GAConfig
+from ..evolution.engine import (
+    NSGA2,
+    Checkpointing,
+    ElitistGA,
+    Evaluation,
+    GAState,
+    run_evolution,
+)
 from ..evolution.ga import make_toolbox
-from ..evolution.operators import make_offspring
 from .evaluate import Evaluator
 from .space import SearchSpace
 
-# DEAP creator classes, created once at import (unique names; picklable by workers).
-if not hasattr(creator, "GABPSearchFitness"):
-    creator.create("GABPSearchFitness", base.Fitness, weights=(-1.0,))
-if not hasattr(creator, "GABPSearchFitness2"):
-    creator.create("GABPSearchFitness2", base.Fitness, weights=(-1.0, -1.0))
-if not hasattr(creator, "GABPSearchIndividual"):
-    creator.create("GABPSearchIndividual", list, fitness=creator.GABPSearchFitness)
-if not hasattr(creator, "GABPSearchIndividual2"):
-    creator.create("GABPSearchIndividual2", list, fitness=creator.GABPSearchFitness2)
-
+# Seed-sequence stream keys of the search (the values keep earlier results).
 _INIT, _GEN, _PYRANDOM = 1, 2, 3
-_BIG = 1e300  # stands for +inf in NSGA-II's sorting and crowding arithmetic
 
 #: GA settings of the search when the user gives none.
 DEFAULT_GA = GAConfig(
@@ -57,10 +51,10 @@ class SearchResult:
         Lowest mean validation error seen.
     best_error : float
     logbook : deap.tools.Logbook
-        One record per generation: ``gen``, ``nevals``, ``n_trainings``, ``n_cache_hits``,
-        ``nfailed``, ``error_min/mean/std/max`` (finite errors of the population),
-        ``best_so_far``, ``elapsed`` and the best-so-far individual's hyperparameters
-        (``n_layers``, ``hidden_1..``, ``activation``, ...).
+        One record per generation: the common columns
+        (:data:`gabp.evolution.engine.LOGBOOK_COLUMNS`), then ``n_trainings``,
+        ``n_cache_hits`` and the best-so-far individual's hyperparameters (``n_layers``,
+        ``hidden_1..``, ``activation``, ...).
     history : list of dict
         Per generation: ``gen``, ``error`` and ``params`` (best-so-far config).
     population : ndarray of shape (P, n_genes)
@@ -69,6 +63,8 @@ class SearchResult:
     pareto_front : list of dict or None
         Multi-objective mode: non-dominated ``{"params", "error", "n_params"}`` among every
         configuration trained, by increasing ``n_params``.
+    sample_passes : float
+        Cost of every training of the search, in sample-passes.
     """
 
     best_config: dict[str, Any]
@@ -87,6 +83,7 @@ class SearchResult:
     seed: int
     stop_reason: str = "n_generations"
     config: dict[str, Any] = field(default_factory=dict)
+    sample_passes: float = 0.0
 
 
 def flat_params(config: dict[str, Any], max_layers: int) -> dict[str, Any]:
@@ -104,12 +101,83 @@ def flat_params(config: dict[str, Any], max_layers: int) -> dict[str, Any]:
     return out
 
 
-def _statistics() -> tools.Statistics:
-    stats = tools.Statistics()
-    for name, fn in (("error_min", np.min), ("error_mean", np.mean), ("error_std", np.std),
-                     ("error_max", np.max)):
-        stats.register(name, lambda e, fn=fn: float(fn(e)) if len(e) else math.inf)
-    return stats
+class HyperparameterProblem:
+    """A genome is a point of ``[0, 1]^n_genes`` that :class:`SearchSpace` decodes to a
+    configuration; its fitness is the mean validation error of that configuration's
+    trainings (the :class:`~gabp.search.evaluate.Evaluator` caches them).
+    """
+
+    stream_keys = (_INIT, _GEN, _PYRANDOM)
+    all_failed_message = (
+        "Every configuration of the initial population failed (diverged or raised). "
+        "Narrow the learning-rate range or check the data for extreme values.")
+
+    def __init__(self, space: SearchSpace, evaluate: Evaluator) -> None:
+        self.space, self.evaluate_configs = space, evaluate
+        probe = flat_params(space.decode(np.full(space.n_genes, 0.5)), space.max_layers)
+        self.extra_columns = ("n_trainings", "n_cache_hits", *probe)
+        self.history: list[dict[str, Any]] = []
+        self._seen = (0, 0)  # (n_trainings, n_cache_hits) at the last record
+
+    def initial_population(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform random genomes."""
+        return self.space.sample(n, rng)
+
+    def evaluate(self, genomes: np.ndarray, generation: int) -> Evaluation:
+        """Errors of the decoded configurations (training only those not cached)."""
+        ev = self.evaluate_configs
+        configs = self.space.decode_batch(genomes) if len(genomes) else []
+        before = set(ev.cache)
+        failed_before = ev.n_failed
+        errors = ev(configs) if configs else np.zeros(0)
+        new = [k for k in ev.cache if k not in before]
+        failed = np.zeros(len(genomes), dtype=bool)
+        failed[: ev.n_failed - failed_before] = True  # counted once per failed config
+        steps = sum(int(ev.cache[k].n_steps.sum()) for k in new)
+        passes = sum(float(np.sum(ev.cache[k].sample_passes)) for k in new
+                     if ev.cache[k].sample_passes is not None)
+        return Evaluation(errors, genomes, failed, steps, passes)
+
+    def key(self, genome: np.ndarray) -> Hashable:
+        """Genomes are the same individual when they decode to the same configuration."""
+        return self.space.key(self.space.decode(np.asarray(genome)))
+
+    def record(self, best_genome: np.ndarray) -> dict[str, Any]:
+        """Trainings and cache hits of the generation, and the best configuration so far."""
+        ev = self.evaluate_configs
+        best_cfg = self.space.decode(np.asarray(best_genome))
+        rec = {"n_trainings": ev.n_trainings - self._seen[0],
+               "n_cache_hits": ev.n_cache_hits - self._seen[1],
+               **flat_params(best_cfg, self.space.max_layers)}
+        self._seen = (ev.n_trainings, ev.n_cache_hits)
+        self.history.append({"gen": len(self.history),
+                             "error": float(ev.cache[self.space.key(best_cfg)].error),
+                             "params": best_cfg})
+        return rec
+
+    def n_params(self, genomes: np.ndarray) -> np.ndarray:
+        """Weights and biases of each genome's network (NSGA-II's second objective)."""
+        cache = self.evaluate_configs.cache
+        return np.array([cache[self.key(g)].n_params for g in genomes], dtype=float)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The evaluator's cache and counters, the history and the record counters."""
+        return {"evaluator": self.evaluate_configs.state_dict(), "seen": list(self._seen),
+                "history": [{**h, "params": config_to_dict(h["params"])}
+                            for h in self.history]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave."""
+        self.evaluate_configs.load_state_dict(state["evaluator"])
+        self._seen = tuple(state["seen"])
+        self.history = [{**h, "params": {k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in h["params"].items()}}
+                        for h in state["history"]]
+
+
+def config_to_dict(config: dict[str, Any]) -> dict[str, Any]:
+    """A config with lists instead of tuples (JSON / TOML)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
 
 
 def run_search(
@@ -119,130 +187,44 @@ def run_search(
     ga: GAConfig = DEFAULT_GA,
     multi_objective: bool = False,
     entropy: int,
-    callbacks: tuple[Callable[[dict[str, Any]], bool], ...] = (),
+    callbacks: Sequence[Callable[[GAState], bool]] = (),
     logger: Any = None,
+    verbose: int = 0,
+    checkpoint: Checkpointing | None = None,
+    config: dict[str, Any] | None = None,
+    fingerprint: str = "",
 ) -> SearchResult:
     """Evolve hyperparameter genomes; ``evaluate(configs) -> errors`` scores them.
 
     ``ga.n_generations == 0`` is random search: one population of ``ga.population_size``
-    uniform random genomes. Callbacks get each generation's logbook record and may return
-    True to stop.
+    uniform random genomes. The loop is :func:`gabp.evolution.engine.run_evolution`'s:
+    callbacks ``cb(state: GAState) -> stop?``, the stopping rules of ``ga``, a progress
+    bar (``verbose=1``) or a log line per generation (``verbose>=2``, or ``logger`` given),
+    and checkpoint/resume (``checkpoint``; ``config`` and ``fingerprint`` must then match).
     """
     t0 = time.perf_counter()
-    P = ga.population_size
+    problem = HyperparameterProblem(space, evaluate)
     toolbox = make_toolbox(ga)
-    stats = _statistics()
-    hof = tools.HallOfFame(ga.hall_of_fame, similar=lambda a, b: a.key == b.key)
-    logbook = tools.Logbook()
-    stat_cols = ["gen", "nevals", "n_trainings", "n_cache_hits", "nfailed", "error_min",
-                 "error_mean", "error_std", "error_max", "best_so_far", "elapsed"]
-    history: list[dict[str, Any]] = []
-    best_so_far = math.inf
-    stop_reason = "n_generations"
-
-    def score(genomes: np.ndarray) -> np.ndarray:
-        return evaluate(space.decode_batch(genomes)) if len(genomes) else np.zeros(0)
-
-    def individual(genome: np.ndarray, err: float) -> Any:
-        ind = creator.GABPSearchIndividual(genome.tolist())
-        ind.fitness.values = (float(err),)
-        ind.key = space.key(space.decode(genome))
-        return ind
-
-    pop = space.sample(P, stream(entropy, _INIT))
-    rank = np.zeros(P)  # NSGA-II order (lower is better), used by tournament selection
-    generation = 0
-    for gen in range(ga.n_generations + 1):
-        generation = gen
-        random.seed(int_seed(entropy, _PYRANDOM, gen))
-        t_before, h_before, f_before = (evaluate.n_trainings, evaluate.n_cache_hits,
-                                        evaluate.n_failed)
-        if gen == 0:
-            errs = score(pop)
-            nevals = P
-            if multi_objective:
-                pop, errs, rank = _nsga2_select(space, evaluate, pop, errs, P)
-        else:
-            rng = stream(entropy, _GEN, gen)
-            progress = gen / max(ga.n_generations, 1)
-            if multi_objective:
-                off, _, changed = make_offspring(pop, rank, toolbox, P, ga.crossover_prob, rng,
-                                                 (0.0, 1.0), progress)
-                off_err = np.empty(P)
-                off_err[changed] = score(off[changed])
-                off_err[~changed] = evaluate.lookup(space.decode_batch(off[~changed]))
-                nevals = int(changed.sum())
-                pop, errs, rank = _nsga2_select(space, evaluate, np.concatenate([pop, off]),
-                                                np.concatenate([errs, off_err]), P)
-            else:
-                off, off_err, changed = make_offspring(pop, errs, toolbox, P - ga.n_elite,
-                                                       ga.crossover_prob, rng, (0.0, 1.0),
-                                                       progress)
-                elite = np.argsort(errs, kind="stable")[: ga.n_elite]
-                off_err[changed] = score(off[changed])
-                nevals = int(changed.sum())
-                pop = np.concatenate([pop[elite], off])
-                errs = np.concatenate([errs[elite], off_err])
-        if gen == 0 and not np.isfinite(errs).any():
-            raise RuntimeError(
-                "Every configuration of the initial population failed (diverged or raised). "
-                "Narrow the learning-rate range or check the data for extreme values."
-            )
-        hof.update([individual(g, e) for g, e in zip(pop, errs, strict=True)])
-        best = hof[0]
-        best_cfg = space.decode(np.asarray(best))
-        best_so_far = min(best_so_far, float(best.fitness.values[0]))
-        finite = errs[np.isfinite(errs)]
-        record = {"gen": gen, "nevals": nevals,
-                  "n_trainings": evaluate.n_trainings - t_before,
-                  "n_cache_hits": evaluate.n_cache_hits - h_before,
-                  "nfailed": evaluate.n_failed - f_before, **stats.compile(finite),
-                  "best_so_far": best_so_far, "elapsed": time.perf_counter() - t0}
-        params = flat_params(best_cfg, space.max_layers)
-        if gen == 0:
-            logbook.header = stat_cols + list(params)
-        logbook.record(**record, **params)
-        history.append({"gen": gen, "error": best_so_far, "params": best_cfg})
-        if logger is not None:
-            logger.info(logbook.stream)
-        if any(bool(cb(dict(logbook[-1]))) for cb in callbacks):
-            stop_reason = "callback"
-            break
-
+    strategy = (NSGA2(ga, toolbox, (0.0, 1.0), problem.n_params) if multi_objective
+                else ElitistGA(ga, toolbox, (0.0, 1.0)))
+    if config is None:
+        config = {"space": space.to_dict(), "ga": ga.to_dict(),
+                  "multi_objective": bool(multi_objective), "seed": entropy}
+    state, logbook, stop = run_evolution(
+        problem, strategy, ga, entropy=entropy, config=config, fingerprint=fingerprint,
+        callbacks=callbacks, verbose=max(verbose, 2 if logger is not None else 0),
+        checkpoint=checkpoint, desc="search")
     front = _pareto_front(evaluate) if multi_objective else None
-    best = hof[0]
+    hof = [(space.decode(g), float(e)) for g, e in
+           zip(state.hof_genomes, state.hof_errors, strict=True)]
     return SearchResult(
-        best_config=space.decode(np.asarray(best)), best_error=float(best.fitness.values[0]),
-        logbook=logbook, history=history, population=pop, errors=errs,
-        hall_of_fame=[(space.decode(np.asarray(i)), float(i.fitness.values[0])) for i in hof],
-        pareto_front=front, n_trainings=evaluate.n_trainings,
+        best_config=hof[0][0], best_error=hof[0][1], logbook=logbook,
+        history=problem.history, population=state.population, errors=state.errors,
+        hall_of_fame=hof, pareto_front=front, n_trainings=evaluate.n_trainings,
         n_cache_hits=evaluate.n_cache_hits, n_failed=evaluate.n_failed,
-        generations=generation, elapsed=time.perf_counter() - t0, seed=entropy,
-        stop_reason=stop_reason,
+        generations=state.generation, elapsed=time.perf_counter() - t0, seed=entropy,
+        stop_reason=stop, config=config, sample_passes=state.sample_passes,
     )
-
-
-def _objectives(evaluate: Evaluator, space: SearchSpace, genomes: np.ndarray,
-                errs: np.ndarray) -> list[tuple[float, float]]:
-    out = []
-    for g, e in zip(genomes, errs, strict=True):
-        n = evaluate.cache[space.key(space.decode(g))].n_params
-        out.append((float(e) if np.isfinite(e) else _BIG, float(n)))
-    return out
-
-
-def _nsga2_select(space: SearchSpace, evaluate: Evaluator, pop: np.ndarray, errs: np.ndarray,
-                  k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """NSGA-II environmental selection of ``k`` genomes; returns them in NSGA-II order
-    (fronts, then crowding), their errors and their rank positions ``0..k-1``."""
-    inds = []
-    for i, obj in enumerate(_objectives(evaluate, space, pop, errs)):
-        ind = creator.GABPSearchIndividual2([i])
-        ind.fitness.values = obj
-        inds.append(ind)
-    chosen = tools.selNSGA2(inds, k)
-    idx = np.array([ind[0] for ind in chosen], dtype=int)
-    return pop[idx].copy(), errs[idx].copy(), np.arange(k, dtype=float)
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -254,7 +236,7 @@ def _pareto_front(evaluate: Evaluator) -> list[dict[str, Any]]:
     items = [(k, t) for k, t in evaluate.cache.items() if np.isfinite(t.error)]
     inds = []
     for i, (_, t) in enumerate(items):
-        ind = creator.GABPSearchIndividual2([i])
+        ind = creator.GABPIndex2([i])
         ind.fitness.values = (t.error, float(t.n_params))
         inds.append(ind)
     if not inds:

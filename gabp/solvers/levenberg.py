@@ -15,8 +15,15 @@ norm is below ``min_grad`` with ``"min_grad"``.
 
 **BR** (Foresee & Hagan 1997, MacKay 1992) runs the same damped steps on
 ``F = beta * SSE + a * SSW`` (``SSW`` over *all* parameters, biases included, as trainbr does):
-``(beta JᵀJ + (mu + a) I) delta = -(beta Jᵀe + a w)``. Initially ``gamma = n_params``,
-``a = gamma / (2 SSW)`` (1 if SSW is 0) and ``beta = (N - gamma) / (2 SSE)``. After every
+``(beta JᵀJ + (mu + a) I) delta = -(beta Jᵀe + a w)``. Training starts from ``a = 0`` and
+``beta = 1`` (step 0 of Foresee & Hagan's algorithm), so the first step is a plain LM step on the
+SSE and the first estimate of ``gamma`` comes from a network that fits the data. trainbr
+instead starts from ``gamma = n_params``, ``a = gamma / (2 SSW)``, ``beta = (N - gamma) /
+(2 SSE)`` at the initial weights; when those weights fit badly (for example small weights on
+inputs min-max scaled to [0, 1]) ``a / beta`` is large, the first step shrinks the weights,
+the next ``gamma`` is smaller still, and within a few iterations ``gamma`` falls to ~1e-15, the
+network predicts the mean and stops on ``mu_max`` (R² 0.01 where LM reaches 1.0; the test
+``test_br_recovers_from_a_badly_fitting_start``). After every
 accepted step, from the ``JᵀJ`` of that iteration's start (as trainbr), the effective number of
 parameters is ``gamma = n_params - a tr((beta JᵀJ + a I)^-1) = sum_i beta l_i / (beta l_i + a)``
 (``l_i`` the eigenvalues of ``JᵀJ``), then ``a = gamma / (2 SSW)`` and
@@ -39,12 +46,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import solver_threads
 from ..network import Architecture, forward
 from .base import Progress
 from .jacobian import normal_equations
 from .memory import LMPlan
 
 _MU_MIN = 1e-20
+_BLOCK = 32  # rows per block of the triangular solves
 
 
 def _sse(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -54,8 +63,45 @@ def _sse(arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray) -
     return np.where(np.isfinite(sse), sse, np.inf)
 
 
+def cholesky_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``L Lᵀ x = b`` for a stack of lower-triangular Cholesky factors.
+
+    NumPy has no triangular solve, so the forward and back substitutions run by blocks of 32
+    rows: each diagonal block is solved directly and the rest of the right-hand side updated
+    with one batched product, so the Python loop has ``2 * ceil(q / 32)`` steps whatever the
+    number of systems. Every system is computed independently of the others (the result of a
+    row does not depend on the stack it is in).
+
+    Parameters
+    ----------
+    L : ndarray of shape (m, q, q)
+        Lower-triangular factors, as returned by ``np.linalg.cholesky``.
+    b : ndarray of shape (m, q)
+
+    Returns
+    -------
+    ndarray of shape (m, q)
+    """
+    q = b.shape[1]
+    y = b[..., None].copy()
+    for s in range(0, q, _BLOCK):  # L y = b
+        e = min(s + _BLOCK, q)
+        y[:, s:e] = np.linalg.solve(L[:, s:e, s:e], y[:, s:e])
+        if e < q:
+            y[:, e:] -= np.matmul(L[:, e:, s:e], y[:, s:e])
+    U = L.transpose(0, 2, 1)
+    for e in range(q, 0, -_BLOCK):  # Lᵀ x = y
+        s = max(e - _BLOCK, 0)
+        y[:, s:e] = np.linalg.solve(U[:, s:e, s:e], y[:, s:e])
+        if s > 0:
+            y[:, :s] -= np.matmul(U[:, :s, s:e], y[:, s:e])
+    return y[..., 0]
+
+
 def solve_damped(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``A x = b`` for a stack of symmetric systems that should be positive definite.
+
+    One Cholesky factorization per system, reused for the solve (:func:`cholesky_solve`).
 
     Parameters
     ----------
@@ -69,28 +115,26 @@ def solve_damped(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok : ndarray of shape (m,), bool
         False where ``A`` is not (numerically) positive definite or not finite.
     """
-    m = A.shape[0]
     ok = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(b).all(axis=1)
     x = np.zeros_like(b)
+    L = np.zeros_like(A)
     try:
-        if ok.all():
-            np.linalg.cholesky(A)
-        else:
+        if not ok.all():
             raise np.linalg.LinAlgError
+        L = np.linalg.cholesky(A)
     except np.linalg.LinAlgError:  # find the failing systems one by one (rare)
-        for i in range(m):
-            if ok[i]:
-                try:
-                    np.linalg.cholesky(A[i])
-                except np.linalg.LinAlgError:
-                    ok[i] = False
+        for i in np.flatnonzero(ok):
+            try:
+                L[i] = np.linalg.cholesky(A[i])
+            except np.linalg.LinAlgError:
+                ok[i] = False
     if ok.any():
         try:
-            x[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]
-        except np.linalg.LinAlgError:  # singular to working precision despite Cholesky
+            x[ok] = cholesky_solve(L[ok], b[ok])
+        except np.linalg.LinAlgError:  # a zero pivot the factorization did not catch
             for i in np.flatnonzero(ok):
                 try:
-                    x[i] = np.linalg.solve(A[i], b[i])
+                    x[i] = cholesky_solve(L[i : i + 1], b[i : i + 1])[0]
                 except np.linalg.LinAlgError:
                     ok[i] = False
     ok &= np.isfinite(x).all(axis=1)
@@ -142,12 +186,11 @@ class LevenbergMarquardt:
         self.mask = arch.weight_mask().astype(np.float64)
         self.lam = self.N * np.asarray(alpha, dtype=np.float64) / 2.0
         self.gamma = np.full(P, float(arch.n_params)) if bayesian else None
-        self.a, self.beta = np.ones(P), np.ones(P)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            sse = self._sse_chunked(self.params)
-            if bayesian:
-                self._update_hyper(np.arange(P), self.gamma, sse)
-            self.F = self._penalized(np.arange(P), self.params, sse)
+        # BR starts from a = 0, beta = 1: F = SSE until the first estimate of gamma
+        self.a, self.beta = (np.zeros(P) if bayesian else np.ones(P)), np.ones(P)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+                solver_threads(arch.n_params):
+            self.F = self._penalized(np.arange(P), self.params, self._sse_chunked(self.params))
 
     # -- objective pieces -------------------------------------------------------------------
 
@@ -185,7 +228,7 @@ class LevenbergMarquardt:
         if params is None:
             return self._report(rows, self.F)
         w = np.asarray(params, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), solver_threads(self.arch.n_params):
             return self._report(rows, self._penalized(rows, w, self._sse_chunked(w)))
 
     # -- one iteration ----------------------------------------------------------------------
@@ -197,7 +240,8 @@ class LevenbergMarquardt:
         freezes a network once its sample-passes reach the budget.
         """
         idx = np.flatnonzero(progress.active)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+                solver_threads(self.arch.n_params):
             for start in range(0, idx.size, self.plan.net_chunk):
                 self._iterate_rows(idx[start : start + self.plan.net_chunk], progress, epoch)
         return self.objective()
@@ -261,8 +305,9 @@ class LevenbergMarquardt:
         if self.bayesian and accepted.any():
             pos = np.flatnonzero(accepted)
             lam_i = np.clip(np.linalg.eigvalsh(JtJ[pos]), 0.0, None)  # (m, n_params)
-            b = self.beta[rows[pos], None]
-            gamma = np.sum(b * lam_i / (b * lam_i + self.a[rows[pos], None]), axis=1)
+            bl = self.beta[rows[pos], None] * lam_i
+            den = bl + self.a[rows[pos], None]  # 0 for a null direction while a = 0
+            gamma = np.sum(np.divide(bl, den, out=np.zeros_like(bl), where=den > 0), axis=1)
             self._update_hyper(rows[pos], gamma, sse[pos])
             self.F[rows[pos]] = self._penalized(rows[pos], self.params[rows[pos]], sse[pos])
 
