@@ -12,6 +12,13 @@ input-to-hidden weights, hidden biases, hidden-to-output weights, output biases.
 so a genetic algorithm's genomes and the trainer's weights are the same memory.
 
 A layer computes ``a = f(a_prev @ W + b)``.
+
+Layers are units (:mod:`gabp.layers`): a dense network is a stack of ``Dense`` layers with
+exactly the layout above; ``Conv2D``, ``MaxPool2D``, ``Flatten`` and ``Reshape`` join the same
+stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the GA never sees a
+difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
+:func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
+once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 """
 
 from __future__ import annotations
