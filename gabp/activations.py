@@ -1,9 +1,13 @@
-"""Activation functions, keyed by name.
+"""Activation functions, each defined once, keyed by name.
 
-Every entry maps a name to ``(forward, derivative)``. ``forward(z)`` returns ``f(z)``;
-``derivative(a)`` returns ``f'(z)`` written from the activation's *output* ``a = f(z)``, so the
-backward pass needs only the stored activations. Softmax has no elementwise derivative: its
-Jacobian is applied by the loss (see :mod:`gabp.losses`).
+Every entry of :data:`ACTIVATIONS` is an :class:`Activation` with two primitives written
+once: ``apply(z, out, tmp)`` (``out = f(z)``; ``out`` may be ``z`` itself, ``tmp`` an optional
+scratch array) and ``mul_derivative(delta, a, tmp)`` (``delta *= f'(z)`` in place, with ``f'``
+written from the activation's *output* ``a = f(z)``, so the backward pass needs only the
+stored activations). The allocating ``forward(z)`` and ``derivative(a)`` are derived from
+them, so ``ACTIVATIONS[name][0]`` and ``[1]`` (forward and derivative) never disagree with
+the buffered hot path. Softmax has no elementwise derivative (``None``): its Jacobian is
+applied by the loss (see :mod:`gabp.losses`).
 
 All formulas are numerically stable: no overflow warning for inputs of +-1000.
 """
@@ -11,22 +15,83 @@ All formulas are numerically stable: no overflow warning for inputs of +-1000.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 LEAKY_SLOPE = 0.01
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function ``1 / (1 + exp(-z))`` computed without overflow."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def _scratch(tmp: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return np.empty_like(like) if tmp is None else tmp
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, shifted by the row maximum for stability."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _apply_identity(z, out, tmp=None):
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def _apply_relu(z, out, tmp=None):
+    return np.maximum(z, 0.0, out=out)
+
+
+def _apply_tanh(z, out, tmp=None):
+    return np.tanh(z, out=out)
+
+
+def _apply_leaky_relu(z, out, tmp=None):
+    tmp = _scratch(tmp, z)
+    np.multiply(z, LEAKY_SLOPE, out=tmp)
+    return np.maximum(z, tmp, out=out)  # slope < 1: max(z, slope z) is the leaky ReLU
+
+
+def _apply_sigmoid(z, out, tmp=None):
+    tmp = _scratch(tmp, z)
+    neg = z < 0
+    np.abs(z, out=tmp)
+    np.negative(tmp, out=tmp)
+    np.exp(tmp, out=tmp)  # e = exp(-|z|) in (0, 1]: never overflows
+    out.fill(1.0)
+    np.copyto(out, tmp, where=neg)  # numerator: 1 for z >= 0, e for z < 0
+    tmp += 1.0
+    return np.divide(out, tmp, out=out)
+
+
+def softmax(
+    z: np.ndarray,
+    out: np.ndarray | None = None,
+    tmp: np.ndarray | None = None,
+    *,
+    rowmax: np.ndarray | None = None,
+    rowsum: np.ndarray | None = None,
+) -> np.ndarray:
+    """Softmax over the last axis, shifted by the row maximum for stability.
+
+    Parameters
+    ----------
+    z : ndarray of shape (..., k)
+    out : ndarray like ``z``, optional
+        Where to write the result (may not be ``z``).
+    rowmax, rowsum : ndarray of shape (...), optional
+        Filled with ``max z`` and ``sum exp(z - max z)`` of every row, so that
+        ``log sum exp(z) = rowmax + log(rowsum)`` needs no second ``exp``.
+    """
+    out = np.empty_like(z) if out is None else out
+    lead, k = z.shape[:-1], z.shape[-1]
+    zmax = np.empty(lead, z.dtype) if rowmax is None else rowmax
+    ssum = np.empty(lead, z.dtype) if rowsum is None else rowsum
+    if k <= 16:  # a few column maxima beat a reduction over a short contiguous axis
+        np.copyto(zmax, z[..., 0])
+        for j in range(1, k):
+            np.maximum(zmax, z[..., j], out=zmax)
+    else:
+        np.max(z, axis=-1, out=zmax)
+    np.subtract(z, zmax[..., None], out=out)
+    np.exp(out, out=out)  # in (0, 1], the row maximum is exactly 1
+    np.matmul(out, np.ones(k, z.dtype), out=ssum)
+    out /= ssum[..., None]
+    return out
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -35,100 +100,78 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
 
 
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0.0)
+def _mul_d_identity(delta, a, tmp=None):
+    return delta
 
 
-def _leaky_relu(z: np.ndarray) -> np.ndarray:
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
+def _mul_d_relu(delta, a, tmp=None):
+    return np.multiply(delta, a > 0, out=delta)
 
 
-def _identity(z: np.ndarray) -> np.ndarray:
-    return z
+def _mul_d_leaky_relu(delta, a, tmp=None):
+    return np.multiply(delta, LEAKY_SLOPE, out=delta, where=a <= 0)
 
 
-def _d_sigmoid(a: np.ndarray) -> np.ndarray:
-    return a * (1.0 - a)
-
-
-def _d_tanh(a: np.ndarray) -> np.ndarray:
-    return 1.0 - a * a
-
-
-def _d_relu(a: np.ndarray) -> np.ndarray:
-    return (a > 0).astype(a.dtype)
-
-
-def _d_leaky_relu(a: np.ndarray) -> np.ndarray:
-    return np.where(a > 0, 1.0, LEAKY_SLOPE)
-
-
-def _d_identity(a: np.ndarray) -> np.ndarray:
-    return np.ones_like(a)
-
-
-def apply_inplace(name: str, z: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
-    """Overwrite ``z`` with ``f(z)`` for the hidden activation ``name`` and return it.
-
-    Same values as ``ACTIVATIONS[name][0](z)`` without allocating the result; ``tmp`` is an
-    optional scratch array of ``z``'s shape and dtype (sigmoid and leaky ReLU use one).
-    """
-    if name == "identity":
-        return z
-    if name == "relu":
-        return np.maximum(z, 0.0, out=z)
-    if name == "tanh":
-        return np.tanh(z, out=z)
-    if tmp is None:
-        tmp = np.empty_like(z)
-    if name == "leaky_relu":
-        np.multiply(z, LEAKY_SLOPE, out=tmp)
-        return np.maximum(z, tmp, out=z)  # slope < 1: max(z, slope z) is the leaky ReLU
-    if name == "sigmoid":
-        neg = z < 0
-        np.abs(z, out=tmp)
-        np.negative(tmp, out=tmp)
-        np.exp(tmp, out=tmp)  # e = exp(-|z|) in (0, 1]: never overflows
-        z.fill(1.0)
-        np.copyto(z, tmp, where=neg)  # numerator: 1 for z >= 0, e for z < 0
-        tmp += 1.0
-        return np.divide(z, tmp, out=z)
-    return ACTIVATIONS[name][0](z)  # pragma: no cover - softmax is not a hidden activation
-
-
-def mul_derivative_inplace(
-    name: str, delta: np.ndarray, a: np.ndarray, tmp: np.ndarray | None = None
-) -> np.ndarray:
-    """``delta *= f'(z)`` in place, with ``f'`` written from the output ``a = f(z)``."""
-    if name == "identity":
-        return delta
-    if name == "relu":
-        return np.multiply(delta, a > 0, out=delta)
-    if name == "leaky_relu":
-        return np.multiply(delta, LEAKY_SLOPE, out=delta, where=a <= 0)
-    if tmp is None:
-        tmp = np.empty_like(a)
-    if name == "tanh":
-        np.multiply(a, a, out=tmp)
-        np.subtract(1.0, tmp, out=tmp)
-    elif name == "sigmoid":
-        np.subtract(1.0, a, out=tmp)
-        tmp *= a
-    else:  # pragma: no cover - softmax's Jacobian is applied by the loss
-        raise ValueError(f"no elementwise derivative for activation {name!r}")
+def _mul_d_tanh(delta, a, tmp=None):
+    tmp = _scratch(tmp, a)
+    np.multiply(a, a, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
     return np.multiply(delta, tmp, out=delta)
 
 
-Activation = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray] | None]
+def _mul_d_sigmoid(delta, a, tmp=None):
+    tmp = _scratch(tmp, a)
+    np.subtract(1.0, a, out=tmp)
+    tmp *= a
+    return np.multiply(delta, tmp, out=delta)
+
+
+InPlace = Callable[..., np.ndarray]
+
+
+class Activation(NamedTuple):
+    """One activation: allocating ``forward`` / ``derivative`` and the in-place primitives.
+
+    ``forward(z) -> f(z)``; ``derivative(a) -> f'(z)`` from the output ``a`` (``None`` for
+    softmax); ``apply(z, out, tmp=None)``; ``mul_derivative(delta, a, tmp=None)``.
+    """
+
+    forward: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray] | None
+    apply: InPlace
+    mul_derivative: InPlace | None
+
+
+def _make(apply: InPlace, mul_derivative: InPlace | None) -> Activation:
+    def forward(z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z)
+        dt = z.dtype if z.dtype.kind == "f" else np.float64
+        return apply(z.astype(dt, copy=False), np.empty(z.shape, dt))
+
+    derivative = None
+    if mul_derivative is not None:
+        def derivative(a: np.ndarray) -> np.ndarray:
+            a = np.asarray(a)
+            dt = a.dtype if a.dtype.kind == "f" else np.float64
+            return mul_derivative(np.ones(a.shape, dt), a)
+
+    return Activation(forward, derivative, apply, mul_derivative)
+
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": (sigmoid, _d_sigmoid),
-    "tanh": (np.tanh, _d_tanh),
-    "relu": (_relu, _d_relu),
-    "leaky_relu": (_leaky_relu, _d_leaky_relu),
-    "identity": (_identity, _d_identity),
-    "softmax": (softmax, None),
+    "sigmoid": _make(_apply_sigmoid, _mul_d_sigmoid),
+    "tanh": _make(_apply_tanh, _mul_d_tanh),
+    "relu": _make(_apply_relu, _mul_d_relu),
+    "leaky_relu": _make(_apply_leaky_relu, _mul_d_leaky_relu),
+    "identity": _make(_apply_identity, _mul_d_identity),
+    "softmax": _make(softmax, None),
 }
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-z))`` computed without overflow."""
+    return ACTIVATIONS["sigmoid"].forward(z)
+
 
 #: Activations allowed between layers.
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")

@@ -106,6 +106,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "network": {
         "hidden_layer_sizes": ((list, int), [10]),
         "activation": ((str, list), "tanh"),
+        "layers": ((list, _OPT), None),
+        "input_shape": ((list, _OPT), None),
     },
     "run": {
         "mode": ((str,), "lamarckian"),
@@ -289,6 +291,7 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     hidden = cfg["network"]["hidden_layer_sizes"]
     if isinstance(hidden, int):
         cfg["network"]["hidden_layer_sizes"] = [hidden]
+    _resolve_layers(rep, cfg)
     _check_values(rep, cfg)
     try:
         ga_config(cfg)
@@ -379,8 +382,9 @@ def _check_values(rep: _Reporter, cfg: dict[str, Any]) -> None:
                 raise rep.error("data", key, f"columns are given by name (a string) or "
                                 f"0-based index (an integer), got {c!r}")
     net = cfg["network"]
+    n_in = int(np.prod(net["input_shape"])) if net["layers"] is not None else 1
     try:
-        Architecture.build((1, *net["hidden_layer_sizes"], 1),
+        Architecture.build((n_in, *net["hidden_layer_sizes"], 1),
                            hidden_activation=net["activation"], where="[network]")
     except (ValueError, TypeError) as exc:
         key = "activation" if "activation" in str(exc) else "hidden_layer_sizes"
@@ -391,6 +395,34 @@ def _check_values(rep: _Reporter, cfg: dict[str, Any]) -> None:
     _checked(rep, "run", "n_baseline", check_int, run["n_baseline"], "n_baseline", low=0)
     _checked(rep, "run", "checkpoint_every", check_int, run["checkpoint_every"],
              "checkpoint_every", low=1)
+
+
+def _resolve_layers(rep: _Reporter, cfg: dict[str, Any]) -> None:
+    """``[network] layers`` (with ``input_shape``) replaces ``hidden_layer_sizes``.
+
+    The hidden layers become ``[{"type": "reshape", "shape": input_shape}, *layers]`` (the
+    output layer is added from the data, as for ``hidden_layer_sizes``), which is what
+    :func:`gabp.evolution.evolve` builds the network from.
+    """
+    net = cfg["network"]
+    layers, shape = net["layers"], net["input_shape"]
+    if layers is None:
+        if shape is not None:
+            raise rep.error("network", "input_shape", "is used only together with 'layers'")
+        return
+    if (shape is None or len(shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                       for v in shape)):
+        raise rep.error("network", "input_shape", "must be the image shape [channels, "
+                        f"height, width] of the inputs when 'layers' is set, got {shape!r}")
+    if not layers or not all(isinstance(u, dict) for u in layers):
+        raise rep.error("network", "layers", "must be a list of tables such as "
+                        '{type = "conv2d", filters = 8, kernel_size = 3}')
+    if cfg["bp"].get("optimizer") in ("lm", "br"):
+        raise rep.error("bp", "optimizer", "'lm' and 'br' need a dense network; use 'adam' "
+                        "(or 'lbfgs') with [network] layers")
+    net["hidden_layer_sizes"] = [{"type": "reshape", "shape": list(shape)},
+                                 *(dict(u) for u in layers)]
 
 
 def _is_number(v: Any) -> bool:

@@ -3,6 +3,8 @@
 Each loss takes the output layer's pre-activation ``z`` and activation ``a`` (both of shape
 ``(P, n, n_out)``) and the targets ``Y`` (``(n, n_out)``, shared by the population) and
 returns the per-network loss of shape ``(P,)`` and ``dL/dz`` of shape ``(P, n, n_out)``.
+``"cross_entropy"`` also takes the forward pass's ``lse = log sum exp(z)`` (shape ``(P, n)``)
+and an ``out`` buffer for ``dL/dz``, which the network's training loop passes.
 
 - ``"mse"``: ``mean((a - Y) ** 2)`` over samples and outputs; any output activation.
 - ``"cross_entropy"``: ``-mean_i sum_k Y_ik log softmax(z)_ik``; needs a softmax output.
@@ -35,26 +37,28 @@ def _mse(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str):
     elif out_act == "identity":
         delta = g
     else:
-        delta = g * ACTIVATIONS[out_act][1](a)
+        delta = ACTIVATIONS[out_act].mul_derivative(g, a)
     return loss, delta
 
 
-def _cross_entropy(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str):
+def _cross_entropy(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str,
+                   lse: np.ndarray | None = None, out: np.ndarray | None = None):
     # log softmax(z)_k = z_k - lse with lse = log sum_j exp(z_j). The softmax ``a`` was
     # computed as exp(z - max z) / S, whose largest entry is exactly 1 / S, so
     # lse = max z - log(max a) reuses the forward pass's exp instead of recomputing it, and
     # max a >= 1 / n_out keeps the log finite (rows of a diverged network are NaN, quietly).
+    # The network's forward pass knows ``max z + log S`` already and passes it as ``lse``.
     n = z.shape[-2]
     if out_act == "softmax":
-        lse = z.max(axis=-1)
-        amax = a.max(axis=-1)
-        lse -= np.log(amax)
+        if lse is None:
+            lse = z.max(axis=-1)
+            lse -= np.log(a.max(axis=-1))
         # loss_p = (sum_i lse_pi * sum_k Y_ik - sum_ik z_pik Y_ik) / n
         zy = z.reshape(z.shape[:-2] + (-1,)) @ Y.reshape(-1)
         loss = (lse @ Y.sum(axis=-1) - zy) / n
     else:  # pragma: no cover - check_loss requires a softmax output
         loss = -np.einsum("pij,ij->p", log_softmax(z), Y) / n
-    delta = np.subtract(a, Y)
+    delta = np.subtract(a, Y, out=out)
     delta *= 1.0 / n
     return loss, delta
 

@@ -12,6 +12,13 @@ input-to-hidden weights, hidden biases, hidden-to-output weights, output biases.
 so a genetic algorithm's genomes and the trainer's weights are the same memory.
 
 A layer computes ``a = f(a_prev @ W + b)``.
+
+Layers are units (:mod:`gabp.layers`): a dense network is a stack of ``Dense`` layers with
+exactly the layout above; ``Conv2D``, ``MaxPool2D``, ``Flatten`` and ``Reshape`` join the same
+stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the GA never sees a
+difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
+:func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
+once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 """
 
 from __future__ import annotations
@@ -19,20 +26,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ._files import NpzReader, atomic_open
 from ._validation import check_array, check_choice, check_float, check_int, fail
-from .activations import (
-    ACTIVATIONS,
-    HIDDEN_ACTIVATIONS,
-    OUTPUT_ACTIVATIONS,
-    apply_inplace,
-    mul_derivative_inplace,
-)
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, softmax
+from .layers import Conv2D, Dense, Layer, Reshape, layer_from_dict, layer_to_dict
 from .losses import LOSS_OUTPUT, LOSSES
 
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "uniform")
@@ -40,34 +42,124 @@ INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "u
 
 @dataclass(frozen=True)
 class Architecture:
-    """Shape of a feed-forward network and where each parameter lives in the flat vector.
+    """Layers of a network and where each parameter lives in the flat vector.
+
+    Build one with :meth:`build`. A dense-only network is ``layer_sizes`` plus
+    ``activations``, as it always was; ``layers`` then holds the equivalent
+    :class:`~gabp.layers.Dense` units, so a dense network described either way is the same.
 
     Parameters
     ----------
     layer_sizes : tuple of int
-        ``(n_in, hidden..., n_out)``; at least two entries.
+        ``(n_in, n_1, ..., n_out)``: the flat input size and every layer's flat output size
+        (for a dense network the layer widths).
     activations : tuple of str
-        One activation per layer after the input (``len(layer_sizes) - 1``).
+        One activation per layer (``"identity"`` for pooling, flattening and reshaping).
+    layers : tuple of Layer
+        The units, each with its activation resolved; filled from ``layer_sizes`` and
+        ``activations`` when empty.
     """
 
     layer_sizes: tuple[int, ...]
     activations: tuple[str, ...]
+    layers: tuple[Layer, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            object.__setattr__(self, "layers", tuple(
+                Dense(n, act) for n, act in zip(self.layer_sizes[1:], self.activations,
+                                                strict=True)))
+        shapes, offsets, pos = [], [], 0
+        shape: tuple[int, ...] = (self.layer_sizes[0],)
+        for layer in self.layers:
+            out = layer.output_shape(shape)
+            ws = layer.weight_shape(shape)
+            nw, nb = (ws[0] * ws[1], ws[1]) if ws else (0, 0)
+            offsets.append((pos, pos + nw, pos + nw + nb))
+            shapes.append((shape, out, ws))
+            pos += nw + nb
+            shape = out
+        object.__setattr__(self, "_shapes", tuple(shapes))
+        object.__setattr__(self, "_io", tuple((i, o) for i, o, _ in shapes))
+        object.__setattr__(self, "_offsets", tuple(offsets))
+        object.__setattr__(self, "_first_weighted",
+                           next(i for i, (w0, _, b1) in enumerate(offsets) if b1 > w0))
 
     @classmethod
     def build(
         cls,
-        layer_sizes: Sequence[int],
+        layer_sizes: Sequence[Any],
         *,
         hidden_activation: str | Sequence[str] = "tanh",
         output_activation: str = "identity",
         where: str = "Architecture",
     ) -> Architecture:
-        """Validate sizes and activation names and return the architecture."""
+        """Validate the layers and activation names and return the architecture.
+
+        Parameters
+        ----------
+        layer_sizes : sequence
+            ``(input, hidden..., output)``. The input is ``n_in`` or an image shape
+            ``(C, H, W)`` (then the network starts with a :class:`~gabp.layers.Reshape`
+            of its flat input rows). A hidden or output entry is an int (a dense layer of that
+            width) or a layer unit / table (:mod:`gabp.layers`, e.g. ``Conv2D(8, 3)`` or
+            ``{"type": "maxpool2d", "size": 2}``). The last layer must be dense.
+        hidden_activation : str or sequence of str
+            Activation of the hidden layers that do not name their own (one name, or one per
+            such layer).
+        output_activation : str
+            Activation of the last layer unless it names its own.
+        """
         if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
             fail("layer_sizes", where, "a sequence of integers", layer_sizes, exc=TypeError)
         if len(layer_sizes) < 2:
             fail("layer_sizes", where, "a sequence of at least 2 sizes (n_in, n_out)", layer_sizes)
-        sizes = tuple(check_int(s, "layer_sizes", where, low=1) for s in layer_sizes)
+        first, rest = layer_sizes[0], list(layer_sizes[1:])
+        if isinstance(first, (tuple, list)):
+            if len(first) == 1:
+                first = first[0]
+            else:
+                rest.insert(0, Reshape(tuple(first)))
+                first = int(np.prod([check_int(v, "layer_sizes", where, low=1)
+                                     for v in first]))
+        n_in = check_int(first, "layer_sizes", where, low=1)
+        if not any(isinstance(v, (Layer, dict)) for v in rest):
+            return cls._build_dense((n_in, *rest), hidden_activation, output_activation, where)
+        units = [layer_from_dict(v, where) if isinstance(v, (Layer, dict))
+                 else Dense(check_int(v, "layer_sizes", where, low=1)) for v in rest]
+        if not isinstance(units[-1], Dense):
+            fail("layer_sizes", where, "a sequence whose last layer is dense (the output)",
+                 type(units[-1]).__name__)
+        free = [i for i, u in enumerate(units[:-1]) if isinstance(u, (Dense, Conv2D))
+                and u.activation is None]
+        if isinstance(hidden_activation, str):
+            hidden = (hidden_activation,) * len(free)
+        else:
+            hidden = tuple(hidden_activation)
+            if len(hidden) != len(free):
+                fail("hidden_activation", where, f"a name or a sequence of {len(free)} names "
+                     "(one per hidden layer without its own activation)", hidden_activation)
+        resolved = list(units)
+        for i, name in zip(free, hidden, strict=True):
+            resolved[i] = replace(units[i], activation=name)
+        for u in resolved[:-1]:
+            check_choice(u.activation, HIDDEN_ACTIVATIONS, "hidden_activation", where)
+        if units[-1].activation is None:
+            resolved[-1] = replace(units[-1], activation=output_activation)
+        check_choice(resolved[-1].activation, OUTPUT_ACTIVATIONS, "output_activation", where)
+        sizes, shape = [n_in], (n_in,)
+        try:
+            for u in resolved:
+                shape = u.output_shape(shape)
+                sizes.append(int(np.prod(shape)))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (in the layers of {where})") from None
+        return cls(tuple(sizes), tuple(u.activation for u in resolved), tuple(resolved))
+
+    @classmethod
+    def _build_dense(cls, sizes: tuple, hidden_activation: Any, output_activation: str,
+                     where: str) -> Architecture:
+        sizes = tuple(check_int(s, "layer_sizes", where, low=1) for s in sizes)
         n_hidden = len(sizes) - 2
         if isinstance(hidden_activation, str):
             hidden = (hidden_activation,) * n_hidden
@@ -86,13 +178,24 @@ class Architecture:
         return cls(sizes, hidden + (output_activation,))
 
     @property
+    def is_dense(self) -> bool:
+        """True when every layer is :class:`~gabp.layers.Dense` (what LM/BR can train)."""
+        return all(isinstance(u, Dense) for u in self.layers)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample: ``(n_in,)`` or the image shape ``(C, H, W)``."""
+        first = self.layers[0]
+        return first.shape if isinstance(first, Reshape) else (self.n_inputs,)
+
+    @property
     def n_layers(self) -> int:
-        """Number of weight layers."""
-        return len(self.layer_sizes) - 1
+        """Number of layers (weight layers for a dense network)."""
+        return len(self.layers)
 
     @property
     def n_inputs(self) -> int:
-        """Number of input units."""
+        """Number of input values per sample (flat)."""
         return self.layer_sizes[0]
 
     @property
@@ -101,13 +204,14 @@ class Architecture:
         return self.layer_sizes[-1]
 
     @property
+    def shapes(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+        """Per-layer ``(input shape, output shape)`` of one sample (images channels-last)."""
+        return self._io  # type: ignore[attr-defined]
+
+    @property
     def offsets(self) -> tuple[tuple[int, int, int], ...]:
         """``(w_start, b_start, b_end)`` of each layer in the flat parameter vector."""
-        out, pos = [], 0
-        for fi, fo in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True):
-            out.append((pos, pos + fi * fo, pos + fi * fo + fo))
-            pos += fi * fo + fo
-        return tuple(out)
+        return self._offsets  # type: ignore[attr-defined]
 
     @property
     def n_params(self) -> int:
@@ -125,23 +229,29 @@ class Architecture:
         """Per-layer ``(W, b)`` views of ``flat`` (shape ``(P, n_params)``).
 
         ``W`` has shape ``(P, fan_in, fan_out)`` and ``b`` ``(P, 1, fan_out)``; writing into
-        them writes into ``flat``.
+        them writes into ``flat``. Layers without weights get empty ``(P, 0, 0)`` and
+        ``(P, 1, 0)`` views.
         """
         P = flat.shape[0]
         layers = []
-        for (w0, b0, b1), fi, fo in zip(
-            self.offsets, self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
-        ):
+        for (w0, b0, b1), (_, _, ws) in zip(self.offsets, self._shapes, strict=True):  # type: ignore[attr-defined]
+            fi, fo = ws or (0, 0)
             layers.append((flat[:, w0:b0].reshape(P, fi, fo), flat[:, b0:b1].reshape(P, 1, fo)))
         return layers
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able description (layer sizes and activations)."""
-        return {"layer_sizes": list(self.layer_sizes), "activations": list(self.activations)}
+        """Plain JSON-able description (layer sizes and activations, and layers if not dense)."""
+        out: dict[str, Any] = {"layer_sizes": list(self.layer_sizes),
+                               "activations": list(self.activations)}
+        if not self.is_dense:
+            out["layers"] = [layer_to_dict(u) for u in self.layers]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Architecture:
         """Rebuild (and validate) an architecture from :meth:`to_dict`."""
+        if "layers" in d:
+            return cls.build((d["layer_sizes"][0], *d["layers"]))
         acts = list(d["activations"])
         return cls.build(d["layer_sizes"], hidden_activation=acts[:-1], output_activation=acts[-1])
 
@@ -194,8 +304,12 @@ def init_params(
     rng = np.random.default_rng(rng)
     dtype = check_dtype(dtype, where)
     flat = np.zeros((n_networks, arch.n_params), dtype=dtype)
-    for (W, b), act in zip(arch.views(flat), arch.activations, strict=True):
-        fi, fo = W.shape[1:]
+    for (W, b), layer, (in_shape, _) in zip(arch.views(flat), arch.layers, arch.shapes,
+                                            strict=True):
+        if W.size == 0 and b.size == 0:
+            continue  # no parameters (pooling, flattening, reshaping)
+        fi, fo = layer.init_fans(in_shape)
+        act = layer.activation
         if method == "glorot_uniform":
             bound = np.sqrt(6.0 / (fi + fo)) * (4.0 if act == "sigmoid" else 1.0)
             W[...] = rng.uniform(-bound, bound, W.shape)
@@ -215,7 +329,7 @@ def init_params(
 def forward(
     arch: Architecture, params: np.ndarray, X: np.ndarray
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Run the forward pass of every network.
+    """Run the forward pass of every network (the same pass training uses).
 
     Parameters
     ----------
@@ -225,151 +339,137 @@ def forward(
     Returns
     -------
     activations : list of ndarray
-        ``[X, a_1, ..., a_L]``; ``a_l`` has shape ``(P, n, n_l)``.
+        ``[X, a_1, ..., a_L]``; ``a_l`` has shape ``(P, n, n_l)`` (images: ``(P, n, H, W,
+        C)``, channels-last; layers before the first one with weights keep ``X``'s shared
+        shape without the ``P`` axis).
     z_out : ndarray of shape (P, n, n_out)
         Pre-activation of the output layer (the losses need it for stable log terms).
     """
-    acts = [X]
-    a = X
-    z = X
-    for (W, b), name in zip(arch.views(params), arch.activations, strict=True):
-        z = np.matmul(a, W)
-        z += b
-        a = ACTIVATIONS[name][0](z)
-        acts.append(a)
-    return acts, z
+    return _Backprop(arch, params).forward(X)
 
 
 def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
-class _Backprop:
-    """Views and scratch buffers for repeated loss-and-gradient passes over one population.
+class _Workspace:
+    """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
-    Built once per :func:`train` call (or per :func:`loss_and_grad` call): the per-layer
-    views of ``params`` and ``grad``, the weight slices for the L2 term and, per mini-batch
-    size, the activation / delta / scratch buffers, so the hot loop allocates almost nothing.
-    The arithmetic is the same as the plain formulas; only the memory is reused.
+    Backward-only buffers (the output delta, a dense layer's input gradient) are made on
+    first use, so a forward-only pass allocates little more than its activations.
+    """
+
+    def __init__(self, engine: _Backprop, n: int, dtype: np.dtype) -> None:
+        arch, P, first = engine.arch, engine.P, engine.first
+        self.layers, self.tmp = [], []
+        for i, (layer, (in_shape, out_shape)) in enumerate(zip(arch.layers, arch.shapes,
+                                                               strict=True)):
+            lead = (n,) if i <= first else (P, n)
+            ws = layer.workspace(lead + in_shape, out_shape, P, dtype)
+            ws["in_shape"] = in_shape
+            self.layers.append(ws)
+            out_lead = (n,) if i < first else (P, n)
+            needs_tmp = layer.activation in ("sigmoid", "leaky_relu", "tanh")
+            self.tmp.append(np.empty(out_lead + out_shape, dtype) if needs_tmp else None)
+        k = arch.n_outputs
+        self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
+        if engine.out_act == "softmax":
+            self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
+        self.delta_out: np.ndarray | None = None
+
+
+class _Backprop:
+    """The one forward and backward pass over a population, with reused buffers.
+
+    Built once per :func:`train` call (or per :func:`forward` / :func:`loss_and_grad` call):
+    the per-layer views of ``params`` and ``grad``, the weight slices for the L2 term and,
+    per mini-batch size, every layer's buffers (:class:`_Workspace`), so the hot loop
+    allocates almost nothing. The layers (:mod:`gabp.layers`) do their linear parts; this
+    class applies the activations (:data:`gabp.activations.ACTIVATIONS`) and the loss
+    (:data:`gabp.losses.LOSSES`), each defined once.
     """
 
     def __init__(
         self,
         arch: Architecture,
         params: np.ndarray,
-        grad: np.ndarray,
+        grad: np.ndarray | None = None,
         alpha: float | np.ndarray = 0.0,
     ) -> None:
         self.arch = arch
         self.params, self.grad = params, grad
         self.P = params.shape[0]
+        self.units = arch.layers
         self.layers = arch.views(params)
-        self.glayers = arch.views(grad)
+        self.glayers = arch.views(grad) if grad is not None else None
+        self.acts = [ACTIVATIONS[name] for name in arch.activations]
         self.hidden = arch.activations[:-1]
         self.out_act = arch.activations[-1]
+        self.last = len(self.units) - 1
+        #: the first layer with weights: layers before it see the shared input, and the
+        #: backward pass stops there
+        self.first = arch._first_weighted  # type: ignore[attr-defined]
         self.alpha: np.ndarray | None = None
-        if np.any(alpha):
+        if not (isinstance(alpha, (int, float)) and alpha == 0) and np.any(alpha):
             self.alpha = _alpha_column(alpha, self.P).astype(params.dtype)
-            self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets]
-        self._buffers: dict[int, tuple] = {}
+            self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
+                            if b0 > w0]
+        self._buffers: dict[tuple, _Workspace] = {}
 
-    def _get_buffers(self, n: int) -> tuple:
-        bufs = self._buffers.get(n)
+    def _get_buffers(self, n: int, dtype: np.dtype) -> _Workspace:
+        key = (n, dtype)
+        bufs = self._buffers.get(key)
         if bufs is None:
-            P, dt = self.P, self.params.dtype
-            sizes = self.arch.layer_sizes[1:]
-            z = [np.empty((P, n, k), dt) for k in sizes]
-            tmp = [np.empty((P, n, k), dt) for k in sizes]
-            delta = [np.empty((P, n, k), dt) for k in sizes[:-1]]
-            a_out = z[-1] if self.out_act == "identity" else np.empty((P, n, sizes[-1]), dt)
-            ones_n = np.ones((1, n), dt)  # row sums as one matrix product: ones @ delta
-            ones_k = np.ones(sizes[-1], dt)  # softmax denominators: e @ ones
-            rows = (np.empty((P, n), dt), np.empty((P, n), dt))  # softmax max and sum
-            bufs = (z, tmp, delta, a_out, ones_n, ones_k, rows)
             if len(self._buffers) > 4:  # only a few batch sizes occur in one training run
                 self._buffers.clear()
-            self._buffers[n] = bufs
+            bufs = self._buffers[key] = _Workspace(self, n, dtype)
         return bufs
-
-    def _softmax(self, z: np.ndarray, a: np.ndarray, bufs: tuple) -> None:
-        """``a = softmax(z)``; keeps the row maxima and sums for the cross-entropy."""
-        zmax, ssum = bufs[6]
-        k = z.shape[-1]
-        if k <= 16:  # a few column maxima beat a reduction over a short contiguous axis
-            np.copyto(zmax, z[..., 0])
-            for j in range(1, k):
-                np.maximum(zmax, z[..., j], out=zmax)
-        else:
-            np.max(z, axis=-1, out=zmax)
-        np.subtract(z, zmax[..., None], out=a)
-        np.exp(a, out=a)  # in (0, 1], the row maximum is exactly 1
-        np.matmul(a, bufs[5], out=ssum)
-        a /= ssum[..., None]
 
     def forward(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers)."""
-        bufs = self._get_buffers(X.shape[0])
-        z_bufs, tmp, _, a_out = bufs[:4]
+        dtype = self.params.dtype
+        if X.dtype != dtype:
+            dtype = np.result_type(dtype, X.dtype)
+        bufs = self._get_buffers(X.shape[0], dtype)
+        self._bufs = bufs
         acts = [X]
         a = X
-        last = len(self.layers) - 1
-        for i, (W, b) in enumerate(self.layers):
-            z = z_bufs[i]
-            np.matmul(a, W, out=z)
-            z += b
-            if i < last:
-                a = apply_inplace(self.hidden[i], z, tmp[i])
+        for i, unit in enumerate(self.units):
+            W, b = self.layers[i]
+            z = unit.linear(a, W, b, bufs.layers[i])
+            if i < self.last:
+                name = self.hidden[i]
+                a = z if name == "identity" else self.acts[i].apply(z, z, bufs.tmp[i])
             else:
                 name = self.out_act
                 if name == "softmax":
-                    self._softmax(z, a_out, bufs)
-                elif name == "tanh":
-                    np.tanh(z, out=a_out)
-                elif name != "identity":
-                    np.copyto(a_out, z)
-                    apply_inplace(name, a_out, tmp[i])
-                a = a_out
+                    a = softmax(z, bufs.a_out, rowmax=bufs.rowmax, rowsum=bufs.rowsum)
+                elif name == "identity":
+                    a = z
+                else:
+                    a = self.acts[i].apply(z, bufs.a_out, bufs.tmp[i])
             acts.append(a)
-        return acts, z_bufs[last]
-
-    def _cross_entropy(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray, bufs: tuple):
-        """The ``"cross_entropy"`` loss from the forward pass's softmax pieces.
-
-        ``log softmax(z)_k = z_k - lse`` with ``lse = max z + log(sum exp(z - max z))``, the
-        sum kept by :meth:`_softmax` (no second ``exp``). Same value and gradient as
-        :data:`gabp.losses.LOSSES` ``["cross_entropy"]``.
-        """
-        n = z.shape[-2]
-        zmax, ssum = bufs[6]
-        lse = np.log(ssum)
-        lse += zmax
-        zy = z.reshape(self.P, -1) @ Y.reshape(-1)
-        value = (lse @ Y.sum(axis=-1) - zy) / n
-        delta = np.subtract(a, Y, out=bufs[1][-1])
-        delta *= 1.0 / n
-        return value, delta
+        return acts, z
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
         """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
         acts, z = self.forward(X)
-        bufs = self._get_buffers(X.shape[0])
-        _, tmp, deltas, _, ones_n, _, _ = bufs
+        bufs = self._bufs
         if loss == "cross_entropy" and self.out_act == "softmax":
-            value, delta = self._cross_entropy(z, acts[-1], Y, bufs)
+            lse = np.log(bufs.rowsum)
+            lse += bufs.rowmax
+            if bufs.delta_out is None:
+                bufs.delta_out = np.empty_like(z)
+            value, delta = LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse,
+                                        out=bufs.delta_out)
         else:
             value, delta = LOSSES[loss](z, acts[-1], Y, self.out_act)
-        for i in range(len(self.layers) - 1, -1, -1):
+        for i in range(self.last, self.first - 1, -1):
+            if i < self.last and self.hidden[i] != "identity":
+                self.acts[i].mul_derivative(delta, acts[i + 1], bufs.tmp[i])
             gW, gb = self.glayers[i]
-            a_prev = acts[i]
-            if a_prev.ndim == 2:  # the shared input: X^T @ delta_p for every network p
-                np.matmul(a_prev.T, delta, out=gW)
-            else:
-                np.matmul(a_prev.transpose(0, 2, 1), delta, out=gW)
-            np.matmul(ones_n, delta, out=gb)  # bias gradient: sum of delta over the samples
-            if i > 0:
-                W = self.layers[i][0]
-                delta = np.matmul(delta, W.transpose(0, 2, 1), out=deltas[i - 1])
-                mul_derivative_inplace(self.hidden[i - 1], delta, a_prev, tmp[i - 1])
+            delta = self.units[i].backward(delta, acts[i], self.layers[i][0], gW, gb,
+                                           bufs.layers[i], i > self.first)
         if self.alpha is not None:
             # L2 on weights only: grad_W += alpha W, objective += alpha / 2 * sum(W ** 2)
             sq = np.zeros(self.P, dtype=np.result_type(value.dtype, self.params.dtype))
@@ -418,9 +518,27 @@ def loss_and_grad(
 def evaluate_loss(
     arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray, *, loss: str = "mse"
 ) -> np.ndarray:
-    """Data loss (no L2 term) of every network on ``(X, Y)``: shape ``(P,)``."""
-    acts, z = forward(arch, params, X)
-    return LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0]
+    """Data loss (no L2 term) of every network on ``(X, Y)``: shape ``(P,)``.
+
+    Networks with convolution layers are evaluated in chunks of :data:`EVAL_CHUNK` rows
+    (their im2col buffers then stay in cache); every loss is a mean over samples, so the
+    chunks' losses weighted by their sizes give the same value.
+    """
+    n = X.shape[0]
+    engine = _Backprop(arch, params)
+    if arch.is_dense or n <= EVAL_CHUNK:
+        acts, z = engine.forward(X)
+        return LOSSES[loss](z, acts[-1], Y, arch.activations[-1])[0]
+    total = np.zeros(params.shape[0])
+    for start in range(0, n, EVAL_CHUNK):
+        acts, z = engine.forward(X[start : start + EVAL_CHUNK])
+        value = LOSSES[loss](z, acts[-1], Y[start : start + EVAL_CHUNK], arch.activations[-1])[0]
+        total += value * (z.shape[1] / n)
+    return total
+
+
+#: Rows per forward pass when a network with convolution layers is evaluated on many rows.
+EVAL_CHUNK = 256
 
 
 def check_loss(loss: str, arch: Architecture, where: str) -> str:
@@ -438,15 +556,38 @@ def check_loss(loss: str, arch: Architecture, where: str) -> str:
     return loss
 
 
+def check_inputs(arch: Architecture, X: Any, name: str, where: str, *,
+                 dtype: Any = np.float64) -> np.ndarray:
+    """Validate network inputs and return them as flat rows ``(n, n_in)``.
+
+    ``X`` is ``(n, n_in)``, or for a network with image input of shape ``(C, H, W)`` also
+    ``(n, C, H, W)`` (flattened row-major, so both forms mean the same pixels).
+    """
+    shape = arch.input_shape
+    X = check_array(X, name, where, ndim=(2, 4) if len(shape) == 3 else 2, dtype=dtype)
+    if X.ndim == 4:
+        if X.shape[1:] != shape:
+            fail(name, where, f"images of shape (n, {', '.join(map(str, shape))})", X)
+        X = X.reshape(X.shape[0], -1)
+    if X.shape[1] != arch.n_inputs:
+        extra = f" or images of shape (n, {', '.join(map(str, shape))})" if len(shape) == 3 else ""
+        fail(name, where, f"an array with {arch.n_inputs} columns (the network's inputs){extra}",
+             X)
+    return X
+
+
 class Network:
     """A population of ``n_networks`` same-shaped feed-forward networks.
 
     Parameters
     ----------
-    layer_sizes : sequence of int
-        ``(n_in, hidden..., n_out)``.
+    layer_sizes : sequence
+        ``(n_in, hidden..., n_out)``. Hidden and output entries are widths of dense layers or
+        layer units from :mod:`gabp.layers`; the input may be an image shape ``(C, H, W)``,
+        e.g. ``((1, 8, 8), Conv2D(8, 3), MaxPool2D(2), Flatten(), 10)``.
     hidden_activation : str or sequence of str
-        One of ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``.
+        One of ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``; for the
+        hidden layers that do not name their own.
     output_activation : str
         ``identity`` (regression), ``sigmoid`` (binary / multi-label), ``softmax``
         (multi-class) or ``tanh``.
@@ -470,7 +611,7 @@ class Network:
 
     def __init__(
         self,
-        layer_sizes: Sequence[int],
+        layer_sizes: Sequence[Any],
         *,
         hidden_activation: str | Sequence[str] = "tanh",
         output_activation: str = "identity",
@@ -491,28 +632,25 @@ class Network:
             params = init_params(
                 self.arch, n_networks, method=init, init_range=init_range, rng=seed, dtype=dtype
             )
-        else:
-            params = np.asarray(params)
-            if params.dtype.name not in DTYPES:
-                params = params.astype(np.float64)
-            if params.ndim == 1:
-                params = params[None, :]
-            if params.ndim != 2 or params.shape[1] != self.arch.n_params:
-                fail(
-                    "params",
-                    "Network",
-                    f"an array of shape (P, {self.arch.n_params})",
-                    params,
-                )
-        self.params = params
+        self.params = self._check_params(params)
+
+    def _check_params(self, params: Any) -> np.ndarray:
+        params = np.asarray(params)
+        if params.dtype.name not in DTYPES:
+            params = params.astype(np.float64)
+        if params.ndim == 1:
+            params = params[None, :]
+        if params.ndim != 2 or params.shape[1] != self.arch.n_params:
+            fail("params", "Network", f"an array of shape (P, {self.arch.n_params})", params)
+        return params
 
     @classmethod
     def from_architecture(cls, arch: Architecture, params: np.ndarray) -> Network:
         """Wrap existing parameters (not copied) of shape ``(P, arch.n_params)``."""
-        acts = arch.activations
-        return cls(
-            arch.layer_sizes, hidden_activation=acts[:-1], output_activation=acts[-1], params=params
-        )
+        net = cls.__new__(cls)
+        net.arch = arch
+        net.params = net._check_params(params)
+        return net
 
     @property
     def n_networks(self) -> int:
@@ -525,13 +663,13 @@ class Network:
         return self.arch.views(self.params)
 
     def _check_X(self, X: Any, where: str) -> np.ndarray:
-        X = check_array(X, "X", where, ndim=2, dtype=self.params.dtype)
-        if X.shape[1] != self.arch.n_inputs:
-            fail("X", where, f"an array with {self.arch.n_inputs} columns", X)
-        return X
+        return check_inputs(self.arch, X, "X", where, dtype=self.params.dtype)
 
     def forward(self, X: Any) -> np.ndarray:
-        """Outputs of every network: shape ``(P, n, n_out)``."""
+        """Outputs of every network: shape ``(P, n, n_out)``.
+
+        ``X`` is ``(n, n_in)`` or, for image input, ``(n, C, H, W)``.
+        """
         X = self._check_X(X, "Network.forward")
         with np.errstate(over="ignore", invalid="ignore"):
             return forward(self.arch, self.params, X)[0][-1]
@@ -540,12 +678,31 @@ class Network:
         """Outputs of network ``member``: shape ``(n, n_out)``."""
         return self.forward(X)[member]
 
+    def layer_outputs(self, X: Any, *, member: int = 0) -> list[np.ndarray]:
+        """Every layer's output (after its activation) for network ``member``.
+
+        Returns one array per layer: ``(n, C, H, W)`` for image-shaped outputs (channels
+        first, the feature maps), ``(n, k)`` for flat ones.
+        """
+        X = self._check_X(X, "Network.layer_outputs")
+        check_int(member, "member", "Network.layer_outputs", low=0, high=self.n_networks - 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            acts = forward(self.arch, self.params[member : member + 1], X)[0][1:]
+        out = []
+        for a, (_, shape) in zip(acts, self.arch.shapes, strict=True):
+            a = a[0] if a.ndim == len(shape) + 2 else a
+            out.append(np.moveaxis(a, -1, 1).copy() if len(shape) == 3 else a.copy())
+        return out
+
     def __repr__(self) -> str:
-        sizes = "-".join(str(s) for s in self.arch.layer_sizes)
-        return (
-            f"Network({sizes}, activations={list(self.arch.activations)}, "
-            f"n_networks={self.n_networks}, n_params={self.arch.n_params})"
-        )
+        if self.arch.is_dense:
+            desc = "-".join(str(s) for s in self.arch.layer_sizes)
+            acts = f"activations={list(self.arch.activations)}"
+        else:
+            desc = f"input={self.arch.input_shape}"
+            acts = "layers=[" + ", ".join(repr(u) for u in self.arch.layers) + "]"
+        return (f"Network({desc}, {acts}, n_networks={self.n_networks}, "
+                f"n_params={self.arch.n_params})")
 
 
 def save_network(path: str | os.PathLike, net: Network, *, extra: dict | None = None) -> None:

@@ -41,8 +41,10 @@ __all__ = [
     "plot_bp_curve",
     "plot_class_scores",
     "plot_confusion_matrix",
+    "plot_conv_filters",
     "plot_convergence",
     "plot_errors",
+    "plot_feature_maps",
     "plot_hyperparameters",
     "plot_predicted_vs_actual",
     "plot_residuals",
@@ -1548,3 +1550,121 @@ def save_figure(
         if plt is not None:
             plt.close(fig)
     return path
+
+
+def _mosaic(tiles: np.ndarray, n_cols: int) -> np.ndarray:
+    """Tiles ``(k, h, w)`` in a grid with one-pixel NaN gutters (drawn as background)."""
+    k, h, w = tiles.shape
+    n_rows = -(-k // n_cols)
+    out = np.full((n_rows * (h + 1) - 1, n_cols * (w + 1) - 1), np.nan)
+    for t in range(k):  # a handful of tiles: one slice assignment each
+        r, c = divmod(t, n_cols)
+        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = tiles[t]
+    return out
+
+
+def _conv_index(net: Any, layer: int | None, where: str) -> int:
+    from .layers import Conv2D
+
+    convs = [i for i, u in enumerate(getattr(getattr(net, "arch", None), "layers", ()))
+             if isinstance(u, Conv2D)]
+    if not convs:
+        fail("net", where, "a gabp.Network with a Conv2D layer", net, exc=TypeError)
+    if layer is None:
+        return convs[0]
+    if layer not in convs:
+        fail("layer", where, f"the index of a Conv2D layer (one of {convs})", layer)
+    return layer
+
+
+def plot_conv_filters(net: Any, *, layer: int | None = None, member: int = 0,
+                      ax: Axes | None = None) -> Axes:
+    """The learned kernels of a convolution layer as a mosaic of small images.
+
+    Parameters
+    ----------
+    net : gabp.Network
+    layer : int, optional
+        Index in ``net.arch.layers`` of the Conv2D layer (default: the first one).
+    member : int
+        Network of the population.
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+        One tile per (input channel, filter): rows are input channels, columns filters; a
+        diverging colour map centred on 0 (red positive, blue negative weights).
+    """
+    where = "plot_conv_filters"
+    i = _conv_index(net, layer, where)
+    ax = _axes(ax, where)
+    unit = net.arch.layers[i]
+    (kh, kw), F = unit.kernel_size, unit.filters
+    C = net.arch.shapes[i][0][2]
+    W = net.layers[i][0][member]  # (kh * kw * C, F), rows ordered (i, j, c)
+    tiles = W.reshape(kh, kw, C, F).transpose(2, 3, 0, 1).reshape(C * F, kh, kw)
+    lim = float(np.max(np.abs(tiles))) or 1.0
+    im = ax.imshow(_mosaic(tiles, F), cmap="RdBu_r", vmin=-lim, vmax=lim,
+                   interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, shrink=0.8, label="weight")
+    ax.set_xticks([(kw + 1) * f + (kw - 1) / 2 for f in range(F)],
+                  [str(f) for f in range(F)])
+    ax.set_yticks([(kh + 1) * c + (kh - 1) / 2 for c in range(C)],
+                  [str(c) for c in range(C)])
+    ax.set_xlabel("filter")
+    ax.set_ylabel("input channel")
+    ax.set_title(f"layer {i} ({unit.kind}): {F} filters of {kh}x{kw}")
+    return ax
+
+
+def plot_feature_maps(net: Any, x: Any, *, layer: int | None = None, member: int = 0,
+                      n_cols: int | None = None, ax: Axes | None = None) -> Axes:
+    """One input image and the feature maps a layer computes from it.
+
+    Parameters
+    ----------
+    net : gabp.Network
+        A network with image input.
+    x : array-like of shape (C, H, W) or (C * H * W,)
+        One sample.
+    layer : int, optional
+        Index in ``net.arch.layers`` of an image-shaped layer (default: the first Conv2D).
+    member : int
+    n_cols : int, optional
+        Tiles per row (default: all in one row).
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+        Tile 0 is the input (its first channel, rescaled to the maps' range); tile ``1 + f``
+        is feature map ``f`` after the layer's activation.
+    """
+    where = "plot_feature_maps"
+    if not hasattr(net, "layer_outputs"):
+        fail("net", where, "a gabp.Network", net, exc=TypeError)
+    i = _conv_index(net, layer, where) if layer is None else layer
+    shapes = net.arch.shapes
+    if not isinstance(i, int) or not 0 <= i < len(shapes) or len(shapes[i][1]) != 3:
+        fail("layer", where, "the index of a layer with image output", layer)
+    ax = _axes(ax, where)
+    sample = np.asarray(x, dtype=float).reshape(1, -1)
+    maps = net.layer_outputs(sample, member=member)[i][0]  # (F, Ho, Wo)
+    image = sample.reshape(net.arch.input_shape)[0]
+    lo, hi = float(np.min(maps)), float(np.max(maps))
+    span = np.ptp(image) or 1.0
+    shown = lo + (image - image.min()) / span * (hi - lo)
+    F, Ho, Wo = maps.shape
+    H, Wd = image.shape
+    tiles = np.full((F + 1, max(H, Ho), max(Wd, Wo)), np.nan)
+    tiles[0, :H, :Wd] = shown
+    tiles[1:, :Ho, :Wo] = maps
+    cols = F + 1 if n_cols is None else int(n_cols)
+    im = ax.imshow(_mosaic(tiles, cols), cmap="viridis", vmin=lo, vmax=hi,
+                   interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, shrink=0.8, label="activation")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"input and the {F} feature maps of layer {i} ({net.arch.layers[i].kind})")
+    return ax

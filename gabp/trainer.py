@@ -31,9 +31,9 @@ from ._validation import (
     check_same_length,
     fail,
 )
-from .network import Architecture, Network, _Backprop, check_loss, evaluate_loss
+from .network import Architecture, Network, _Backprop, check_inputs, check_loss, evaluate_loss
 from .optimizers import OPTIMIZERS, SECOND_ORDER, make_optimizer
-from .solvers.auto import resolve_optimizer
+from .solvers.auto import LBFGS_MAX_WORK, resolve_optimizer
 from .solvers.base import Progress, training_objective
 from .solvers.lbfgs import LBFGS
 from .solvers.levenberg import LevenbergMarquardt
@@ -275,7 +275,7 @@ def train(
     ----------
     net : Network
         Population of ``P`` networks; ``net.params`` is updated in place.
-    X : array-like of shape (n, n_in)
+    X : array-like of shape (n, n_in), or (n, C, H, W) for a network with image input
     Y : array-like of shape (n, n_out) or (n,)
         Targets; one-hot rows for ``loss="cross_entropy"``.
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
@@ -283,7 +283,8 @@ def train(
         sigmoid output is allowed, as in MATLAB).
     optimizer : {"sgd", "momentum", "nesterov", "adam", "lm", "br", "lbfgs", "auto"}
         "auto" picks one with :func:`resolve_optimizer` (recorded in
-        ``History.resolved_optimizer``).
+        ``History.resolved_optimizer``). "lm" and "br" need a dense network (a network with
+        convolution or pooling layers raises; "auto" then picks "lbfgs" or "adam").
     learning_rate, momentum, alpha : float or ndarray of shape (P,)
         Step size, momentum factor and L2 strength, shared or one per network. The
         solvers ignore ``learning_rate`` and ``momentum``; "br" estimates its own penalty and
@@ -341,18 +342,14 @@ def train(
     if max_sample_passes is not None:
         max_sample_passes = check_float(max_sample_passes, "max_sample_passes", where, low=0.0,
                                         low_open=True)
-    X = check_array(X, "X", where, ndim=2)
-    if X.shape[1] != arch.n_inputs:
-        fail("X", where, f"an array with {arch.n_inputs} columns (the network's inputs)", X)
+    X = check_inputs(arch, X, "X", where)
     Y = as_targets(Y, arch.n_outputs, "Y", where)
     check_same_length(X, Y, ("X", "Y"), where)
     has_val = X_val is not None or Y_val is not None
     if has_val:
         if X_val is None or Y_val is None:
             fail("X_val", where, "given together with Y_val", X_val)
-        X_val = check_array(X_val, "X_val", where, ndim=2)
-        if X_val.shape[1] != arch.n_inputs:
-            fail("X_val", where, f"an array with {arch.n_inputs} columns", X_val)
+        X_val = check_inputs(arch, X_val, "X_val", where)
         Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where)
         check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
     l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
@@ -360,6 +357,13 @@ def train(
     if optimizer == "auto":
         name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget,
                                  alpha=float(np.max(l2)), has_validation=has_val and early_stopping)
+        if name in ("lm", "br") and not arch.is_dense:  # LM/BR have dense Jacobians only
+            name = "lbfgs" if X.shape[0] * arch.n_params <= LBFGS_MAX_WORK else "adam"
+    if name in ("lm", "br") and not arch.is_dense:
+        fail("optimizer", where, "a first-order method or 'lbfgs' for a network with "
+             "convolution or pooling layers", optimizer,
+             hint="Levenberg-Marquardt and Bayesian regularization need dense layers; use "
+             "optimizer='adam' (or 'lbfgs').")
     settings = solver_settings(name, solver_options, where)
     # the solvers compute in float64 whatever the parameters' dtype; mini-batch steps in it
     dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype

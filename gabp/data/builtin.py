@@ -6,13 +6,13 @@ Sources and licences are in each loader's docstring and in ``gabp/data/README.md
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int
+from .._validation import check_choice, check_int, fail
 from ._dataset import Dataset
 from .csv_io import _label_column, _numeric_column, _read
 from .mackey_glass import mackey_glass, mackey_glass_benchmark
@@ -89,19 +89,25 @@ def load_breast_cancer() -> Dataset:
     )
 
 
-def load_digits() -> Dataset:
+def load_digits(*, as_images: bool = False) -> Dataset:
     """Optical recognition of handwritten digits: 1,797 images of 8x8 pixels (0..16).
 
-    ``X`` has shape (1797, 64) (row-major pixels), ``y`` the digit 0..9.
+    ``X`` has shape (1797, 64) (row-major pixels), ``y`` the digit 0..9. With
+    ``as_images=True``, ``X`` has shape (1797, 1, 8, 8) (one channel, rows, columns), the
+    input of a network built with the image shape ``(1, 8, 8)`` (such a network also takes
+    the flat rows).
     Source: Alpaydin and Kaynak (1998), UCI Machine Learning Repository.
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """
-    return _load_classification(
+    ds = _load_classification(
         "digits",
         "digits.csv.gz",
         [str(d) for d in range(10)],
         "Handwritten digits 8x8: 1797 x 64, 10 classes." + _UCI_NOTE,
     )
+    if not isinstance(as_images, bool):
+        fail("as_images", "load_digits", "True or False", as_images, exc=TypeError)
+    return replace(ds, X=ds.X.reshape(-1, 1, 8, 8)) if as_images else ds
 
 
 def load_sunspots(*, n_lags: int = 12) -> Dataset:

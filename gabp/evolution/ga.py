@@ -38,6 +38,7 @@ from joblib import Parallel, effective_n_jobs
 
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
+from ..layers import Layer
 from ..network import Architecture, Network, check_loss, init_params
 from ..optimizers import SECOND_ORDER
 from ..trainer import History, as_targets, resolve_optimizer, train
@@ -253,7 +254,9 @@ def evolve(
         Validation data: the fitness is computed on it (``fitness_on="validation"``) and the
         final fine-tune and baseline stop early on it. Never pass test data here.
     hidden_layer_sizes, hidden_activation, output_activation
-        The network: ``(n_in, *hidden_layer_sizes, n_out)``.
+        The network: ``(n_in, *hidden_layer_sizes, n_out)``. Entries are dense widths or
+        layer units of :mod:`gabp.layers` (e.g. ``[Reshape((1, 8, 8)), Conv2D(8, 3),
+        MaxPool2D(2), Flatten()]`` for flat 8x8 image rows), see :meth:`Architecture.build`.
     loss : {"mse", "cross_entropy", "binary_cross_entropy"}
     mode : {"classic", "baldwinian", "lamarckian", "bp"}
     fitness : {"loss", "mse", "rmse", "mae", "sae", "error_rate"}
@@ -359,7 +362,8 @@ def _architecture(where: str, X: np.ndarray, Y: np.ndarray, hidden_layer_sizes: 
         fail("hidden_layer_sizes", where, "a sequence of positive integers, such as (10,)",
              hidden_layer_sizes, exc=TypeError)
     for size in hidden_layer_sizes:
-        check_int(size, "hidden_layer_sizes", where, low=1)
+        if not isinstance(size, (Layer, dict)):  # layer units (gabp.layers) pass through
+            check_int(size, "hidden_layer_sizes", where, low=1)
     arch = Architecture.build((X.shape[1], *tuple(hidden_layer_sizes), Y.shape[1]),
                               hidden_activation=hidden_activation,
                               output_activation=output_activation, where=where)

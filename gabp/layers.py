@@ -1,0 +1,440 @@
+"""Layer units of a population of networks: ``Dense``, ``Conv2D``, ``MaxPool2D``, ``Flatten``.
+
+A layer is a small frozen description (JSON-able through :func:`layer_to_dict` /
+:func:`layer_from_dict`) that knows, for a given input shape, its output shape, the shape of
+its weight block in the flat genome and how to initialize it, and runs the linear part of its
+forward and backward pass for all ``P`` networks at once. The network
+(:mod:`gabp.network`) owns the loop over layers, the activations and the losses; the GA
+never learns that layers differ: every layer's parameters are a ``W`` view of shape
+``(P, fan_in, fan_out)`` followed by a ``b`` view of shape ``(P, 1, fan_out)`` in the
+``(P, n_params)`` genome (pooling, flattening and reshaping have none).
+
+Shapes. A sample is a flat row of ``n_in`` numbers; :class:`Reshape` views it as an image of
+shape ``(C, H, W)`` (row-major, channels first, as :func:`gabp.data.load_digits` and
+PyTorch order them). Inside the network images are stored channels-last, ``(P, n, H, W, C)``,
+because then a convolution is one matrix product of the im2col patches and the weights with
+no transposes; :class:`Flatten` gives rows back in ``(C, H, W)`` order.
+
+Convolution weights. ``W`` of a ``Conv2D`` with ``F`` filters of ``kh x kw`` over ``C``
+input channels is ``(P, kh * kw * C, F)``: the entry of kernel row ``i``, column ``j``,
+input channel ``c`` and filter ``f`` is at ``((i * kw + j) * C + c) * F + f`` of the layer's
+block, then ``F`` biases. A ``1 x 1`` convolution is therefore exactly a dense layer
+``(C, F)`` applied to every pixel.
+
+The im2col patches are a strided view copied once per layer and mini-batch; the backward
+pass scatters the patch gradients back with one vectorized add per kernel tap (``kh * kw``
+additions of whole arrays: no loop over pixels, images or networks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._validation import check_choice, check_int, fail
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+
+Shape = tuple[int, ...]
+
+
+def _pair(value: Any, name: str, where: str, low: int) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            fail(name, where, "an integer or a pair of integers", value)
+        return tuple(check_int(v, name, where, low=low) for v in value)  # type: ignore[return-value]
+    v = check_int(value, name, where, low=low)
+    return (v, v)
+
+
+def _check_activation(name: str | None, where: str) -> str | None:
+    if name is not None:
+        check_choice(name, tuple(dict.fromkeys(HIDDEN_ACTIVATIONS + OUTPUT_ACTIVATIONS)),
+                     "activation", where)
+    return name
+
+
+class Layer:
+    """Base of the layer units (see the module docstring for the contract)."""
+
+    kind: ClassVar[str] = ""
+    #: activation after the layer (``None``: the network's hidden/output default)
+    activation: str | None = None
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        """Per-sample output shape for a per-sample input shape (raises if they do not fit)."""
+        raise NotImplementedError
+
+    def weight_shape(self, in_shape: Shape) -> tuple[int, int] | None:
+        """``(fan_in, fan_out)`` of the ``W`` block, or ``None`` for a layer without weights."""
+        return None
+
+    def init_fans(self, in_shape: Shape) -> tuple[int, int]:
+        """``(fan_in, fan_out)`` the Glorot / He initializers use."""
+        return self.weight_shape(in_shape) or (0, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able description, with ``"type"``."""
+        out: dict[str, Any] = {"type": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def workspace(self, x_shape: Shape, out_shape: Shape, P: int, dtype: np.dtype) -> dict:
+        """Buffers for one mini-batch size (``x_shape``: the input array's full shape)."""
+        return {}
+
+    def linear(self, x: np.ndarray, W: np.ndarray, b: np.ndarray, ws: dict) -> np.ndarray:
+        """Forward pass before the activation: ``z`` of shape ``(P, n, *out_shape)``."""
+        raise NotImplementedError
+
+    def backward(self, delta: np.ndarray, x: np.ndarray, W: np.ndarray, gW: np.ndarray,
+                 gb: np.ndarray, ws: dict, need_input: bool) -> np.ndarray | None:
+        """Write ``dL/dW``, ``dL/db`` from ``delta = dL/dz``; return ``dL/dx`` if asked."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Dense(Layer):
+    """Fully connected layer ``z = x @ W + b`` on flat inputs.
+
+    Parameters
+    ----------
+    units : int
+        Output units.
+    activation : str, optional
+        Activation after the layer; ``None`` takes the network's hidden (or, for the last
+        layer, output) activation.
+    """
+
+    units: int
+    activation: str | None = None
+    kind: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", check_int(self.units, "units", "Dense", low=1))
+        _check_activation(self.activation, "Dense")
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        if len(in_shape) != 1:
+            fail("layers", "Dense", "a flat input (put a Flatten() before a Dense layer that "
+                 "follows images)", f"an input of shape {in_shape}")
+        return (self.units,)
+
+    def weight_shape(self, in_shape: Shape) -> tuple[int, int]:
+        return (in_shape[0], self.units)
+
+    def workspace(self, x_shape, out_shape, P, dtype):
+        return {"z": np.empty((P, x_shape[-2], self.units), dtype)}
+
+    def linear(self, x, W, b, ws):
+        z = np.matmul(x, W, out=ws["z"])
+        z += b
+        return z
+
+    def backward(self, delta, x, W, gW, gb, ws, need_input):
+        if x.ndim == 2:  # the shared input: X^T @ delta_p for every network p
+            np.matmul(x.T, delta, out=gW)
+        else:
+            np.matmul(x.transpose(0, 2, 1), delta, out=gW)
+        ones = ws.get("ones")
+        if ones is None:
+            ones = ws["ones"] = np.ones((1, delta.shape[-2]), delta.dtype)
+        np.matmul(ones, delta, out=gb)  # bias gradient: sum of delta over the samples
+        if not need_input:
+            return None
+        out = ws.get("dx")
+        if out is None:
+            out = ws["dx"] = np.empty(delta.shape[:-1] + (W.shape[1],), delta.dtype)
+        return np.matmul(delta, W.transpose(0, 2, 1), out=out)
+
+
+@dataclass(frozen=True)
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) over images, by im2col and one batched GEMM.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels ``F``.
+    kernel_size : int or (int, int)
+        ``kh x kw``.
+    stride : int
+        Step of the kernel in both directions.
+    padding : int
+        Zeros added on each side of both image axes.
+    activation : str, optional
+        As for :class:`Dense`.
+    """
+
+    filters: int
+    kernel_size: int | tuple[int, int] = 3
+    stride: int = 1
+    padding: int = 0
+    activation: str | None = None
+    kind: ClassVar[str] = "conv2d"
+
+    def __post_init__(self) -> None:
+        where = "Conv2D"
+        object.__setattr__(self, "filters", check_int(self.filters, "filters", where, low=1))
+        object.__setattr__(self, "kernel_size", _pair(self.kernel_size, "kernel_size", where, 1))
+        object.__setattr__(self, "stride", check_int(self.stride, "stride", where, low=1))
+        object.__setattr__(self, "padding", check_int(self.padding, "padding", where, low=0))
+        _check_activation(self.activation, where)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        if len(in_shape) != 3:
+            fail("layers", "Conv2D", "an image input (C, H, W): start the layers with the "
+                 "input shape or a Reshape((C, H, W))", f"an input of shape {in_shape}")
+        H, W, _ = in_shape
+        (kh, kw), s, p = self.kernel_size, self.stride, self.padding
+        if H + 2 * p < kh or W + 2 * p < kw:
+            fail("kernel_size", "Conv2D", f"at most the padded image size "
+                 f"({H + 2 * p}, {W + 2 * p})", self.kernel_size)
+        return ((H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1, self.filters)
+
+    def weight_shape(self, in_shape: Shape) -> tuple[int, int]:
+        kh, kw = self.kernel_size
+        return (kh * kw * in_shape[2], self.filters)
+
+    def init_fans(self, in_shape: Shape) -> tuple[int, int]:
+        kh, kw = self.kernel_size
+        return (kh * kw * in_shape[2], kh * kw * self.filters)
+
+    def workspace(self, x_shape, out_shape, P, dtype):
+        lead, (H, W, C) = x_shape[:-3], x_shape[-3:]
+        p = self.padding
+        ws: dict[str, Any] = {"lead": lead}
+        if p:
+            ws["pad"] = np.zeros(lead + (H + 2 * p, W + 2 * p, C), dtype)
+        Ho, Wo, F = out_shape
+        kh, kw = self.kernel_size
+        ws["cols"] = np.empty(lead + (Ho, Wo, kh, kw, C), dtype)
+        M = x_shape[len(lead) - 1] * Ho * Wo  # samples x output pixels
+        ws["z"] = np.empty((P, M, F), dtype)
+        ws["ones"] = np.ones((1, M), dtype)
+        ws["M"], ws["K"] = M, kh * kw * C
+        return ws
+
+    def _patches(self, x: np.ndarray, ws: dict) -> np.ndarray:
+        """im2col: ``(..., n * Ho * Wo, kh * kw * C)`` patches of ``x`` (a copy in ``ws``)."""
+        p, s = self.padding, self.stride
+        if p:
+            xp = ws["pad"]
+            xp[..., p:-p, p:-p, :] = x
+        else:
+            xp = x
+        cols = ws["cols"]
+        Ho, Wo, kh, kw, C = cols.shape[-5:]
+        st = xp.strides
+        view = as_strided(xp, shape=cols.shape,
+                          strides=st[:-3] + (st[-3] * s, st[-2] * s, st[-3], st[-2], st[-1]),
+                          writeable=False)
+        np.copyto(cols, view)
+        return cols.reshape(ws["lead"][:-1] + (ws["M"], ws["K"]))
+
+    def linear(self, x, W, b, ws):
+        cols = self._patches(x, ws)
+        z = np.matmul(cols, W, out=ws["z"])
+        z += b
+        return z.reshape(z.shape[:1] + x.shape[-4:-3] + ws["cols"].shape[-5:-3] + (W.shape[2],))
+
+    def backward(self, delta, x, W, gW, gb, ws, need_input):
+        M, K = ws["M"], ws["K"]
+        P = delta.shape[0]
+        d = delta.reshape(P, M, delta.shape[-1])
+        cols = ws["cols"].reshape(ws["lead"][:-1] + (M, K))
+        if cols.ndim == 2:
+            np.matmul(cols.T, d, out=gW)
+        else:
+            np.matmul(cols.transpose(0, 2, 1), d, out=gW)
+        np.matmul(ws["ones"], d, out=gb)
+        if not need_input:
+            return None
+        dcols = np.matmul(d, W.transpose(0, 2, 1))  # (P, M, K)
+        Ho, Wo, kh, kw, C = ws["cols"].shape[-5:]
+        dcols = dcols.reshape((P, x.shape[-4], Ho, Wo, kh, kw, C))
+        p, s = self.padding, self.stride
+        H, Wd = x.shape[-3:-1]
+        dx = np.zeros((P, x.shape[-4], H + 2 * p, Wd + 2 * p, C), delta.dtype)
+        for i in range(kh):  # col2im: one whole-array add per kernel tap
+            for j in range(kw):
+                dx[:, :, i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s] += (
+                    dcols[:, :, :, :, i, j])
+        return dx[:, :, p : p + H, p : p + Wd] if p else dx
+
+
+@dataclass(frozen=True)
+class MaxPool2D(Layer):
+    """Max pooling over ``size x size`` windows moved by ``stride`` (default ``size``).
+
+    Windows that do not fit are dropped (no padding). The gradient of a window goes to its
+    first maximum in row-major window order, so ties get one subgradient, not several.
+    """
+
+    size: int = 2
+    stride: int | None = None
+    kind: ClassVar[str] = "maxpool2d"
+
+    def __post_init__(self) -> None:
+        where = "MaxPool2D"
+        object.__setattr__(self, "size", check_int(self.size, "size", where, low=1))
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.size)
+        object.__setattr__(self, "stride", check_int(self.stride, "stride", where, low=1))
+
+    @property
+    def activation(self) -> str:  # type: ignore[override]
+        return "identity"
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        if len(in_shape) != 3:
+            fail("layers", "MaxPool2D", "an image input (C, H, W)",
+                 f"an input of shape {in_shape}")
+        H, W, C = in_shape
+        if H < self.size or W < self.size:
+            fail("size", "MaxPool2D", f"at most the image size ({H}, {W})", self.size)
+        s = self.stride
+        return ((H - self.size) // s + 1, (W - self.size) // s + 1, C)
+
+    def workspace(self, x_shape, out_shape, P, dtype):
+        shape = x_shape[:-3] + out_shape
+        tap = np.int8 if self.size ** 2 < 128 else np.int32
+        return {"z": np.empty(shape, dtype), "idx": np.empty(shape, tap),
+                "gt": np.empty(shape, bool)}
+
+    def _taps(self, x: np.ndarray, Ho: int, Wo: int):
+        """The ``size * size`` strided views ``x[..., i::s, j::s, :]`` cut to ``(Ho, Wo)``."""
+        k, s = self.size, self.stride
+        for t in range(k * k):
+            i, j = divmod(t, k)
+            yield x[..., i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s, :]
+
+    def linear(self, x, W, b, ws):
+        z, idx, gt = ws["z"], ws["idx"], ws["gt"]
+        Ho, Wo = z.shape[-3:-1]
+        taps = self._taps(x, Ho, Wo)
+        np.copyto(z, next(taps))
+        idx.fill(0)
+        for t, tap in enumerate(taps, start=1):  # one whole-array maximum per window tap
+            np.greater(tap, z, out=gt)  # strictly: a tie keeps the earlier tap
+            np.copyto(idx, t, where=gt)
+            np.maximum(z, tap, out=z)
+        return z
+
+    def backward(self, delta, x, W, gW, gb, ws, need_input):
+        if not need_input:
+            return None
+        idx = ws["idx"]
+        k = self.size
+        Ho, Wo = idx.shape[-3:-1]
+        H, Wd, C = x.shape[-3:]
+        lead = delta.shape[:-3]
+        if self.stride == k and H == Ho * k and Wd == Wo * k:  # windows tile the image
+            dx = np.empty(lead + (H, Wd, C), delta.dtype)
+            blocks = dx.reshape(lead + (Ho, k, Wo, k, C))
+            for t in range(k * k):
+                i, j = divmod(t, k)
+                np.multiply(delta, idx == t, out=blocks[..., i, :, j, :])
+            return dx
+        dx = np.zeros(lead + (H, Wd, C), delta.dtype)
+        for t, dtap in enumerate(self._taps(dx, Ho, Wo)):  # overlapping or ragged windows
+            dtap += delta * (idx == t)
+        return dx
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    """Images ``(C, H, W)`` to flat rows of ``C * H * W`` in ``(C, H, W)`` order."""
+
+    kind: ClassVar[str] = "flatten"
+
+    @property
+    def activation(self) -> str:  # type: ignore[override]
+        return "identity"
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return (int(np.prod(in_shape)),)
+
+    def linear(self, x, W, b, ws):
+        if len(ws["in_shape"]) == 1:  # already flat
+            return x
+        return np.moveaxis(x, -1, -3).reshape(x.shape[:-3] + (-1,))  # (..., C, H, W) rows
+
+    def backward(self, delta, x, W, gW, gb, ws, need_input):
+        if not need_input or len(ws["in_shape"]) == 1:
+            return delta if need_input else None
+        H, Wd, C = ws["in_shape"]
+        d = delta.reshape(delta.shape[:-1] + (C, H, Wd))
+        return np.ascontiguousarray(np.moveaxis(d, -3, -1))
+
+
+@dataclass(frozen=True)
+class Reshape(Layer):
+    """Flat rows to images: ``shape`` is ``(C, H, W)`` (stored channels-last inside)."""
+
+    shape: tuple[int, ...]
+    kind: ClassVar[str] = "reshape"
+
+    def __post_init__(self) -> None:
+        where = "Reshape"
+        if not isinstance(self.shape, (list, tuple)) or len(self.shape) != 3:
+            fail("shape", where, "an image shape (C, H, W)", self.shape)
+        object.__setattr__(self, "shape",
+                           tuple(check_int(v, "shape", where, low=1) for v in self.shape))
+
+    @property
+    def activation(self) -> str:  # type: ignore[override]
+        return "identity"
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        C, H, W = self.shape
+        if int(np.prod(in_shape)) != C * H * W:
+            fail("shape", "Reshape", f"of {int(np.prod(in_shape))} values (the input's)",
+                 self.shape)
+        return (H, W, C)
+
+    def linear(self, x, W, b, ws):
+        C, H, Wd = self.shape
+        rows = Flatten.linear(self, x, W, b, ws)  # images already: their (C, H, W) rows
+        img = rows.reshape(rows.shape[:-1] + (C, H, Wd))
+        return np.ascontiguousarray(np.moveaxis(img, -3, -1))
+
+    def backward(self, delta, x, W, gW, gb, ws, need_input):
+        if not need_input:
+            return None
+        d = np.ascontiguousarray(np.moveaxis(delta, -1, -3))  # (..., C, H, W)
+        return Flatten.backward(self, d.reshape(d.shape[:-3] + (-1,)), x, W, gW, gb, ws, True)
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten, Reshape)
+}
+
+
+def layer_to_dict(layer: Layer) -> dict[str, Any]:
+    """JSON-able description of a layer (``{"type": ..., **fields}``)."""
+    return layer.to_dict()
+
+
+def layer_from_dict(spec: Any, where: str = "layers") -> Layer:
+    """A layer from a :class:`Layer` or a dict such as ``{"type": "conv2d", "filters": 8}``."""
+    if isinstance(spec, Layer):
+        return spec
+    if not isinstance(spec, dict) or "type" not in spec:
+        fail("layers", where, "layer objects or tables with a 'type' key "
+             f"(one of {sorted(LAYER_TYPES)})", spec, exc=TypeError)
+    kind = check_choice(str(spec["type"]).lower(), tuple(LAYER_TYPES), "type", where)
+    cls = LAYER_TYPES[kind]
+    given = {k: v for k, v in spec.items() if k != "type"}
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(given) - known)
+    if unknown:
+        fail("layers", where, f"keys of a '{kind}' layer among {sorted(known)}",
+             f"unknown key(s) {unknown}")
+    if kind == "reshape" and "shape" in given:
+        given["shape"] = tuple(given["shape"])
+    return cls(**given)
