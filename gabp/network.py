@@ -676,6 +676,8 @@ class Network:
 
     def predict(self, X: Any, *, member: int = 0) -> np.ndarray:
         """Outputs of network ``member``: shape ``(n, n_out)``."""
+        member = check_int(member, "member", "Network.predict", low=0,
+                           high=self.n_networks - 1)
         return self.forward(X)[member]
 
     def layer_outputs(self, X: Any, *, member: int = 0) -> list[np.ndarray]:

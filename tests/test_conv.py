@@ -264,3 +264,13 @@ def test_forward_keeps_the_shared_input_before_the_first_weights(rng):
     assert acts[1].shape == (3, 5, 5, 1)  # the Reshape of the shared rows: no P axis
     assert acts[2].shape == (2, 3, 3, 3, 3) and z.shape == (2, 3, 3)
     assert gabp.layers.Conv2D is Conv2D
+
+
+def test_auto_never_resolves_to_lm_or_br_for_a_conv_network():
+    from gabp import resolve_optimizer
+    from gabp.layers import Conv2D, Flatten
+    from gabp.network import Architecture
+
+    arch = Architecture.build([(1, 8, 8), Conv2D(4, 3), Flatten(), 1])
+    assert resolve_optimizer(arch, 200, "mse") in ("lbfgs", "adam")
+    assert resolve_optimizer(arch, 200, "mse", alpha=0.0, has_validation=True) != "br"

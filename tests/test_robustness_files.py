@@ -249,3 +249,15 @@ def test_memory_estimate_scales_with_population_and_baseline():
     for key in small:
         assert 5 < big[key] / small[key] < 11
     assert json.dumps(big)  # plain ints
+
+
+def test_network_predict_names_a_bad_member():
+    import pytest
+
+    from gabp import Network
+
+    net = Network((2, 3, 1), n_networks=2, seed=0)
+    with pytest.raises(ValueError, match="'member' parameter of Network.predict"):
+        net.predict([[0.0, 1.0]], member=5)
+    with pytest.raises(TypeError):
+        net.predict([[0.0, 1.0]], member="a")

@@ -109,8 +109,8 @@ def resolve_optimizer(
     per_net, per_sample = lm_bytes(arch, n_samples)
     lm_memory = n_networks * (per_net + min(n_samples, 256) * per_sample)
     q = arch.n_params
-    if (loss == "mse" and n_samples * q * q <= LM_MAX_WORK
-            and lm_memory <= LM_BUDGET_SHARE * memory_budget):
+    if (loss == "mse" and arch.is_dense and n_samples * q * q <= LM_MAX_WORK
+            and lm_memory <= LM_BUDGET_SHARE * memory_budget):  # LM/BR: dense networks only
         return "br" if has_validation and not np.any(l2) else "lm"
     if n_samples * q <= LBFGS_MAX_WORK:
         return "lbfgs"
