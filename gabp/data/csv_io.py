@@ -119,7 +119,8 @@ def _label_column(t: _Table, j: int) -> np.ndarray:
     return values
 
 
-def _time_column(cells: list[str]) -> np.ndarray:
+def time_cells(cells: list[str]) -> np.ndarray:
+    """A time column's cells as integers, floats or ISO ``datetime64`` (else the strings)."""
     if all(c.lstrip("+-").isdigit() for c in cells):
         return np.array([int(c) for c in cells], dtype=np.int64)
     try:
@@ -248,7 +249,7 @@ def load_csv(
     tnames = [header[j] for j in tcols]
     if task == "regression":
         return Dataset(X=X, y=Y, task=task, target_names=tnames, **base)
-    times = np.arange(len(rows)) if dcol is None else _time_column([r[dcol] for r in rows])
+    times = np.arange(len(rows)) if dcol is None else time_cells([r[dcol] for r in rows])
     series = Y[:, 0] if Y.shape[1] == 1 else Y
     win = make_windows(
         series, n_lags=n_lags, horizon=horizon, exog=X if X.shape[1] else None, index=times

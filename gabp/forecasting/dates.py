@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import fail
+from ..data.csv_io import time_cells
 
 __all__ = ["check_time_index", "future_index", "parse_times"]
 
@@ -34,16 +35,9 @@ def parse_times(values: Any, name: str, where: str) -> np.ndarray:
     if arr.dtype.kind == "O" and arr.size and all(hasattr(v, "year") for v in arr.ravel()):
         return arr.astype("datetime64[ns]")
     cells = [str(v).strip() for v in arr.ravel()]
-    if all(c.lstrip("+-").isdigit() for c in cells):
-        return np.array([int(c) for c in cells], dtype=np.int64)
-    try:
-        return np.array(cells, dtype=np.float64)
-    except ValueError:
-        pass
-    try:
-        return np.array(cells, dtype="datetime64")
-    except ValueError:
-        pass
+    parsed = time_cells(cells)  # integers, numbers or ISO dates, as a CSV time column
+    if parsed.dtype.kind in "iufM":
+        return parsed
     try:
         import pandas as pd
     except ImportError:
