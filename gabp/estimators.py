@@ -39,6 +39,7 @@ from .data.encoding import OneHotEncoder, as_labels
 from .data.scaling import StandardScaler
 from .data.splits import random_split, stratified_split
 from .evolution import MODES, BPConfig, GAConfig, evolve
+from .layers import Layer
 from .network import check_dtype
 from .optimizers import OPTIMIZERS
 
@@ -286,20 +287,49 @@ def _check_bool(value: Any, name: str, where: str) -> bool:
     return bool(value)
 
 
-def _check_hidden(value: Any, where: str) -> tuple[int, ...]:
+def _check_hidden(value: Any, where: str) -> tuple[Any, ...]:
+    """Hidden layers: unit counts, or layer units of :mod:`gabp.layers` (``Conv2D(8, 3)``,
+    ``MaxPool2D(2)``, ``Flatten()``, or their dict form) for image input."""
     name = "hidden_layer_sizes"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,)
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         fail(name, where, "an integer or a sequence of integers", value, exc=TypeError)
-    sizes = []
+    sizes: list[Any] = []
     for size in value:
+        if isinstance(size, (Layer, dict)):
+            sizes.append(size)
+            continue
         if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-            fail(name, where, "a sequence of integers", value, exc=TypeError)
+            fail(name, where, "a sequence of integers (or gabp.layers units)", value,
+                 exc=TypeError)
         if size < 1:
             fail(name, where, "a sequence of integers >= 1 (units per hidden layer)", value)
         sizes.append(int(size))
     return tuple(sizes)
+
+
+def _check_input_shape(value: Any, where: str) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)) \
+            or len(value) != 3:
+        fail("input_shape", where, "None or an image shape (channels, height, width)", value)
+    return tuple(check_int(v, "input_shape", where, low=1) for v in value)  # type: ignore
+
+
+def _image_rows(X: Any, input_shape: tuple[int, ...] | None, where: str
+                ) -> tuple[Any, tuple[int, ...] | None]:
+    """Images ``(n, C, H, W)`` as flat rows (C, H, W order), and the image shape in use."""
+    dims = getattr(X, "shape", None)  # arrays and frames; nothing is converted otherwise
+    if X is None or _is_sparse(X) or dims is None or len(dims) != 4:
+        return X, input_shape
+    raw = np.asarray(X)
+    shape = tuple(int(v) for v in raw.shape[1:])
+    if input_shape is not None and tuple(input_shape) != shape:
+        fail("X", where, f"images of shape (n, {', '.join(map(str, input_shape))}) "
+             "(input_shape)", raw)
+    return raw.reshape(raw.shape[0], -1), shape
 
 
 def _resolve_seed(random_state: Any, where: str) -> int:
@@ -381,6 +411,10 @@ default "auto"
         descent.
     alpha : float, default %(alpha)s
         L2 penalty on the weights (biases are not penalized).%(why)s
+    input_shape : (int, int, int) or None, default None
+        Image shape (channels, height, width) when ``hidden_layer_sizes`` holds layer units
+        of :mod:`gabp.layers` (``[Conv2D(8, 3), MaxPool2D(2), Flatten(), 32]``); not needed
+        when ``X`` is given as images ``(n, C, H, W)``.
     validation_fraction : float in [0, 1), default 0.1
         Part of the training data held out (seeded by ``random_state``) to compute the GA's
         fitness and to stop the final fine-tune early. With 0, the fitness is computed on
@@ -452,6 +486,9 @@ _ATTRS_DOC = """
     result_ : gabp.evolution.EvolutionResult
         Everything :func:`gabp.evolution.evolve` returned (hall of fame, baseline, ...).
     input_scaler_ : gabp.data.StandardScaler or None
+    input_shape_ : tuple of int or None
+        The image shape (channels, height, width) of an image network; ``predict`` then takes
+        images ``(n, C, H, W)`` or the same images as flat rows.
 """
 
 
@@ -470,6 +507,11 @@ COMMON_PARAMS: dict[str, Any] = {
     "mutation": "gaussian", "bounds": None, "dtype": "float64", "n_baseline": 0,
     "ensemble": 1, "n_jobs": None, "random_state": None, "verbose": 0,
 }
+
+
+#: Parameters of the estimators that take tabular or image input (not the forecaster):
+#: ``input_shape`` (channels, height, width) for networks with ``gabp.layers`` units.
+IMAGE_PARAMS: dict[str, Any] = {"input_shape": None}
 
 
 def keyword_init(params: dict[str, Any]) -> Callable[..., None]:
@@ -608,7 +650,18 @@ class _GABPBase(_BaseEstimator):
         where = type(self).__name__
         settings = self._validate_params(where)
         _check_y_given(y, where)
+        shape = _check_input_shape(getattr(self, "input_shape", None), where)
+        X, shape = _image_rows(X, shape, where)
         X = _check_X(X, where)
+        hidden = settings["hidden"]
+        if any(not isinstance(h, int) for h in hidden):  # layer units: an image network
+            if shape is None:
+                fail("input_shape", where, "set (channels, height, width), or X given as "
+                     "images of shape (n, C, H, W), when hidden_layer_sizes holds layers",
+                     None)
+            if int(np.prod(shape)) != X.shape[1]:
+                fail("input_shape", where, f"of {X.shape[1]} values (X's columns)", shape)
+            hidden = ({"type": "reshape", "shape": list(shape)}, *hidden)
         Y, output_activation, loss, labels, attrs = self._prepare_targets(y, where)
         if X.shape[0] != Y.shape[0]:
             raise ValueError(
@@ -635,7 +688,7 @@ class _GABPBase(_BaseEstimator):
             fitness_on = "train"
         result = evolve(
             *data,
-            hidden_layer_sizes=settings["hidden"],
+            hidden_layer_sizes=hidden,
             hidden_activation=self.activation,
             output_activation=output_activation,
             loss=loss,
@@ -655,6 +708,7 @@ class _GABPBase(_BaseEstimator):
         for name, value in {**attrs, **target_attrs}.items():
             setattr(self, name, value)
         self.n_features_in_ = int(X.shape[1])
+        self.input_shape_ = shape
         self.input_scaler_ = input_scaler
         self.network_ = net
         self.coefs_ = [np.array(W[0]) for W, _ in net.layers]
@@ -680,6 +734,7 @@ class _GABPBase(_BaseEstimator):
         """Network outputs of shape (n, n_out) for validated, scaled ``X``."""
         self._check_is_fitted()
         where = f"{type(self).__name__}.{method}"
+        X, _ = _image_rows(X, getattr(self, "input_shape_", None), where)
         X = _check_X(X, where, self.n_features_in_)
         if self.input_scaler_ is not None:
             X = self.input_scaler_.transform(X)
@@ -724,7 +779,7 @@ class GABPRegressor(_GABPBase):
     _estimator_type = "regressor"
     _fitness_choices = REGRESSION_FITNESS
 
-    __init__ = keyword_init({**COMMON_PARAMS, "scale_targets": True})
+    __init__ = keyword_init({**COMMON_PARAMS, **IMAGE_PARAMS, "scale_targets": True})
 
     def _validate_params(self, where: str) -> dict[str, Any]:
         settings = super()._validate_params(where)
@@ -824,7 +879,8 @@ class GABPClassifier(_GABPBase):
     _estimator_type = "classifier"
     _fitness_choices = CLASSIFICATION_FITNESS
 
-    __init__ = keyword_init({**COMMON_PARAMS, "hidden_layer_sizes": (64,), "activation": "relu",
+    __init__ = keyword_init({**COMMON_PARAMS, **IMAGE_PARAMS, "hidden_layer_sizes": (64,),
+                             "activation": "relu",
                              "alpha": 1e-3})
 
     def _prepare_targets(self, y: Any, where: str):

@@ -274,3 +274,30 @@ def test_auto_never_resolves_to_lm_or_br_for_a_conv_network():
     arch = Architecture.build([(1, 8, 8), Conv2D(4, 3), Flatten(), 1])
     assert resolve_optimizer(arch, 200, "mse") in ("lbfgs", "adam")
     assert resolve_optimizer(arch, 200, "mse", alpha=0.0, has_validation=True) != "br"
+
+
+def test_estimators_take_layer_units_and_images():
+    import pickle
+
+    from gabp import GABPClassifier
+    from gabp.data import load_digits
+    from gabp.layers import Conv2D, Flatten, MaxPool2D
+
+    ds = load_digits(as_images=True)
+    X, y = np.asarray(ds.X)[:600], np.asarray(ds.y)[:600]
+    clf = GABPClassifier(hidden_layer_sizes=[Conv2D(4, 3, activation="relu"), MaxPool2D(2),
+                                             Flatten()],
+                         mode="bp", optimizer="adam", learning_rate=0.01, max_epochs=40,
+                         population_size=4, n_generations=1, random_state=0)
+    clf.fit(X[:450], y[:450])
+    assert clf.input_shape_ == (1, 8, 8)
+    assert [type(u).__name__ for u in clf.network_.arch.layers][:2] == ["Reshape", "Conv2D"]
+    flat = X[450:].reshape(150, -1)
+    np.testing.assert_array_equal(clf.predict(X[450:]), clf.predict(flat))
+    assert clf.score(X[450:], y[450:]) > 0.8  # chance is 0.1
+    assert pickle.loads(pickle.dumps(clf)).score(flat, y[450:]) == clf.score(flat, y[450:])
+    with pytest.raises(ValueError, match="'input_shape' parameter"):
+        GABPClassifier(hidden_layer_sizes=[Conv2D(4, 3), Flatten()]).fit(flat, y[:150])
+    with pytest.raises(ValueError, match="'X' parameter"):
+        GABPClassifier(hidden_layer_sizes=[Conv2D(4, 3), Flatten()], input_shape=(1, 4, 4)
+                       ).fit(X[:100], y[:100])

@@ -569,7 +569,9 @@ def test_signatures_match_the_one_parameter_table():
               # L2 strength screened on it (see GABPForecaster)
               "alpha": "auto", "validation_fraction": 0.2}
     classifier = {"hidden_layer_sizes": (64,), "activation": "relu", "alpha": 1e-3}
-    extras = {GABPRegressor: {"scale_targets": True}, GABPClassifier: classifier,
+    image = {"input_shape": None}  # not the forecaster's
+    extras = {GABPRegressor: {"scale_targets": True, **image},
+              GABPClassifier: {**classifier, **image},
               GABPForecaster: {"scale_targets": True, **series}}
     for cls, own in extras.items():
         sig = inspect.signature(cls.__init__).parameters
