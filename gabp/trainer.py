@@ -342,28 +342,11 @@ def train(
     if max_sample_passes is not None:
         max_sample_passes = check_float(max_sample_passes, "max_sample_passes", where, low=0.0,
                                         low_open=True)
-    X = check_inputs(arch, X, "X", where)
-    Y = as_targets(Y, arch.n_outputs, "Y", where)
-    check_same_length(X, Y, ("X", "Y"), where)
-    has_val = X_val is not None or Y_val is not None
-    if has_val:
-        if X_val is None or Y_val is None:
-            fail("X_val", where, "given together with Y_val", X_val)
-        X_val = check_inputs(arch, X_val, "X_val", where)
-        Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where)
-        check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
+    X, Y, X_val, Y_val = _check_data(arch, X, Y, X_val, Y_val, where)
+    has_val = X_val is not None
     l2 = _per_network(alpha, P, "alpha", low=0.0, low_open=False)
-    name = optimizer
-    if optimizer == "auto":
-        name = resolve_optimizer(arch, X.shape[0], loss, P, memory_budget=memory_budget,
-                                 alpha=float(np.max(l2)), has_validation=has_val and early_stopping)
-        if name in ("lm", "br") and not arch.is_dense:  # LM/BR have dense Jacobians only
-            name = "lbfgs" if X.shape[0] * arch.n_params <= LBFGS_MAX_WORK else "adam"
-    if name in ("lm", "br") and not arch.is_dense:
-        fail("optimizer", where, "a first-order method or 'lbfgs' for a network with "
-             "convolution or pooling layers", optimizer,
-             hint="Levenberg-Marquardt and Bayesian regularization need dense layers; use "
-             "optimizer='adam' (or 'lbfgs').")
+    name = _choose_solver(optimizer, arch, X.shape[0], loss, P, l2, memory_budget,
+                          has_val and early_stopping, where)
     settings = solver_settings(name, solver_options, where)
     # the solvers compute in float64 whatever the parameters' dtype; mini-batch steps in it
     dtype = np.dtype(np.float64) if name in SECOND_ORDER else net.params.dtype
@@ -374,10 +357,8 @@ def train(
     lr = _per_network(learning_rate, P, "learning_rate", low=0.0, low_open=True)
     mu = _per_network(momentum, P, "momentum", low=0.0, low_open=False)
     epochs = check_int(epochs, "epochs", where, low=1)
-    n = X.shape[0]
-    if batch_size is None:
-        batch_size = n
-    batch_size = min(check_int(batch_size, "batch_size", where, low=1), n)
+    batch_size = min(check_int(X.shape[0] if batch_size is None else batch_size, "batch_size",
+                               where, low=1), X.shape[0])
     patience = check_int(patience, "patience", where, low=1)
     min_delta = check_float(min_delta, "min_delta", where, low=0.0)
     if name in ("lm", "br") and loss != "mse":
@@ -393,41 +374,16 @@ def train(
         shuffle=shuffle, rng=np.random.default_rng(seed))
     params = stepper.params  # the working array (a float64 copy for float32 + solvers)
     progress = Progress.start(P)
-    stopped_epoch = np.full(P, -1)
-    keep_best = restore_best or early_stopping
-    best = np.full(P, np.inf)
-    best_epoch = np.full(P, -1)
-    best_params = start_params = None
-    wait = np.zeros(P, dtype=np.int64)
-    train_hist: list[np.ndarray] = []
-    val_hist: list[np.ndarray] = []
-    gamma_hist: list[np.ndarray] = []
 
     def val_loss() -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             vl = evaluate_loss(arch, params, X_val, Y_val, loss=loss)
         return np.where(np.isfinite(vl), vl, np.inf)
 
-    if keep_best:  # "epoch -1": the starting weights are a candidate
-        start_params = params.copy()
-        best_params = params.copy()
-        best = val_loss() if has_val else stepper.objective()
-
-    def history() -> History:
-        return History(
-            train_loss=np.array(train_hist).reshape(-1, P),
-            val_loss=np.array(val_hist).reshape(-1, P) if has_val else None,
-            best_epoch=best_epoch.copy(),
-            best_loss=np.where(progress.diverged, np.inf, best),
-            diverged=progress.diverged.copy(),
-            n_steps=progress.n_steps.copy(),
-            stopped_epoch=stopped_epoch.copy(),
-            sample_passes=progress.passes.copy(),
-            gamma=np.array(gamma_hist).reshape(-1, P) if stepper.gamma is not None else None,
-            stop_reason=list(progress.reasons),
-            resolved_optimizer=name,
-        )
-
+    track = _Tracker(P, name, keep_best=restore_best or early_stopping, has_val=has_val,
+                     with_gamma=stepper.gamma is not None)
+    if track.keep_best:  # "epoch -1": the starting weights are a candidate
+        track.start(params, val_loss() if has_val else stepper.objective())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(epochs):
             epoch_train = stepper.iterate(progress, epoch, max_sample_passes)
@@ -435,26 +391,13 @@ def train(
             if bad.any():
                 progress.diverge(bad, epoch)
             epoch_train = np.where(progress.diverged, np.inf, epoch_train)
-            train_hist.append(epoch_train)
-            if stepper.gamma is not None:
-                gamma_hist.append(stepper.gamma.copy())
+            vl = None
             if has_val:
                 vl = val_loss()
                 progress.diverge(~np.isfinite(vl), epoch)
-                val_hist.append(vl)
-                monitor = vl
-            else:
-                monitor = epoch_train
-            improved = (monitor < best - min_delta) & ~progress.diverged
-            best = np.where(improved, monitor, best)
-            best_epoch[improved] = epoch
-            if keep_best:
-                best_params[improved] = params[improved]
-            wait = np.where(improved, 0, wait + 1)
+            track.record(epoch, epoch_train, vl, stepper.gamma, params, progress, min_delta)
             if early_stopping:
-                newly_stopped = progress.active & (wait >= patience)
-                stopped_epoch[newly_stopped] = epoch
-                progress.stop(newly_stopped, "early_stopping")
+                track.stop_early(epoch, progress, patience)
             if max_sample_passes is not None:
                 # mini-batch steps never overshoot the budget (a step that would is not
                 # taken); a full-batch solver's iteration is indivisible and may end past it
@@ -462,20 +405,121 @@ def train(
                 spent = (progress.passes + cheapest > max_sample_passes if cheapest
                          else progress.passes >= max_sample_passes)
                 progress.stop(spent, "budget")
-            if callback is not None and callback(epoch, history()):
+            if callback is not None and callback(epoch, track.history(progress)):
                 progress.stop(progress.active, "callback")
                 break
             if not progress.active.any():
                 break
     progress.stop(progress.active, "max_epochs")
-
-    if keep_best:
-        params[...] = best_params
-        if not has_val:  # the monitored training loss of the returned weights, exactly
-            kept, start = stepper.objective(params), stepper.objective(start_params)
-            worse = ~(kept <= start) & np.isfinite(start)
-            params[worse] = start_params[worse]
-            best_epoch[worse] = -1
-            best = np.where(worse, start, kept)
+    if track.keep_best:
+        track.restore(params, stepper)
     stepper.finish()
-    return history()
+    return track.history(progress)
+
+
+def _check_data(arch: Architecture, X: Any, Y: Any, X_val: Any, Y_val: Any, where: str):
+    """Validated training (and validation) inputs and targets."""
+    X = check_inputs(arch, X, "X", where)
+    Y = as_targets(Y, arch.n_outputs, "Y", where)
+    check_same_length(X, Y, ("X", "Y"), where)
+    if X_val is None and Y_val is None:
+        return X, Y, None, None
+    if X_val is None or Y_val is None:
+        fail("X_val", where, "given together with Y_val", X_val)
+    X_val = check_inputs(arch, X_val, "X_val", where)
+    Y_val = as_targets(Y_val, arch.n_outputs, "Y_val", where)
+    check_same_length(X_val, Y_val, ("X_val", "Y_val"), where)
+    return X, Y, X_val, Y_val
+
+
+def _choose_solver(optimizer: str, arch: Architecture, n: int, loss: str, P: int,
+                   l2: np.ndarray, memory_budget: float, validation_stops: bool,
+                   where: str) -> str:
+    """The method to run: ``optimizer``, or what ``"auto"`` resolves to for this network."""
+    name = optimizer
+    if optimizer == "auto":
+        name = resolve_optimizer(arch, n, loss, P, memory_budget=memory_budget,
+                                 alpha=float(np.max(l2)), has_validation=validation_stops)
+        if name in ("lm", "br") and not arch.is_dense:  # LM/BR have dense Jacobians only
+            name = "lbfgs" if n * arch.n_params <= LBFGS_MAX_WORK else "adam"
+    if name in ("lm", "br") and not arch.is_dense:
+        fail("optimizer", where, "a first-order method or 'lbfgs' for a network with "
+             "convolution or pooling layers", optimizer,
+             hint="Levenberg-Marquardt and Bayesian regularization need dense layers; use "
+             "optimizer='adam' (or 'lbfgs').")
+    return name
+
+
+class _Tracker:
+    """The per-epoch record of one :func:`train` call: curves, best epoch, kept weights."""
+
+    def __init__(self, P: int, name: str, *, keep_best: bool, has_val: bool,
+                 with_gamma: bool) -> None:
+        self.P, self.name, self.keep_best, self.has_val = P, name, keep_best, has_val
+        self.with_gamma = with_gamma
+        self.best = np.full(P, np.inf)
+        self.best_epoch = np.full(P, -1)
+        self.stopped_epoch = np.full(P, -1)
+        self.wait = np.zeros(P, dtype=np.int64)
+        self.best_params: np.ndarray | None = None
+        self.start_params: np.ndarray | None = None
+        self.train_hist: list[np.ndarray] = []
+        self.val_hist: list[np.ndarray] = []
+        self.gamma_hist: list[np.ndarray] = []
+
+    def start(self, params: np.ndarray, loss: np.ndarray) -> None:
+        """The starting weights as epoch -1, with their monitored loss."""
+        self.start_params, self.best_params = params.copy(), params.copy()
+        self.best = loss
+
+    def record(self, epoch: int, train_loss: np.ndarray, val_loss: np.ndarray | None,
+               gamma: np.ndarray | None, params: np.ndarray, progress: Progress,
+               min_delta: float) -> None:
+        """Append one epoch's curves and keep the weights of the networks that improved."""
+        self.train_hist.append(train_loss)
+        if self.with_gamma:
+            self.gamma_hist.append(gamma.copy())
+        if val_loss is not None:
+            self.val_hist.append(val_loss)
+        monitor = train_loss if val_loss is None else val_loss
+        improved = (monitor < self.best - min_delta) & ~progress.diverged
+        self.best = np.where(improved, monitor, self.best)
+        self.best_epoch[improved] = epoch
+        if self.keep_best:
+            self.best_params[improved] = params[improved]
+        self.wait = np.where(improved, 0, self.wait + 1)
+
+    def stop_early(self, epoch: int, progress: Progress, patience: int) -> None:
+        """Freeze the active networks that have not improved for ``patience`` epochs."""
+        newly = progress.active & (self.wait >= patience)
+        self.stopped_epoch[newly] = epoch
+        progress.stop(newly, "early_stopping")
+
+    def restore(self, params: np.ndarray, stepper: Any) -> None:
+        """Put back the best weights; without validation data, check the training objective
+        of the returned weights exactly against the start's (mini-batch means are not it)."""
+        params[...] = self.best_params
+        if self.has_val:
+            return
+        kept, start = stepper.objective(params), stepper.objective(self.start_params)
+        worse = ~(kept <= start) & np.isfinite(start)
+        params[worse] = self.start_params[worse]
+        self.best_epoch[worse] = -1
+        self.best = np.where(worse, start, kept)
+
+    def history(self, progress: Progress) -> History:
+        """The :class:`History` so far."""
+        P = self.P
+        return History(
+            train_loss=np.array(self.train_hist).reshape(-1, P),
+            val_loss=np.array(self.val_hist).reshape(-1, P) if self.has_val else None,
+            best_epoch=self.best_epoch.copy(),
+            best_loss=np.where(progress.diverged, np.inf, self.best),
+            diverged=progress.diverged.copy(),
+            n_steps=progress.n_steps.copy(),
+            stopped_epoch=self.stopped_epoch.copy(),
+            sample_passes=progress.passes.copy(),
+            gamma=np.array(self.gamma_hist).reshape(-1, P) if self.with_gamma else None,
+            stop_reason=list(progress.reasons),
+            resolved_optimizer=self.name,
+        )
