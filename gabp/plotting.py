@@ -102,15 +102,19 @@ def new_axes(figsize: tuple[float, float] = (6.0, 4.0), *, dpi: float = 100) -> 
         ``ax.figure`` is a :class:`matplotlib.figure.Figure` not registered with pyplot;
         it is freed as soon as it is no longer referenced.
     """
+    return _figure(figsize, dpi, "new_axes").add_subplot()
+
+
+def _figure(figsize: Any, dpi: float, where: str) -> Figure:
     if (
         not isinstance(figsize, Sequence)
         or len(figsize) != 2
         or not all(isinstance(v, (int, float)) and v > 0 for v in figsize)
     ):
-        fail("figsize", "new_axes", "a pair of positive numbers (width, height)", figsize)
+        fail("figsize", where, "a pair of positive numbers (width, height)", figsize)
     fig = Figure(figsize=tuple(float(v) for v in figsize), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
-    return fig.add_subplot()
+    return fig
 
 
 def _axes(ax: Any, where: str) -> Axes:
@@ -133,9 +137,7 @@ def new_figure(figsize: tuple[float, float] = (6.0, 4.0), *, dpi: float = 100) -
     -------
     matplotlib.figure.Figure
     """
-    fig = new_axes(figsize, dpi=dpi).figure
-    fig.delaxes(fig.axes[0])
-    return fig
+    return _figure(figsize, dpi, "new_figure")
 
 
 def _root_figure(obj: Any, where: str) -> Figure:
