@@ -491,11 +491,11 @@ def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, sett
     the fine-tune then starts from weights whose fitness is the GA's best, never worse.
     Returns the starting weights and the sample-passes this cost.
     """
+    if settings["mode"] not in ("baldwinian", "lamarckian"):
+        return genomes, 0.0
     X, Y, X_fit, Y_fit = data
     errs = fitness_errors(arch, genomes, X_fit, Y_fit, metric=settings["fitness"],
                           loss=settings["loss"])
-    if settings["mode"] not in ("baldwinian", "lamarckian"):
-        return genomes, 0.0
     scored = score_genomes(arch.to_dict(), genomes, X, Y, X_fit, Y_fit, settings,
                            int_seed(entropy, _BP, best_gen))
     better = scored.errors < errs
