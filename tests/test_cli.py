@@ -1,10 +1,9 @@
 """The gabp command line, end to end in subprocesses."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+from helpers import gabp
 
 TINY = """
 name = "cli"
@@ -25,13 +24,6 @@ n_baseline = 2
 """
 
 
-def gabp(*args, cwd):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # this checkout's gabp, not whichever one is installed
-    env = dict(os.environ, MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "gabp", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,10 @@ parts of a run folder."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import gabp
 
 CONFIG = """
 name = "co2"
@@ -53,13 +51,6 @@ def _co2(n):
         0, 0.3, n)
 
 
-def gabp(*args, cwd):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    # this checkout's gabp, not whichever one is installed
-    env = dict(os.environ, MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "gabp", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
