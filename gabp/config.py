@@ -59,7 +59,7 @@ from ._validation import check_float, check_int
 from .evolution.config import GAConfig
 from .evolution.problem import FITNESS_METRICS, MODES, BPConfig
 from .network import Architecture
-from .solvers.memory import lm_bytes, plan_lm
+from .solvers.memory import DEFAULT_MEMORY_BUDGET, lm_bytes, plan_lm
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -548,12 +548,11 @@ def training_bytes(bp: BPConfig, n_networks: int, arch: Architecture, n_rows: in
         need = n_networks * item * (arch.n_params * (3 + state) + 3 * batch * units)
         if name in ("lm", "br"):
             per_net, per_sample = lm_bytes(arch, n_rows)
-            need += min(_LM_BUDGET, n_networks * (per_net + n_rows * per_sample))
+            need += min(DEFAULT_MEMORY_BUDGET, n_networks * (per_net + n_rows * per_sample))
         peak = max(peak, need)
     return peak
 
 
-_LM_BUDGET = 256e6  # train()'s default memory_budget
 
 
 def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_train: int,
@@ -582,7 +581,8 @@ def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_tra
     ga, bp = ga_config(cfg), bp_config(cfg)
     if bp.optimizer in ("lm", "br"):  # refuse a network whose normal equations cannot fit
         try:
-            plan_lm(arch, n_train, 1, _LM_BUDGET, optimizer=bp.optimizer, where="[bp]")
+            plan_lm(arch, n_train, 1, DEFAULT_MEMORY_BUDGET, optimizer=bp.optimizer,
+                    where="[bp]")
         except ValueError as exc:
             raise ValueError(f"The 'optimizer' parameter of [bp]: {exc}") from None
     units = sum(arch.layer_sizes)

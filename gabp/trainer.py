@@ -37,7 +37,7 @@ from .solvers.auto import LBFGS_MAX_WORK, resolve_optimizer
 from .solvers.base import Progress, training_objective
 from .solvers.lbfgs import LBFGS
 from .solvers.levenberg import LevenbergMarquardt
-from .solvers.memory import plan_lm
+from .solvers.memory import DEFAULT_MEMORY_BUDGET, plan_lm
 from .solvers.options import solver_settings
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ def train(
     seed: np.random.Generator | int | None = None,
     callback: Callable[[int, History], bool] | None = None,
     solver_options: Mapping[str, Any] | None = None,
-    memory_budget: float = 256e6,
+    memory_budget: float = DEFAULT_MEMORY_BUDGET,
     max_sample_passes: float | None = None,
 ) -> History:
     """Train every network of ``net``, in place.

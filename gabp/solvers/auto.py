@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import check_choice, check_float, check_int, fail
 from ..losses import LOSSES
 from ..network import Architecture
-from .memory import lm_bytes
+from .memory import DEFAULT_MEMORY_BUDGET, lm_bytes
 
 #: LM is chosen while one iteration's ``JᵀJ`` costs at most this many multiply-adds per
 #: network (``n_samples * n_params²``; about 40 ms at the ~25 GFLOP/s measured here) ...
@@ -25,7 +25,7 @@ def resolve_optimizer(
     loss: str,
     n_networks: int = 1,
     *,
-    memory_budget: float = 256e6,
+    memory_budget: float = DEFAULT_MEMORY_BUDGET,
     alpha: float | np.ndarray = 0.0,
     has_validation: bool = False,
 ) -> str:

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from .._validation import fail
 from ..network import Architecture
 
+#: ``memory_budget`` of :func:`gabp.train` (and of the "auto" rule) unless given: bytes the
+#: Levenberg-Marquardt normal equations and Jacobian chunks may use at once.
+DEFAULT_MEMORY_BUDGET = 256e6
 _BYTES = 8  # float64
 _SQUARE_ARRAYS = 5  # JᵀJ, damped copy, Cholesky factor, matmul result, solve workspace
 _MIN_SAMPLES = 16  # smallest sample chunk worth a Python-level iteration
