@@ -139,7 +139,7 @@ def _old_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _kernel_row(name: str, sizes: tuple[int, ...], n: int, P: int, repeats: int,
                 rng: np.random.Generator) -> dict[str, Any]:
-    from gabp._threads import solver_threads
+    from gabp._threads import one_blas_thread
 
     net = Network(sizes, hidden_activation="tanh", n_networks=P, seed=0)
     arch, w = net.arch, net.params
@@ -147,7 +147,7 @@ def _kernel_row(name: str, sizes: tuple[int, ...], n: int, P: int, repeats: int,
     q, k = arch.n_params, arch.n_outputs
     pairs = [a * b for a, b in zip(arch.layer_sizes[:-1], arch.layer_sizes[1:], strict=True)]
     f_jac = P * n * k * (sum(pairs) + 2 * sum(pairs[1:]))
-    with solver_threads(q):  # as inside train()
+    with one_blas_thread():  # as inside train()
         J = _jacobian_rows(arch, w, X)[1]
         A = np.matmul(J.transpose(0, 2, 1), J) + 1e-3 * np.eye(q)
         L = np.linalg.cholesky(A)

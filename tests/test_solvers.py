@@ -372,7 +372,7 @@ def test_solve_damped_uses_the_cholesky_factor_and_refuses_indefinite_systems(rn
         np.testing.assert_array_equal(solve_damped(A[i : i + 1], b[i : i + 1])[0][0], x[i])
 
 
-def test_solver_threads_are_limited_during_a_call_and_restored():
+def test_blas_threads_are_limited_during_a_call_and_restored():
     from threadpoolctl import threadpool_info
 
     from gabp import _threads
@@ -381,12 +381,15 @@ def test_solver_threads_are_limited_during_a_call_and_restored():
         return [p["num_threads"] for p in info if p["user_api"] == "blas"]
 
     before = blas_threads(threadpool_info())
-    with _threads.solver_threads(61):  # the BLAS libraries loaded when gabp first needed them
+    with _threads.one_blas_thread():  # the BLAS libraries loaded when gabp first needed them
         inside = blas_threads(_threads._controller.info())
         assert inside and all(t == 1 for t in inside)
     assert blas_threads(threadpool_info()) == before
-    with _threads.solver_threads(_threads.SINGLE_THREAD_MAX_PARAMS + 1):
-        assert blas_threads(threadpool_info()) == before
+    seen = []  # train (every solver) runs on one thread, and restores the setting after
+    train(Network((2, 3, 1), seed=0), np.zeros((8, 2)), np.zeros(8), optimizer="lm", epochs=2,
+          callback=lambda e, h: seen.append(blas_threads(threadpool_info())) and False)
+    assert seen and all(all(t == 1 for t in threads) for threads in seen)
+    assert blas_threads(threadpool_info()) == before
 
 
 # -------------------------------------------------------------------------------- epoch -1

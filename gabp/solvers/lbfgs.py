@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import solver_threads
 from ..network import Architecture, loss_and_grad
 from .base import Progress, training_objective
 
@@ -67,8 +66,7 @@ class LBFGS:
         self._counted = False  # the first evaluation is charged on the first iteration
 
     def _evaluate(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-                solver_threads(self.arch.n_params):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             f, g = loss_and_grad(self.arch, w, self.X, self.Y, loss=self.loss,
                                  alpha=self.alpha[rows] if np.any(self.alpha) else 0.0)
         ok = np.isfinite(f) & np.isfinite(g).all(axis=1)

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import solver_threads
 from ..network import Architecture, forward
 from .base import Progress
 from .jacobian import normal_equations
@@ -188,8 +187,7 @@ class LevenbergMarquardt:
         self.gamma = np.full(P, float(arch.n_params)) if bayesian else None
         # BR starts from a = 0, beta = 1: F = SSE until the first estimate of gamma
         self.a, self.beta = (np.zeros(P) if bayesian else np.ones(P)), np.ones(P)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-                solver_threads(arch.n_params):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             self.F = self._penalized(np.arange(P), self.params, self._sse_chunked(self.params))
 
     # -- objective pieces -------------------------------------------------------------------
@@ -228,7 +226,7 @@ class LevenbergMarquardt:
         if params is None:
             return self._report(rows, self.F)
         w = np.asarray(params, dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"), solver_threads(self.arch.n_params):
+        with np.errstate(over="ignore", invalid="ignore"):
             return self._report(rows, self._penalized(rows, w, self._sse_chunked(w)))
 
     # -- one iteration ----------------------------------------------------------------------
@@ -240,8 +238,7 @@ class LevenbergMarquardt:
         freezes a network once its sample-passes reach the budget.
         """
         idx = np.flatnonzero(progress.active)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-                solver_threads(self.arch.n_params):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for start in range(0, idx.size, self.plan.net_chunk):
                 self._iterate_rows(idx[start : start + self.plan.net_chunk], progress, epoch)
         return self.objective()
