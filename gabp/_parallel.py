@@ -1,0 +1,195 @@
+"""Scoring a population on worker processes when, and only when, it pays.
+
+Three pieces, used by the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer`):
+
+- :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks
+  whose sizes differ by at most one (every individual of a generation costs the same: one
+  BP run of ``bp_epochs`` epochs on the same data, or one forward pass).
+- :class:`PoolCostModel`: chooses, generation by generation, between scoring in-process and
+  sharing the generation with the pool, from measured costs: the in-process seconds per
+  individual (timed on every generation, since the parent always scores a share), the pool's
+  per-call overhead and per-byte cost (two no-op probes before the first pool generation)
+  and the pool's seconds per individual once a generation ran there. Starting worker
+  processes is a one-off cost that is paid only if the saving over the remaining
+  generations covers it.
+- Data residency: the run's arrays are passed to every task as the *same* objects, so
+  joblib's memmapping (loky and multiprocessing backends; arrays above ``max_nbytes``, 1 MB
+  by default) writes each of them once per ``with Parallel(...)`` block and every later task
+  carries a file reference; smaller arrays are pickled with the task (about 1 ms per MB,
+  counted by the cost model's per-byte term). The Dask backend scatters large arguments
+  itself.
+
+The parent process scores one share of a pool generation itself while the workers score the
+others: with ``n`` workers the generation is cut into ``n`` chunks and ``n - 1`` are sent,
+which leaves no core idle on an ``n``-core machine and halves what crosses process
+boundaries at ``n = 2``. Chunking never changes a score, so none of these choices changes a
+result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+
+logger = logging.getLogger(__name__)
+
+#: Seconds to start worker processes that import gabp, used until one start was measured in
+#: this process (measured: 1.9 s for two loky workers at load 2.7 on the 2-core machine).
+START_PRIOR = 2.0
+#: Seconds per pool task and per byte shipped, used until the probe measured them (measured
+#: here: 4-10 ms per round trip with warm loky workers, pickling about 1 ns per byte).
+PER_CALL_PRIOR = 4e-3
+PER_BYTE_PRIOR = 1e-9
+#: A worker pool used within this many seconds is assumed warm (loky's idle timeout is 300 s).
+WARM_SECONDS = 240.0
+#: The pool must beat in-process scoring by this fraction of the in-process time.
+MARGIN = 0.05
+
+#: joblib's default memmapping threshold: larger arrays cross as file references.
+MAX_NBYTES = 1e6
+
+_measured_start: list[float] = []  # start costs measured in this process
+_last_used: dict[int, float] = {}  # workers -> time.monotonic() of the last pool call
+
+
+def balanced_chunks(k: int, n: int) -> list[np.ndarray]:
+    """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of sizes differing by <= 1."""
+    return [c for c in np.array_split(np.arange(k), max(1, min(n, k))) if len(c)]
+
+
+def _echo(payload: np.ndarray | None) -> np.ndarray | None:
+    """A no-op task: returns its payload (probes the pool's round trip)."""
+    return payload
+
+
+class PoolCostModel:
+    """In-process or pool, per generation, from measured costs.
+
+    Parameters
+    ----------
+    n_workers : int
+        Workers of the pool (``joblib.effective_n_jobs``); the generation is shared by the
+        parent and ``n_workers - 1`` tasks.
+    n_generations : int or None
+        Generations the run will score (after the first); bounds the saving that must pay
+        for starting the workers. ``None``: unknown (the start must pay within one).
+    min_seconds : float
+        Generations predicted to take less than this in-process never use the pool.
+
+    Notes
+    -----
+    With ``k`` individuals, ``c`` the in-process seconds per individual (last in-process
+    generation), ``a`` the seconds per pool task and ``b`` per byte shipped (probed), the
+    predictions are ``local = c k`` and, before any pool generation,
+    ``pool = c k / n + a (n - 1) + b bytes``; after one, its measured wall time ``T`` for
+    ``k0`` individuals is scaled: ``pool = a (n - 1) + (T - a (n - 1)) k / k0``. The pool is
+    used when ``pool < (1 - MARGIN) local`` and, while the pool is not started or probed, when
+    ``(local - pool) * remaining generations`` exceeds that cost. Each mode's
+    measurement is refreshed whenever it runs, so a pool that stops paying (a busier
+    machine) hands the generations back.
+    """
+
+    def __init__(self, n_workers: int, *, n_generations: int | None = None,
+                 min_seconds: float = 0.0) -> None:
+        self.n = max(1, int(n_workers))
+        self.n_generations = n_generations
+        self.min_seconds = float(min_seconds)
+        self.local_per_item: float | None = None
+        self.pool_seconds: float | None = None
+        self.pool_items = 0
+        self.per_call: float | None = None
+        self.per_byte: float | None = None
+        self.decisions: list[bool] = []
+
+    # -- measurements ----------------------------------------------------------------------
+
+    def observe_local(self, seconds: float, n_items: int) -> None:
+        """A generation of ``n_items`` scored in-process took ``seconds``."""
+        if n_items > 0:
+            self.local_per_item = seconds / n_items
+
+    def observe_pool(self, seconds: float, n_items: int) -> None:
+        """A generation of ``n_items`` shared with the pool took ``seconds`` (wall time)."""
+        if n_items > 0:
+            self.pool_seconds, self.pool_items = seconds, n_items
+
+    def probe(self, parallel: Parallel, payload: np.ndarray) -> None:
+        """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
+
+        The first round also starts the workers if they were not running; its time beyond
+        the second's is recorded as this process's start cost.
+        """
+        tasks = self.n - 1
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(None) for _ in range(tasks))
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(None) for _ in range(tasks))
+        empty = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(payload) for _ in range(tasks))
+        full = time.perf_counter() - t0
+        self.per_call = empty / tasks
+        self.per_byte = max(0.0, full - empty) / max(1, 2 * payload.nbytes * tasks)
+        if not self._warm():
+            _measured_start.append(max(0.0, first - empty))
+        _last_used[self.n] = time.monotonic()
+        logger.debug("pool probe: start %.3f s, %.2f ms per call, %.2f ns per byte",
+                     max(0.0, first - empty), 1e3 * self.per_call, 1e9 * self.per_byte)
+
+    # -- predictions -----------------------------------------------------------------------
+
+    def predict(self, n_items: int, n_bytes: int) -> tuple[float, float]:
+        """Predicted ``(in-process, pool)`` seconds for a generation of ``n_items``.
+
+        ``n_bytes``: what one pool generation ships both ways (genomes out, results back,
+        data pickled with each task).
+        """
+        c = self.local_per_item or 0.0
+        a = (PER_CALL_PRIOR if self.per_call is None else self.per_call) * (self.n - 1)
+        if self.pool_seconds is not None:  # scale the last pool generation to n_items
+            return c * n_items, a + max(0.0, self.pool_seconds - a) * n_items / self.pool_items
+        b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
+        return c * n_items, c * n_items / self.n + a + b * n_bytes
+
+    def _warm(self) -> bool:
+        last = _last_used.get(self.n)
+        return last is not None and time.monotonic() - last < WARM_SECONDS
+
+    def start_cost(self) -> float:
+        """Seconds still to pay before the pool can score: starting it, probing it."""
+        probe = 0.0 if self.per_call is not None else 3 * PER_CALL_PRIOR * (self.n - 1)
+        if self._warm():
+            return probe
+        return probe + (float(np.median(_measured_start)) if _measured_start else START_PRIOR)
+
+    def use_pool(self, n_items: int, n_bytes: int, generation: int) -> bool:
+        """Whether generation ``generation`` (``n_items`` individuals) should use the pool."""
+        if self.n < 2 or n_items < 2 or self.local_per_item is None:
+            return False
+        local, pool = self.predict(n_items, n_bytes)
+        if local < self.min_seconds or pool >= (1.0 - MARGIN) * local:
+            return False
+        start = self.start_cost()
+        if start > 0.0:
+            remaining = 1 if self.n_generations is None else max(
+                1, self.n_generations - generation + 1)
+            if (local - pool) * remaining <= start:
+                return False
+        return True
+
+    def mark_used(self) -> None:
+        """Record that the pool just scored (it stays warm for a while)."""
+        _last_used[self.n] = time.monotonic()
+
+
+def shipped_bytes(genomes: np.ndarray, returns_genomes: bool, data: tuple[Any, ...],
+                  n_tasks: int) -> int:
+    """Bytes a pool generation ships: genomes out and back, small data with every task."""
+    both_ways = genomes.nbytes * (2 if returns_genomes else 1)
+    small = sum(a.nbytes for a in data if isinstance(a, np.ndarray) and a.nbytes <= MAX_NBYTES)
+    return int(both_ways * n_tasks // (n_tasks + 1) + n_tasks * small)
