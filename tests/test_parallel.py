@@ -1,0 +1,166 @@
+"""Process parallelism: balanced chunks, the measured cost model, pool vs in-process results."""
+
+import numpy as np
+import pytest
+from joblib import Parallel
+
+from gabp import _parallel
+from gabp._parallel import PoolCostModel, balanced_chunks, shipped_bytes
+from gabp.evolution import BPConfig, GAConfig, evolve
+from gabp.evolution import problem as problem_mod
+from gabp.evolution.problem import ChunkedScorer
+from gabp.network import Architecture, init_params
+
+GA = GAConfig(population_size=10, n_generations=3)
+BP = BPConfig(optimizer="adam", bp_epochs=2, max_epochs=10, batch_size=16, learning_rate=0.02)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, (140, 3))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    return X[:100], y[:100], X[100:], y[100:]
+
+
+def _run(data, **kw):
+    X, y, Xv, yv = data
+    args = dict(hidden_layer_sizes=(5,), ga=GA, bp=BP, n_baseline=0, seed=11)
+    args.update(kw)
+    return evolve(X, y, Xv, yv, **args)
+
+
+def _records(logbook):
+    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]
+
+
+@pytest.fixture
+def tasks(monkeypatch):
+    """Counts the tasks each ``Parallel.__call__`` of the scorer receives."""
+    sent = []
+    original = Parallel.__call__
+
+    def spy(self, iterable):
+        jobs = list(iterable)
+        sent.append(len(jobs))
+        return original(self, jobs)
+
+    monkeypatch.setattr(Parallel, "__call__", spy)
+    return sent
+
+
+def test_balanced_chunks_cover_everything_with_sizes_within_one():
+    assert [len(c) for c in balanced_chunks(11, 4)] == [3, 3, 3, 2]
+    assert [len(c) for c in balanced_chunks(3, 8)] == [1, 1, 1]
+    assert [len(c) for c in balanced_chunks(5, 1)] == [5]
+    np.testing.assert_array_equal(np.concatenate(balanced_chunks(37, 6)), np.arange(37))
+
+
+def test_shipped_bytes_count_genomes_both_ways_and_small_data_per_task():
+    genomes = np.zeros((10, 50))  # 4,000 bytes
+    small, big = np.zeros(100), np.zeros(200_000)  # 800 bytes pickled, 1.6 MB memory-mapped
+    # n_workers = 2: one task of two carries half the genomes, out and back
+    assert shipped_bytes(genomes, True, (small, big), 1) == 4_000 + 800
+    assert shipped_bytes(genomes, False, (small, big), 1) == 2_000 + 800
+    assert shipped_bytes(genomes, True, (small,), 3) == 3 * 8_000 // 4 + 3 * 800
+
+
+def test_cost_model_keeps_light_generations_in_process(monkeypatch):
+    monkeypatch.setattr(_parallel, "_last_used", {2: _parallel.time.monotonic()})  # warm
+    model = PoolCostModel(2, n_generations=50)
+    assert not model.use_pool(40, 10_000, 1)  # nothing measured yet
+    model.observe_local(0.002, 40)  # 2 ms per generation: a task round trip costs more
+    assert not model.use_pool(40, 10_000, 1)
+    model.observe_local(2.0, 40)  # 2 s per generation: halving it pays
+    assert model.use_pool(40, 10_000, 1)
+    local, pool = model.predict(40, 10_000)
+    assert local == pytest.approx(2.0)
+    assert pool == pytest.approx(1.0 + _parallel.PER_CALL_PRIOR + 1e-9 * 10_000)
+
+
+def test_cost_model_pays_for_the_start_only_with_enough_generations_left(monkeypatch):
+    monkeypatch.setattr(_parallel, "_last_used", {})  # cold pool
+    monkeypatch.setattr(_parallel, "_measured_start", [1.0])
+    model = PoolCostModel(2, n_generations=10)
+    model.observe_local(0.3, 30)  # saves ~0.15 s per generation
+    assert model.use_pool(30, 0, 1)  # 10 generations x 0.15 s > 1 s start
+    assert not model.use_pool(30, 0, 8)  # 3 left: 0.45 s < 1 s
+    assert not PoolCostModel(2, n_generations=None, min_seconds=0.0).use_pool(30, 0, 1)
+
+
+def test_cost_model_hands_back_a_pool_that_stopped_paying(monkeypatch):
+    monkeypatch.setattr(_parallel, "_last_used", {2: _parallel.time.monotonic()})
+    model = PoolCostModel(2, n_generations=20)
+    model.observe_local(1.0, 20)
+    model.per_call, model.per_byte = 0.01, 0.0
+    model.observe_pool(0.55, 20)
+    assert model.use_pool(20, 0, 2)
+    model.observe_pool(0.99, 20)  # a busier machine: the pool no longer wins by 5 %
+    assert not model.use_pool(20, 0, 3)
+    assert PoolCostModel(2, min_seconds=5.0).use_pool(20, 0, 1) is False
+
+
+def test_probe_measures_the_pool_round_trip():
+    model = PoolCostModel(2)
+    with Parallel(n_jobs=2) as parallel:
+        model.probe(parallel, np.zeros((5, 100)))
+    assert model.per_call > 0 and model.per_byte >= 0
+    assert model.start_cost() == 0.0  # probed and warm
+
+
+@pytest.mark.parametrize("mode", ["classic", "baldwinian", "lamarckian"])
+def test_pool_and_in_process_give_identical_results(data, mode, tasks):
+    local = _run(data, mode=mode, n_jobs=1)
+    assert tasks == []
+    pooled = _run(data, mode=mode, n_jobs=2, parallel_threshold=0)
+    # every generation went to the pool: one chunk sent, the parent scored the other
+    assert tasks == [1] * (GA.n_generations + 1)
+    np.testing.assert_array_equal(local.best_genome, pooled.best_genome)
+    np.testing.assert_array_equal(local.population, pooled.population)
+    np.testing.assert_array_equal(local.network.params, pooled.network.params)
+    assert _records(local.logbook) == _records(pooled.logbook)
+
+
+def test_cost_model_path_gives_the_same_result_whichever_way_it_chooses(data, monkeypatch):
+    monkeypatch.setattr(PoolCostModel, "use_pool", lambda self, n, b, gen: gen in (1, 2))
+    monkeypatch.setattr(PoolCostModel, "probe", lambda self, *a: None)
+    mixed = _run(data, mode="lamarckian", n_jobs=2)
+    ref = _run(data, mode="lamarckian", n_jobs=1)
+    np.testing.assert_array_equal(mixed.network.params, ref.network.params)
+    assert _records(mixed.logbook) == _records(ref.logbook)
+
+
+def test_an_error_in_the_pool_reaches_the_caller(data, monkeypatch):
+    def broken(self, iterable):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(Parallel, "__call__", broken)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _run(data, mode="classic", n_jobs=2, parallel_threshold=0)
+
+
+def test_scorer_probes_once_then_follows_the_model(monkeypatch):
+    arch = Architecture.build((3, 4, 1))
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(30, 3)), rng.normal(size=(30, 1))
+    settings = {"mode": "classic", "fitness": "loss", "loss": "mse", "bp_epochs": 1,
+                "dtype": "float64", "train_kwargs": BP.train_kwargs()}
+    probes = []
+    monkeypatch.setattr(PoolCostModel, "probe", lambda self, par, payload: probes.append(
+        payload.shape))
+    monkeypatch.setattr(PoolCostModel, "use_pool", lambda self, *a: True)
+    genomes = init_params(arch, 9, rng=0)
+    with Parallel(n_jobs=2) as parallel:
+        scorer = ChunkedScorer(parallel, 2, arch, (X, Y, X, Y), settings)
+        first = scorer(genomes, 0, 0)
+        second = scorer(genomes, 0, 1)
+    assert probes == [(5, genomes.shape[1])]  # one probe, with a chunk-sized payload
+    assert scorer.pooled == [True, True]
+    direct = problem_mod.score_genomes(arch.to_dict(), genomes, X, Y, X, Y, settings, 0)
+    np.testing.assert_array_equal(first.errors, direct.errors)
+    np.testing.assert_array_equal(second.errors, direct.errors)
+
+
+def test_parallel_threshold_is_validated(data):
+    with pytest.raises(ValueError, match="'parallel_threshold' parameter"):
+        _run(data, parallel_threshold=-0.5)
