@@ -121,10 +121,12 @@ def test_pool_and_in_process_give_identical_results(data, mode, tasks):
     assert _records(local.logbook) == _records(pooled.logbook)
 
 
-def test_cost_model_path_gives_the_same_result_whichever_way_it_chooses(data, monkeypatch):
+def test_cost_model_path_gives_the_same_result_whichever_way_it_chooses(data, monkeypatch,
+                                                                        tasks):
     monkeypatch.setattr(PoolCostModel, "use_pool", lambda self, n, b, gen: gen in (1, 2))
     monkeypatch.setattr(PoolCostModel, "probe", lambda self, *a: None)
     mixed = _run(data, mode="lamarckian", n_jobs=2)
+    assert tasks == [1, 1]  # generations 1 and 2 were shared with the pool
     ref = _run(data, mode="lamarckian", n_jobs=1)
     np.testing.assert_array_equal(mixed.network.params, ref.network.params)
     assert _records(mixed.logbook) == _records(ref.logbook)
@@ -164,3 +166,35 @@ def test_scorer_probes_once_then_follows_the_model(monkeypatch):
 def test_parallel_threshold_is_validated(data):
     with pytest.raises(ValueError, match="'parallel_threshold' parameter"):
         _run(data, parallel_threshold=-0.5)
+
+
+def test_search_groups_are_dispatched_costliest_first_and_mapped_back(monkeypatch):
+    from gabp.search import evaluate
+
+    seen = []
+
+    def fake_train_group(hidden, settings, lr, mu, al, seeds, shuffle, X, Y, Xv, Yv, unscale):
+        seen.append(hidden)
+        P = len(seeds)
+        return (np.full(P, float(sum(hidden))), np.zeros(P, dtype=np.int64),
+                np.zeros(P, dtype=np.int64), np.zeros(P))
+
+    monkeypatch.setattr(evaluate, "train_group", fake_train_group)
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(50, 3)), rng.normal(size=(50, 1)), rng.normal(size=(10, 3)),
+            rng.normal(size=(10, 1)), np.ones(1))
+    base = {"activation": "tanh", "optimizer": "adam", "batch_size": 16, "max_epochs": 10,
+            "patience": 5, "learning_rate": 0.01, "alpha": 0.0}
+    configs = [{**base, "hidden_layer_sizes": h} for h in [(2,), (40, 40), (8,), (40, 40)]]
+    configs[3] = {**configs[3], "learning_rate": 0.02}  # same group as configs[1]
+
+    def key(c):
+        return tuple(sorted((k, v) for k, v in c.items()))
+
+    with Parallel(n_jobs=1) as par:
+        ev = evaluate.Evaluator(lambda n_lags, fold: data, {"output_activation": "identity",
+                                                           "loss": "mse", "fitness": "loss"},
+                                n_folds=1, n_repeats=1, entropy=0, parallel=par, key=key)
+        errors = ev(configs)
+    assert seen == [(40, 40), (8,), (2,)]  # by networks x parameters x rows x epochs
+    np.testing.assert_array_equal(errors, [2.0, 80.0, 8.0, 80.0])

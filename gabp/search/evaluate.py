@@ -7,7 +7,8 @@ averaged over ``n_units`` training units (cross-validation folds x repeated seed
 Configurations that share everything one :func:`gabp.train` call needs (architecture,
 activation, optimizer, batch size, epochs, patience, lags, unit) form a *group* and are
 trained together as one population, with per-network learning rate, momentum and L2 as
-arrays. joblib runs the groups in parallel (one task per group, plain data only).
+arrays. joblib runs the groups in parallel (one task per group, plain data only, the
+costliest groups dispatched first).
 
 Seeds do not depend on grouping or on ``n_jobs``: the initial weights of a configuration come
 from a stream keyed by the configuration itself (and the unit), and the mini-batch order of
@@ -251,7 +252,7 @@ class Evaluator:
                 jobs.append((members, unit, (
                     tuple(c0["hidden_layer_sizes"]), settings, lr, mu, al, seeds,
                     group_seed(self.entropy, gkey, unit), X, Y, Xv, Yv, unscale)))
-        results = self.parallel(delayed(train_group)(*args) for _, _, args in jobs)
+        results = self._run_jobs([args for _, _, args in jobs])
         per_key: dict[tuple, list] = {k: [None] * self.n_units for k in todo}
         for (members, unit, args), (err, ep, st, sp) in zip(jobs, results, strict=True):
             n_in, n_out = args[7].shape[1], args[8].shape[1]
@@ -266,6 +267,24 @@ class Evaluator:
             self.configs[k] = todo[k]
             self.n_failed += int(not np.all(np.isfinite(errs)))
         self.n_trainings += len(todo) * self.n_units
+
+    def _run_jobs(self, jobs: list[tuple]) -> list[tuple]:
+        """:func:`train_group` on every job, the costliest dispatched first.
+
+        Groups differ a lot in cost (networks x parameters x rows x epochs), and joblib hands
+        tasks to free workers in the order given: dispatching the largest first (LPT) keeps
+        a worker from starting a large group last while the other idles. Results come back
+        in the jobs' own order, so grouping and order never change a result.
+        """
+        cost = [len(a[5]) * n_params_of({"hidden_layer_sizes": a[0]}, a[7].shape[1],
+                                        a[8].shape[1]) * a[7].shape[0] * a[1]["max_epochs"]
+                for a in jobs]
+        order = sorted(range(len(jobs)), key=lambda i: -cost[i])
+        done = self.parallel(delayed(train_group)(*jobs[i]) for i in order)
+        results: list[tuple] = [()] * len(jobs)
+        for i, res in zip(order, done, strict=True):
+            results[i] = res
+        return results
 
     def state_dict(self) -> dict[str, Any]:
         """The cache and counters as JSON-ready data (a search checkpoint holds them)."""
