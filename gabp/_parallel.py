@@ -56,6 +56,45 @@ _measured_start: list[float] = []  # start costs measured in this process
 _last_used: dict[int, float] = {}  # workers -> time.monotonic() of the last pool call
 
 
+class LazyParallel:
+    """A ``joblib.Parallel(n_jobs)`` that is opened on first use and closed with this context.
+
+    Opening a process pool's context starts joblib's resource tracker (a Python process, a
+    few hundred ms of CPU on a 2-core machine), which a run that never uses the pool should
+    not pay. Created in the caller's thread on first use, so ``joblib.parallel_config``
+    (a Dask backend, ``max_nbytes``) applies as it would to a plain ``Parallel``.
+    """
+
+    def __init__(self, n_jobs: int | None) -> None:
+        self.n_jobs = n_jobs
+        self._parallel: Parallel | None = None
+
+    def __enter__(self) -> LazyParallel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._parallel is not None:
+            self._parallel.__exit__(*exc)
+            self._parallel = None
+
+    @property
+    def opened(self) -> bool:
+        """Whether the pool's context was opened."""
+        return self._parallel is not None
+
+    def get(self) -> Parallel:
+        """The open ``Parallel`` (opened now if it was not)."""
+        if self._parallel is None:
+            parallel = Parallel(n_jobs=self.n_jobs)
+            parallel.__enter__()
+            self._parallel = parallel
+        return self._parallel
+
+    def __call__(self, iterable: Any) -> list:
+        """Run ``iterable``'s delayed calls on the pool (joblib's ``Parallel.__call__``)."""
+        return self.get()(iterable)
+
+
 def balanced_chunks(k: int, n: int) -> list[np.ndarray]:
     """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of sizes differing by <= 1."""
     return [c for c in np.array_split(np.arange(k), max(1, min(n, k))) if len(c)]
@@ -117,7 +156,7 @@ class PoolCostModel:
         if n_items > 0:
             self.pool_seconds, self.pool_items = seconds, n_items
 
-    def probe(self, parallel: Parallel, payload: np.ndarray) -> None:
+    def probe(self, parallel: Parallel | LazyParallel, payload: np.ndarray) -> None:
         """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
 
         The first round also starts the workers if they were not running; its time beyond

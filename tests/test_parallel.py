@@ -198,3 +198,18 @@ def test_search_groups_are_dispatched_costliest_first_and_mapped_back(monkeypatc
         errors = ev(configs)
     assert seen == [(40, 40), (8,), (2,)]  # by networks x parameters x rows x epochs
     np.testing.assert_array_equal(errors, [2.0, 80.0, 8.0, 80.0])
+
+
+def test_a_run_that_never_uses_the_pool_never_opens_it(data, monkeypatch):
+    opened = []
+    original = Parallel.__enter__
+
+    def spy(self):
+        opened.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Parallel, "__enter__", spy)
+    _run(data, mode="classic", n_jobs=2)  # generations of a few ms: in-process
+    assert opened == []
+    _run(data, mode="classic", n_jobs=2, parallel_threshold=0)
+    assert opened == [1]  # one pool for the whole run

@@ -11,8 +11,9 @@ One loop serves every mode:
 - ``bp``: no evolution; one network trained by BP from the standard initializer.
 
 The population is a ``(P, n_params)`` array whose rows are network parameter vectors, so a
-generation is scored as batches of networks by the population-batched trainer; joblib scores
-the batches in parallel with one pool reused across generations. DEAP provides the toolbox
+generation is scored as batches of networks by the population-batched trainer; with
+``n_jobs`` > 1 a measured cost model (:mod:`gabp._parallel`) shares the generations that pay
+with one joblib pool, opened on first use and reused across generations. DEAP provides the toolbox
 (operators are registered there and may be replaced), ``Statistics``, ``Logbook`` and
 ``HallOfFame``.
 
@@ -34,8 +35,9 @@ from typing import Any
 
 import numpy as np
 from deap import base, tools
-from joblib import Parallel, effective_n_jobs
+from joblib import effective_n_jobs
 
+from .._parallel import LazyParallel
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..layers import Layer
@@ -418,7 +420,7 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
         state, logbook, stop = None, None, "bp"
         best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
     else:
-        with Parallel(n_jobs=n_jobs) as parallel:
+        with LazyParallel(n_jobs) as parallel:
             scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
                                    run.settings, min_seconds=parallel_threshold,
                                    n_generations=run.ga.n_generations)

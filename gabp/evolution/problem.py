@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from joblib import Parallel, delayed
 
-from .._parallel import PoolCostModel, balanced_chunks, shipped_bytes
+from .._parallel import LazyParallel, PoolCostModel, balanced_chunks, shipped_bytes
 from .._seeding import int_seed, stream
 from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
@@ -326,7 +326,8 @@ class ChunkedScorer:
 
     Parameters
     ----------
-    parallel : joblib.Parallel
+    parallel : joblib.Parallel or gabp._parallel.LazyParallel
+        Called with the delayed tasks of a pool generation.
     n_workers : int
         ``joblib.effective_n_jobs(n_jobs)``; 1 scores everything in-process.
     arch, data, settings
@@ -344,7 +345,7 @@ class ChunkedScorer:
         Per call, whether the pool took part (for benchmarks and tests).
     """
 
-    def __init__(self, parallel: Parallel, n_workers: int, arch: Architecture,
+    def __init__(self, parallel: Parallel | LazyParallel, n_workers: int, arch: Architecture,
                  data: tuple[np.ndarray, ...], settings: dict[str, Any], *,
                  min_seconds: float | None = None, n_generations: int | None = None) -> None:
         self.parallel = parallel
@@ -392,12 +393,14 @@ class ChunkedScorer:
             self.model.observe_local(time.perf_counter() - t0, k)
             return scores
         *sent, mine = balanced_chunks(k, self.n_workers)
+        # opened here, in the caller's thread, where joblib.parallel_config applies
+        parallel = self.parallel.get() if isinstance(self.parallel, LazyParallel) else self.parallel
         remote: dict[str, Any] = {}
 
         def dispatch() -> None:
             try:
-                remote["out"] = self.parallel(delayed(score_genomes)(*self._args(genomes[c], seed))
-                                              for c in sent)
+                remote["out"] = parallel(delayed(score_genomes)(*self._args(genomes[c], seed))
+                                         for c in sent)
             except BaseException as exc:  # re-raised in the calling thread
                 remote["error"] = exc
 
