@@ -205,7 +205,8 @@ def gabp_run(task, cls, mode: str, ga: GAConfig, n_jobs: int, seed: int = 0) -> 
                  hidden_layer_sizes=(HIDDEN,), hidden_activation="tanh",
                  output_activation="softmax" if cls else "identity",
                  loss="cross_entropy" if cls else "mse", mode=mode, ga=ga,
-                 bp=BPConfig(bp_epochs=1, max_epochs=1, learning_rate=0.01, batch_size=32),
+                 bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1, learning_rate=0.01,
+                             batch_size=32),
                  n_baseline=0, n_jobs=n_jobs, seed=seed)
     return {"evaluations": res.n_evaluations, "best_val_loss": res.best_fitness}
 
@@ -316,7 +317,8 @@ def synthetic(n: int, seed: int = 0):
 def per_generation(X, Y, Xv, Yv, P, n_gen, n_jobs) -> float:
     res = evolve(X, Y, Xv, Yv, hidden_layer_sizes=(16,), mode="lamarckian",
                  ga=GAConfig(population_size=P, n_generations=n_gen),
-                 bp=BPConfig(bp_epochs=1, max_epochs=1, learning_rate=0.01, batch_size=32),
+                 bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1, learning_rate=0.01,
+                             batch_size=32),
                  n_baseline=0, n_jobs=n_jobs, seed=0)
     el = np.asarray(res.logbook.select("elapsed"))
     return float(np.mean(np.diff(el)))
