@@ -48,6 +48,10 @@ PER_BYTE_PRIOR = 1e-9
 WARM_SECONDS = 240.0
 #: The pool must beat in-process scoring by this fraction of the in-process time.
 MARGIN = 0.05
+#: When the pool wins by less than this fraction, every ``RECHECK_EVERY``-th generation is
+#: scored in-process again to refresh that measurement (a busy machine shifts both).
+RECHECK_GAIN = 0.25
+RECHECK_EVERY = 4
 
 #: joblib's default memmapping threshold: larger arrays cross as file references.
 MAX_NBYTES = 1e6
@@ -129,7 +133,8 @@ class PoolCostModel:
     used when ``pool < (1 - MARGIN) local`` and, while the pool is not started or probed, when
     ``(local - pool) * remaining generations`` exceeds that cost. Each mode's
     measurement is refreshed whenever it runs, so a pool that stops paying (a busier
-    machine) hands the generations back.
+    machine) hands the generations back; when the pool wins by less than ``RECHECK_GAIN``,
+    every ``RECHECK_EVERY``-th generation is scored in-process to refresh ``c``.
     """
 
     def __init__(self, n_workers: int, *, n_generations: int | None = None,
@@ -140,6 +145,7 @@ class PoolCostModel:
         self.local_per_item: float | None = None
         self.pool_seconds: float | None = None
         self.pool_items = 0
+        self.pool_streak = 0  # pool generations since the last in-process one
         self.per_call: float | None = None
         self.per_byte: float | None = None
         self.decisions: list[bool] = []
@@ -150,11 +156,13 @@ class PoolCostModel:
         """A generation of ``n_items`` scored in-process took ``seconds``."""
         if n_items > 0:
             self.local_per_item = seconds / n_items
+            self.pool_streak = 0
 
     def observe_pool(self, seconds: float, n_items: int) -> None:
         """A generation of ``n_items`` shared with the pool took ``seconds`` (wall time)."""
         if n_items > 0:
             self.pool_seconds, self.pool_items = seconds, n_items
+            self.pool_streak += 1
 
     def probe(self, parallel: Parallel | LazyParallel, payload: np.ndarray) -> None:
         """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
@@ -219,7 +227,8 @@ class PoolCostModel:
                 1, self.n_generations - generation + 1)
             if (local - pool) * remaining <= start:
                 return False
-        return True
+        # a narrow win rests on an in-process time measured a while ago: measure it again
+        return not (pool > (1.0 - RECHECK_GAIN) * local and self.pool_streak >= RECHECK_EVERY)
 
     def mark_used(self) -> None:
         """Record that the pool just scored (it stays warm for a while)."""

@@ -100,6 +100,23 @@ def test_cost_model_hands_back_a_pool_that_stopped_paying(monkeypatch):
     assert PoolCostModel(2, min_seconds=5.0).use_pool(20, 0, 1) is False
 
 
+def test_a_narrow_pool_win_is_rechecked_in_process(monkeypatch):
+    monkeypatch.setattr(_parallel, "_last_used", {2: _parallel.time.monotonic()})
+    model = PoolCostModel(2, n_generations=50)
+    model.observe_local(1.0, 20)
+    model.per_call, model.per_byte = 0.01, 0.0
+    choices = []
+    for gen in range(1, 11):
+        use = model.use_pool(20, 0, gen)
+        choices.append(use)
+        model.observe_pool(0.85, 20) if use else model.observe_local(1.0, 20)
+    # wins by 15 %: every fifth generation refreshes the in-process time
+    assert choices == [True] * 4 + [False] + [True] * 4 + [False]
+    for gen in range(20, 30):  # a clear win (2x) is never interrupted
+        model.observe_pool(0.5, 20)
+        assert model.use_pool(20, 0, gen)
+
+
 def test_probe_measures_the_pool_round_trip():
     model = PoolCostModel(2)
     with Parallel(n_jobs=2) as parallel:
