@@ -230,3 +230,38 @@ def test_a_run_that_never_uses_the_pool_never_opens_it(data, monkeypatch):
     assert opened == []
     _run(data, mode="classic", n_jobs=2, parallel_threshold=0)
     assert opened == [1]  # one pool for the whole run
+
+
+def test_fitness_in_network_chunks_equals_one_pass(monkeypatch):
+    from gabp.evolution.problem import fitness_errors
+
+    arch = Architecture.build((3, 7, 2), output_activation="softmax")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 3))
+    Y = np.eye(2)[rng.integers(0, 2, 50)]
+    params = init_params(arch, 9, rng=1)
+    whole = {m: fitness_errors(arch, params, X, Y, metric=m, loss="cross_entropy")
+             for m in ("loss", "rmse", "error_rate")}
+    # one network's pass over 50 samples: 2 x (7 + 2) x 50 x 8 = 7,200 bytes -> 2 per chunk
+    monkeypatch.setattr(problem_mod, "FITNESS_CHUNK_BYTES", 15_000)
+    assert problem_mod._networks_per_chunk(arch, 50, 8) == 2
+    for m, ref in whole.items():
+        np.testing.assert_array_equal(
+            fitness_errors(arch, params, X, Y, metric=m, loss="cross_entropy"), ref)
+
+
+@pytest.mark.parametrize("mode", ["classic", "lamarckian"])
+def test_classification_fitness_does_not_depend_on_the_chunks(mode):
+    # cross-entropy's per-network sums used to be BLAS matrix-vector products, whose rounding
+    # depends on a row's position in the batch: scoring in chunks changed the last bits
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    Y = np.eye(2)[(X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)]
+    kw = dict(hidden_layer_sizes=(6,), output_activation="softmax", loss="cross_entropy",
+              mode=mode, ga=GAConfig(population_size=13, n_generations=3),
+              bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=3), n_baseline=0, seed=1)
+    one = evolve(X[:150], Y[:150], X[150:], Y[150:], n_jobs=1, **kw)
+    two = evolve(X[:150], Y[:150], X[150:], Y[150:], n_jobs=2, parallel_threshold=0, **kw)
+    np.testing.assert_array_equal(one.errors, two.errors)
+    np.testing.assert_array_equal(one.network.params, two.network.params)
+    assert _records(one.logbook) == _records(two.logbook)

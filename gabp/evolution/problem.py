@@ -126,6 +126,17 @@ def _finite(err: Any) -> np.ndarray:
     return np.where(np.isfinite(err), err, np.inf)
 
 
+#: Bytes the fitness forward pass may hold at once (every layer's pre-activations and
+#: activations); larger populations x data are scored a chunk of networks at a time, which
+#: gives the same errors (each network's pass is independent of the others).
+FITNESS_CHUNK_BYTES = 64e6
+
+
+def _networks_per_chunk(arch: Architecture, n_samples: int, itemsize: int) -> int:
+    values = sum(int(np.prod(out)) for _, out in arch.shapes)  # per sample, every layer
+    return max(1, int(FITNESS_CHUNK_BYTES // max(1, 2 * values * n_samples * itemsize)))
+
+
 def fitness_errors(
     arch: Architecture,
     params: np.ndarray,
@@ -140,7 +151,13 @@ def fitness_errors(
     ``metric``: ``"loss"`` (the training loss without L2), ``"mse"``, ``"rmse"``, ``"mae"``,
     ``"sae"`` (sum of absolute errors, the classic MATLAB fitness) or ``"error_rate"``
     (``1 - accuracy``: argmax of the outputs, or a 0.5 threshold for one sigmoid output).
+    Memory is bounded by :data:`FITNESS_CHUNK_BYTES` (networks are scored in chunks).
     """
+    step = _networks_per_chunk(arch, X.shape[0], params.dtype.itemsize)
+    if params.shape[0] > step:
+        return np.concatenate([fitness_errors(arch, params[i : i + step], X, Y, metric=metric,
+                                              loss=loss)
+                               for i in range(0, params.shape[0], step)])
     with np.errstate(all="ignore"):
         acts, z = forward(arch, params, X)
         if metric == "loss":
