@@ -278,18 +278,48 @@ class Conv2D(Layer):
             np.matmul(colsT[..., -1:, :], d, out=gb)
         if not need_input:
             return None
-        dcols = np.matmul(d, W.transpose(0, 2, 1))  # (P, M, K)
-        _, n, Ho, Wo, _ = ws["out"]
-        kh, kw = self.kernel_size
-        H, Wd, C = x.shape[-3:]
-        dcols = dcols.reshape((P, n, Ho, Wo, kh, kw, C))
-        p, s = self.padding, self.stride
-        dx = np.zeros((P, n, H + 2 * p, Wd + 2 * p, C), delta.dtype)
-        for i in range(kh):  # col2im: one whole-array add per kernel tap
-            for j in range(kw):
-                dx[:, :, i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s] += (
-                    dcols[:, :, :, :, i, j])
-        return dx[:, :, p : p + H, p : p + Wd] if p else dx
+        return self._input_gradient(delta, W, x.shape[-3:], ws)
+
+    def _input_gradient(self, delta: np.ndarray, W: np.ndarray, in_shape: Shape,
+                        ws: dict) -> np.ndarray:
+        """``dL/dx`` as a stride-1 convolution of the spread-out ``delta`` with the flipped kernel.
+
+        ``dx[h, w] = sum over taps (i, j) of B[h + i, w + j] @ W[kh-1-i, kw-1-j]^T`` where
+        ``B`` (``(H + kh - 1, W + kw - 1)`` pixels, zero elsewhere) holds ``delta[o_h, o_w]``
+        at ``(o_h * s + kh - 1 - p, o_w * s + kw - 1 - p)``: one im2col copy of ``B`` and one
+        product, instead of a patch-gradient product and ``kh * kw`` strided adds (col2im).
+        Entries of ``B`` never written stay zero, so its buffer is reused without clearing.
+        """
+        P, n, Ho, Wo, F = delta.shape
+        H, Wd, C = in_shape
+        (kh, kw), s, p = self.kernel_size, self.stride, self.padding
+        grad = ws.get("grad")
+        if grad is None:  # first backward pass of this batch size
+            spread = np.zeros((P, n, H + kh - 1, Wd + kw - 1, F), delta.dtype)
+            rows = [(o, o * s + kh - 1 - p) for o in range(Ho)]
+            cols = [(o, o * s + kw - 1 - p) for o in range(Wo)]
+            rows = [r for r in rows if 0 <= r[1] < H + kh - 1]  # others touch padding only
+            cols = [c for c in cols if 0 <= c[1] < Wd + kw - 1]
+            grad = ws["grad"] = {
+                "spread": spread,
+                "src": (slice(rows[0][0], rows[-1][0] + 1), slice(cols[0][0], cols[-1][0] + 1)),
+                "dst": (slice(rows[0][1], rows[-1][1] + 1, s), slice(cols[0][1], cols[-1][1] + 1, s)),
+                "cols": np.empty((P, n, H, Wd, kh, kw, F), delta.dtype),
+                "dx": np.empty((P, n, H, Wd, C), delta.dtype),
+            }
+        spread = grad["spread"]
+        (r0, c0), (r1, c1) = grad["src"], grad["dst"]
+        spread[:, :, r1, c1] = delta[:, :, r0, c0]
+        st = spread.strides
+        view = as_strided(spread, shape=grad["cols"].shape,
+                          strides=st[:2] + (st[2], st[3], st[2], st[3], st[4]), writeable=False)
+        np.copyto(grad["cols"], view)
+        flipped = W.reshape(P, kh, kw, C, F)[:, ::-1, ::-1].transpose(0, 1, 2, 4, 3)
+        flipped = flipped.reshape(P, kh * kw * F, C)  # a small copy
+        dx = grad["dx"]
+        np.matmul(grad["cols"].reshape(P, n * H * Wd, kh * kw * F), flipped,
+                  out=dx.reshape(P, n * H * Wd, C))
+        return dx
 
 
 @dataclass(frozen=True)

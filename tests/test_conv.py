@@ -60,6 +60,15 @@ def test_conv_gradient_matches_finite_differences(stride, padding, channels, rng
     assert np.all(err < 1e-6), err
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_gradient_with_padding_wider_than_the_kernel(stride, rng):
+    # The second conv's kernel is (2, 3) with padding 3: some outputs see padding only and
+    # their delta must not reach the input (dropped from the spread-out delta).
+    net = _cnn(C=2, H=5, W=6, stride=stride, padding=3)
+    X, Y = _data(rng, net)
+    assert np.all(check_gradients(net, X, Y, loss="cross_entropy") < 1e-6)
+
+
 @pytest.mark.parametrize("pool", [MaxPool2D(2), MaxPool2D(2, stride=1), MaxPool2D(3, stride=2)])
 def test_maxpool_gradient_matches_finite_differences(pool, rng):
     net = _cnn(C=2, H=7, W=6, padding=1, pool=pool)
