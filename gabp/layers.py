@@ -302,8 +302,10 @@ class Conv2D(Layer):
             cols = [c for c in cols if 0 <= c[1] < Wd + kw - 1]
             grad = ws["grad"] = {
                 "spread": spread,
-                "src": (slice(rows[0][0], rows[-1][0] + 1), slice(cols[0][0], cols[-1][0] + 1)),
-                "dst": (slice(rows[0][1], rows[-1][1] + 1, s), slice(cols[0][1], cols[-1][1] + 1, s)),
+                "src": (slice(rows[0][0], rows[-1][0] + 1),
+                        slice(cols[0][0], cols[-1][0] + 1)),
+                "dst": (slice(rows[0][1], rows[-1][1] + 1, s),
+                        slice(cols[0][1], cols[-1][1] + 1, s)),
                 "cols": np.empty((P, n, H, Wd, kh, kw, F), delta.dtype),
                 "dx": np.empty((P, n, H, Wd, C), delta.dtype),
             }
