@@ -656,7 +656,8 @@ def _search_baseline(search: Any, X: np.ndarray, y: Any, n_restarts: int, task: 
                    + est.result_.total_sample_passes * len(search.refit_losses_))
     n_fit = max(1, int(round(0.9 * len(X))))
     epochs = max(1, int(budget // n_fit))
-    params = {**estimator_params(search.best_params_, epochs), "early_stopping": True,
+    params = {**estimator_params(search.best_params_, epochs, search.input_shape_),
+              "early_stopping": True,
               "validation_fraction": 0.1, "patience": search.best_params_["patience"]}
     fits = [type(est)(**params, random_state=int_seed(search.seed_, _REFIT_KEY, 99, i))
             .fit(X, y) for i in range(n_restarts)]

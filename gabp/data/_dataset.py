@@ -19,8 +19,9 @@ class Dataset:
     name : str
         Short name (the key of :func:`gabp.data.load_dataset`, or the CSV file stem).
     X : ndarray of shape (n, d) or (n, C, H, W)
-        Inputs: rows of ``d`` features, or images (``load_digits(as_images=True)``). For ``task == "series"`` these are the default supervised windows
-        (see ``windowing``), one row per forecast origin.
+        Inputs: rows of ``d`` features, or images (``load_digits(as_images=True)``).
+        For ``task == "series"`` these are the default supervised windows (see
+        ``windowing``), one row per forecast origin.
     y : ndarray
         Targets: shape (n,) integer class codes for classification (the class of
         code ``c`` is ``target_names[c]``), shape (n, k) floats otherwise.
