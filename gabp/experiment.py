@@ -551,7 +551,8 @@ def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     try:
         search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
                                     verbose=0, **kw)
-        search._validate("[search]")
+        s = search._validate("[search]")
+        search.check_images(s["space"], task.X_train.shape[1], s["input_shape"], "[search]")
     except (ValueError, TypeError) as exc:
         m = re.search(r"The '([^']+)' parameter", str(exc))
         key = m.group(1) if m and m.group(1) in cfg["search"] else None

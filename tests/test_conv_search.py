@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -137,3 +138,20 @@ def test_search_run_from_toml_and_predict_images_from_npy(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"not an array")
     junk = gabp("predict", str(run_dir), str(tmp_path / "junk.npy"), cwd=tmp_path)
     assert junk.returncode == 2 and "not a readable .npy array" in junk.stderr
+
+
+@pytest.mark.parametrize(
+    ("search", "match"),
+    [('input_shape = [1, 4, 4]\n[search.space]\nmodel = ["mlp", "cnn"]\n',
+      r"\[search\].*input_shape.*of 64 values"),
+     ('[search.space]\nmodel = ["mlp", "cnn"]\n', r"\[search\].*free of model 'cnn'"),
+     ('input_shape = [1, 8]\n', r"\[search\].*input_shape.*image shape")],
+)
+def test_search_config_image_errors_come_before_any_folder(tmp_path, search, match):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[data]\ndataset = "digits"\n[search]\npopulation_size = 4\n'
+                   'n_generations = 0\n' + search)
+    res = gabp("run", str(cfg), "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert re.search(match, res.stderr), res.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -249,7 +249,8 @@ class EvolutionarySearch(_BaseEstimator):
             fail("random_state", where, "None or an integer >= 0", rs, exc=TypeError)
         entropy = int(np.random.SeedSequence(rs).entropy)
         return {"space": space, "ga": ga, "vf": vf, "cv": cv, "n_repeats": n_rep,
-                "verbose": verbose, "entropy": entropy}
+                "verbose": verbose, "entropy": entropy,
+                "input_shape": _check_input_shape(self.input_shape, where)}
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -334,21 +335,24 @@ class EvolutionarySearch(_BaseEstimator):
 
     def _inputs(self, X: Any, s: dict[str, Any], where: str
                 ) -> tuple[np.ndarray, tuple[int, ...] | None]:
-        """``X`` as flat rows and its image shape (images or ``input_shape``), if any.
-
-        A space that can build a CNN needs images: that is refused here, before any work.
-        """
-        shape = _check_input_shape(self.input_shape, where)
-        X, shape = _image_rows(X, shape, where)
+        """``X`` as flat rows and its image shape (images or ``input_shape``), if any."""
+        X, shape = _image_rows(X, s["input_shape"], where)
         X = check_array(X, "X", where, ndim=2)
-        if shape is not None and int(np.prod(shape)) != X.shape[1]:
-            fail("input_shape", where, f"of {X.shape[1]} values (X's columns)", shape)
-        if shape is None and s["space"].can_build_cnn:
+        s["image_shape"] = self.check_images(s["space"], X.shape[1], shape, where)
+        return X, shape
+
+    @staticmethod
+    def check_images(space: SearchSpace, n_columns: int, shape: tuple[int, ...] | None,
+                     where: str) -> tuple[int, ...] | None:
+        """Refuse an image shape that does not match the inputs, and a space that can
+        choose a CNN for inputs that are not images (before any work); returns ``shape``."""
+        if shape is not None and int(np.prod(shape)) != n_columns:
+            fail("input_shape", where, f"of {n_columns} values (X's columns)", shape)
+        if shape is None and space.can_build_cnn:
             fail("space", where, "free of model 'cnn' for inputs that are not images", "a "
                  "space with model 'cnn'", hint="Give X as images (n, C, H, W), or flat rows "
                  "with input_shape=(C, H, W), or search model 'mlp' only.")
-        s["image_shape"] = shape
-        return X, shape
+        return shape
 
     def fit_series(self, series: Any, *, horizon: int = 1,
                    callbacks: Sequence[Callable[[GAState], bool]] = (),
@@ -369,6 +373,7 @@ class EvolutionarySearch(_BaseEstimator):
         s["run"] = _run_options(where, callbacks, checkpoint_path, checkpoint_every, resume)
         if self.task != "series":
             fail("task", where, "'series' in fit_series", self.task)
+        self.check_images(s["space"], 0, None, where)  # a series has no images
         arr = check_array(series, "series", where, ndim=(1, 2))
         horizon = check_int(horizon, "horizon", where, low=1)
         s["fingerprint"] = data_fingerprint(arr, np.array([horizon]))
