@@ -403,6 +403,7 @@ class EvolutionarySearch(_BaseEstimator):
         self._search(s, data, {"output_activation": "identity", "loss": "mse"}, 1,
                      series_lags=True)
         self.horizon_ = horizon
+        self.input_shape_ = None
         self.n_lags_ = int(self.best_params_.get("n_lags", space.fixed.get("n_lags", 12)))
         if self.refit:
             win = make_windows(arr, n_lags=self.n_lags_, horizon=horizon)
