@@ -21,9 +21,13 @@ input channel ``c`` and filter ``f`` is at ``((i * kw + j) * C + c) * F + f`` of
 block, then ``F`` biases. A ``1 x 1`` convolution is therefore exactly a dense layer
 ``(C, F)`` applied to every pixel.
 
-The im2col patches are a strided view copied once per layer and mini-batch; the backward
-pass scatters the patch gradients back with one vectorized add per kernel tap (``kh * kw``
-additions of whole arrays: no loop over pixels, images or networks).
+The im2col patches are a strided view copied once per layer and mini-batch into rows that
+end with a 1, so one product with the layer's adjacent ``(W; b)`` genome block gives ``z``
+(and, backward, ``dL/dW`` with ``dL/db``). The input gradient is itself a stride-1
+convolution: of the delta spread out over a zero buffer with the flipped kernel, one more
+im2col copy and one product (no loop over pixels, images, networks or kernel taps).
+Max-pooling over windows that tile the image is two reductions over reshaped views, without
+index arrays (:class:`MaxPool2D`).
 """
 
 from __future__ import annotations
