@@ -1,23 +1,24 @@
-"""Digits: a small CNN against the MLP at an equal sample-pass budget, and CNN throughput.
+"""Digits: CNNs against MLPs at an equal sample-pass budget, and CNN throughput.
 
-Part 1 (quality): the 8x8 digits (pixels / 16; stratified 70 / 15 / 15 split) with
-
-- CNN: ``(1, 8, 8) -> Conv2D(8, 3x3, relu) -> MaxPool2D(2) -> Flatten -> 10 softmax``
-  (810 parameters),
-- MLP: ``64 -> 32 relu -> 10 softmax`` (2,410 parameters, the bp_throughput network),
-
-each trained with Adam (learning rate 0.01, batches of 32, cross-entropy) for the same
+Part 1 (quality): the 8x8 digits (pixels / 16; stratified 70 / 15 / 15 split). Every
+candidate architecture of :data:`CNNS` and :data:`MLPS` (ReLU, softmax output, He init,
+float32) is trained with Adam (batches of 32, cross-entropy) at every learning rate of
+:data:`LRS` and L2 alpha of :data:`ALPHAS`, 2 seeds each, for the same
 ``max_sample_passes`` per network (``--epochs`` passes over the training set; one forward +
 backward of one sample through one network = 1), the weights of the best validation epoch
-kept. ``--seeds`` networks of each kind are trained as one population; the table gives the
-test accuracy (mean ± std over those networks) and the wall time of the run.
+kept. Each kind's setting with the best mean *validation* accuracy (ties: the first in grid
+order) is then trained again with ``--seeds`` fresh seeds and scored once on the test part;
+the table gives validation and test accuracy (mean ± sd over those networks) and the wall
+time. The test part plays no role in any choice.
 
-Part 2 (speed): milliseconds per epoch of ``P`` = 1 / 8 / 40 CNNs trained together (float64
-and float32), per network, and the *GEMM floor*: the time of the epoch's matrix products
-alone (the same im2col-patch x kernel products, weight-gradient and dense products, with
-the same shapes and batching as the trainer uses, timed back to back without anything
-else). ``epoch / floor`` is the overhead factor; the target is at most 3. Epochs are timed
-with ``restore_best=False`` (no full-data evaluations of the starting and final weights).
+Part 2 (speed): milliseconds per epoch of ``P`` = 1 / 8 / 40 CNNs trained together (float32
+and float64), per network, for the chosen CNN and the small ``conv8-pool``, and the *GEMM
+floor*: the time of the epoch's matrix products alone (:func:`products`: every weighted
+layer's forward, weight-gradient and input-gradient products with the trainer's shapes and
+batching, on one BLAS thread as in ``train``, timed back to back without anything else) and
+its GFLOP/s. ``epoch / floor`` is the overhead factor; the target is at most 3. Epochs are
+timed with ``restore_best=False`` (no full-data evaluations of the starting and final
+weights). Run it with this checkout's gabp first on the path (``PYTHONPATH=.``).
 
 Usage::
 
