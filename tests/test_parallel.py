@@ -213,7 +213,7 @@ def test_search_groups_are_dispatched_costliest_first_and_mapped_back(monkeypatc
                                                            "loss": "mse", "fitness": "loss"},
                                 n_folds=1, n_repeats=1, entropy=0, parallel=par, key=key)
         errors = ev(configs)
-    assert seen == [(40, 40), (8,), (2,)]  # by networks x parameters x rows x epochs
+    assert seen == [(40, 40), (8,), (2,)]  # by networks x work per sample x rows x epochs
     np.testing.assert_array_equal(errors, [2.0, 80.0, 8.0, 80.0])
 
 

@@ -72,6 +72,12 @@ def n_params_of(config: dict[str, Any], n_inputs: int, n_outputs: int,
     return Architecture.build((n_inputs, *hidden, n_outputs), where="n_params_of").n_params
 
 
+def _work_per_sample(hidden: tuple, n_inputs: int, n_outputs: int) -> int:
+    """Parameters plus activation values of one sample: a proxy for a group's cost."""
+    arch = Architecture.build((n_inputs, *hidden, n_outputs), where="train_group")
+    return arch.n_params + sum(int(np.prod(out)) for _, out in arch.shapes)
+
+
 def train_group(
     hidden: tuple[int, ...],
     settings: dict[str, Any],
@@ -275,14 +281,14 @@ class Evaluator:
     def _run_jobs(self, jobs: list[tuple]) -> list[tuple]:
         """:func:`train_group` on every job, the costliest dispatched first.
 
-        Groups differ a lot in cost (networks x parameters x rows x epochs), and joblib hands
+        Groups differ a lot in cost (networks x (parameters + activations) x rows x epochs,
+        a proxy), and joblib hands
         tasks to free workers in the order given: dispatching the largest first (LPT) keeps
         a worker from starting a large group last while the other idles. Results come back
         in the jobs' own order, so grouping and order never change a result.
         """
-        cost = [len(a[5]) * n_params_of({"hidden_layer_sizes": a[0]}, a[7].shape[1],
-                                        a[8].shape[1]) * a[7].shape[0] * a[1]["max_epochs"]
-                for a in jobs]
+        cost = [len(a[5]) * _work_per_sample(a[0], a[7].shape[1], a[8].shape[1])
+                * a[7].shape[0] * a[1]["max_epochs"] for a in jobs]
         order = sorted(range(len(jobs)), key=lambda i: -cost[i])
         done = self.parallel(delayed(train_group)(*jobs[i]) for i in order)
         results: list[tuple] = [()] * len(jobs)
