@@ -374,6 +374,7 @@ def scaling(quick: bool, info_rows: list) -> str:
 
 PARALLEL_CASES = (
     ("heavy", "lamarckian, P = 400, n = 2,000, Adam 1 epoch", 400, 2000, "adam", "lamarckian"),
+    ("heavy", "lamarckian, P = 40, n = 50,000, Adam 1 epoch", 40, 50000, "adam", "lamarckian"),
     ("heavy", "baldwinian, P = 100, n = 2,000, LM 1 iteration", 100, 2000, "lm", "baldwinian"),
     ("light", "lamarckian, P = 40, n = 500, Adam 1 epoch", 40, 500, "adam", "lamarckian"),
     ("light", "classic, P = 40, n = 500 (forward only)", 40, 500, "adam", "classic"),
@@ -393,7 +394,8 @@ class _PoolLog(logging.Handler):
             self.choices.append(msg.split("): ", 1)[1].split(";", 1)[0])
 
 
-def _parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen, n_jobs) -> dict[str, Any]:
+def _parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen, n_jobs,
+                  threshold=None) -> dict[str, Any]:
     log = _PoolLog()
     lg = logging.getLogger("gabp.evolution.problem")
     lg.addHandler(log)
@@ -404,7 +406,7 @@ def _parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen, n_jobs) -> dict[str, 
             ga=GAConfig(population_size=P, n_generations=n_gen),
             bp=BPConfig(optimizer=optimizer, bp_epochs=1, max_epochs=1, learning_rate=0.01,
                         batch_size=32),
-            n_baseline=0, n_jobs=n_jobs, seed=0))
+            n_baseline=0, n_jobs=n_jobs, seed=0, parallel_threshold=threshold))
     finally:
         lg.removeHandler(log)
     el = np.asarray(res.logbook.select("elapsed"))
@@ -414,23 +416,26 @@ def _parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen, n_jobs) -> dict[str, 
 
 def parallel(quick: bool, info_rows: list) -> str:
     n_gen = 3 if quick else 8
-    repeats = 1 if quick else 3
-    cases = PARALLEL_CASES[::2] if quick else PARALLEL_CASES
+    repeats = 1 if quick else 5
+    cases = PARALLEL_CASES[::3] if quick else PARALLEL_CASES
     cold = warm_up(problems(True)[0]["task"])
     rows = []
     for kind, label, P, n, optimizer, mode in cases:
         P = min(P, 100) if quick else P
         X, Y = synthetic(n + n // 4)
         X, Y, Xv, Yv = X[:n], Y[:n], X[n:], Y[n:]
-        runs: dict[int, list[dict]] = {1: [], 2: []}
-        for _ in range(repeats):  # interleaved A/B
-            for n_jobs in (1, 2):
-                runs[n_jobs].append(_parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen,
-                                                  n_jobs))
-        same = all(np.array_equal(r["params"], runs[1][0]["params"]) for r in runs[2])
+        runs: dict[Any, list[dict]] = {1: [], 2: [], "forced": []}
+        for _ in range(repeats):  # interleaved A/B/C
+            for n_jobs in (1, 2, "forced"):
+                runs[n_jobs].append(_parallel_run(
+                    X, Y, Xv, Yv, P, optimizer, mode, n_gen, 2 if n_jobs == "forced" else n_jobs,
+                    0.0 if n_jobs == "forced" else None))
+        same = all(np.array_equal(r["params"], runs[1][0]["params"])
+                   for r in runs[2] + runs["forced"])
         r = {"kind": kind, "case": label, "population": P, "n_samples": n,
              "load": os.getloadavg()[0], "identical": same,
              "pool_generations": runs[2][-1]["pool_generations"], "generations": n_gen}
+        r["gen_forced_pool_s"] = min(x["per_gen_s"] for x in runs["forced"])
         for n_jobs in (1, 2):
             r[f"gen_n_jobs_{n_jobs}_s"] = min(x["per_gen_s"] for x in runs[n_jobs])
             r[f"run_n_jobs_{n_jobs}_s"] = min(x["run_s"] for x in runs[n_jobs])
@@ -441,14 +446,17 @@ def parallel(quick: bool, info_rows: list) -> str:
                f"{r['gen_n_jobs_1_s'] / r['gen_n_jobs_2_s']:.2f}x",
                f"{r['run_n_jobs_1_s'] / r['run_n_jobs_2_s']:.2f}x",
                f"{r['pool_generations']} / {r['generations']}",
+               f"{r['gen_n_jobs_1_s'] / r['gen_forced_pool_s']:.2f}x",
                "yes" if r["identical"] else "NO", f"{r['load']:.2f}"] for r in rows]
     return ("n_jobs = 1 vs 2: seconds per generation of evolve (mean of generations 1-"
             f"{n_gen}, best of {repeats} interleaved runs; 10-16-1 tanh, synthetic regression, "
-            "batch 32); the cost model decides (default parallel_threshold=None); warm worker "
+            "batch 32); the cost model decides (default parallel_threshold=None); forced pool = "
+            "n_jobs=2 with parallel_threshold=0 (every generation shared); warm worker "
             f"processes (starting them took {cold:.2f} s)\n\n"
             + table(["kind", "case", "n_jobs=1 s/gen", "n_jobs=2 s/gen", "speed-up per gen",
-                     "speed-up whole run", "generations on the pool", "identical result",
-                     "load"], t_rows, "llrrrrrrr"))
+                     "speed-up whole run", "generations on the pool",
+                     "forced pool speed-up per gen", "identical result", "load"], t_rows,
+                    "llrrrrrrrr"))
 
 
 def _echo(*args: Any) -> int:
