@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ PER_BYTE_PRIOR = 1e-9
 WARM_SECONDS = 240.0
 #: The pool must beat in-process scoring by this fraction of the in-process time.
 MARGIN = 0.05
+#: Generations of each mode whose median the predictions use (noise on a shared machine).
+HISTORY = 3
 #: When the pool wins by less than this fraction, every ``RECHECK_EVERY``-th generation is
 #: scored in-process again to refresh that measurement (a busy machine shifts both).
 RECHECK_GAIN = 0.25
@@ -125,11 +128,12 @@ class PoolCostModel:
 
     Notes
     -----
-    With ``k`` individuals, ``c`` the in-process seconds per individual (last in-process
-    generation), ``a`` the seconds per pool task and ``b`` per byte shipped (probed), the
-    predictions are ``local = c k`` and, before any pool generation,
-    ``pool = c k / n + a (n - 1) + b bytes``; after one, its measured wall time ``T`` for
-    ``k0`` individuals is scaled: ``pool = a (n - 1) + (T - a (n - 1)) k / k0``. The pool is
+    With ``k`` individuals, ``c`` the in-process seconds per individual (median of the last
+    ``HISTORY`` in-process generations), ``a`` the seconds per pool task and ``b`` per byte
+    shipped (probed), the predictions are ``local = c k`` and, until a pool generation past
+    the first (a warm-up) was measured, ``pool = c k / n + a (n - 1) + b bytes``; then
+    ``pool = a (n - 1) + w k`` with ``w`` the median of ``(T - a (n - 1)) / k0`` over the
+    last ``HISTORY`` pool generations (``T`` seconds for ``k0`` individuals). The pool is
     used when ``pool < (1 - MARGIN) local`` and, while the pool is not started or probed, when
     ``(local - pool) * remaining generations`` exceeds that cost. Each mode's
     measurement is refreshed whenever it runs, so a pool that stops paying (a busier
@@ -142,9 +146,9 @@ class PoolCostModel:
         self.n = max(1, int(n_workers))
         self.n_generations = n_generations
         self.min_seconds = float(min_seconds)
-        self.local_per_item: float | None = None
-        self.pool_seconds: float | None = None
-        self.pool_items = 0
+        self._local: deque[float] = deque(maxlen=HISTORY)  # seconds per individual
+        self._pool: deque[tuple[float, int]] = deque(maxlen=HISTORY)  # (seconds, individuals)
+        self.pool_runs = 0  # pool generations observed (the first is a warm-up, not used)
         self.pool_streak = 0  # pool generations since the last in-process one
         self.per_call: float | None = None
         self.per_byte: float | None = None
@@ -155,14 +159,25 @@ class PoolCostModel:
     def observe_local(self, seconds: float, n_items: int) -> None:
         """A generation of ``n_items`` scored in-process took ``seconds``."""
         if n_items > 0:
-            self.local_per_item = seconds / n_items
+            self._local.append(seconds / n_items)
             self.pool_streak = 0
 
     def observe_pool(self, seconds: float, n_items: int) -> None:
-        """A generation of ``n_items`` shared with the pool took ``seconds`` (wall time)."""
+        """A generation of ``n_items`` shared with the pool took ``seconds`` (wall time).
+
+        The first one is not used: it pays the workers' first calls (imports, buffers, the
+        data's first memory-mapping) and would hand back a pool that pays from then on.
+        """
         if n_items > 0:
-            self.pool_seconds, self.pool_items = seconds, n_items
+            self.pool_runs += 1
             self.pool_streak += 1
+            if self.pool_runs > 1:
+                self._pool.append((seconds, n_items))
+
+    @property
+    def local_per_item(self) -> float | None:
+        """Median in-process seconds per individual of the last ``HISTORY`` generations."""
+        return float(np.median(self._local)) if self._local else None
 
     def probe(self, parallel: Parallel | LazyParallel, payload: np.ndarray) -> None:
         """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
@@ -198,8 +213,9 @@ class PoolCostModel:
         """
         c = self.local_per_item or 0.0
         a = (PER_CALL_PRIOR if self.per_call is None else self.per_call) * (self.n - 1)
-        if self.pool_seconds is not None:  # scale the last pool generation to n_items
-            return c * n_items, a + max(0.0, self.pool_seconds - a) * n_items / self.pool_items
+        if self._pool:  # the median pool generation, scaled to n_items
+            w = float(np.median([max(0.0, t - a) / k for t, k in self._pool]))
+            return c * n_items, a + w * n_items
         b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
         return c * n_items, c * n_items / self.n + a + b * n_bytes
 

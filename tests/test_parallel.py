@@ -71,6 +71,7 @@ def test_cost_model_keeps_light_generations_in_process(monkeypatch):
     assert not model.use_pool(40, 10_000, 1)  # nothing measured yet
     model.observe_local(0.002, 40)  # 2 ms per generation: a task round trip costs more
     assert not model.use_pool(40, 10_000, 1)
+    model = PoolCostModel(2, n_generations=50)
     model.observe_local(2.0, 40)  # 2 s per generation: halving it pays
     assert model.use_pool(40, 10_000, 1)
     local, pool = model.predict(40, 10_000)
@@ -93,10 +94,14 @@ def test_cost_model_hands_back_a_pool_that_stopped_paying(monkeypatch):
     model = PoolCostModel(2, n_generations=20)
     model.observe_local(1.0, 20)
     model.per_call, model.per_byte = 0.01, 0.0
-    model.observe_pool(0.55, 20)
+    model.observe_pool(3.0, 20)  # the first pool generation (a warm-up) is not used
     assert model.use_pool(20, 0, 2)
+    model.observe_pool(0.55, 20)
+    assert model.use_pool(20, 0, 3)
+    model.observe_pool(0.99, 20)
     model.observe_pool(0.99, 20)  # a busier machine: the pool no longer wins by 5 %
-    assert not model.use_pool(20, 0, 3)
+    assert not model.use_pool(20, 0, 4)
+    assert model.predict(20, 0)[1] == pytest.approx(0.99)  # the median of the last three
     assert PoolCostModel(2, min_seconds=5.0).use_pool(20, 0, 1) is False
 
 
