@@ -399,7 +399,7 @@ class ChunkedScorer:
             return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
                           np.zeros(0, dtype=bool), np.zeros(0))
         pool = k > 1 and self.n_workers > 1 and self._wants_pool(genomes, generation)
-        if self.n_workers > 1:
+        if self.n_workers > 1 and logger.isEnabledFor(logging.DEBUG):
             logger.debug("generation %d (%d individuals): %s; predicted in-process %.4g s, "
                          "pool %.4g s", generation, k, "pool" if pool else "in-process",
                          *self.model.predict(k, 0))
