@@ -107,6 +107,13 @@ def balanced_chunks(k: int, n: int) -> list[np.ndarray]:
     return [c for c in np.array_split(np.arange(k), max(1, min(n, k))) if len(c)]
 
 
+def _median(values: Any) -> float:
+    """Median of a few numbers (``np.median`` costs ~10 us, per generation)."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+
 def _echo(payload: np.ndarray | None) -> np.ndarray | None:
     """A no-op task: returns its payload (probes the pool's round trip)."""
     return payload
@@ -177,7 +184,7 @@ class PoolCostModel:
     @property
     def local_per_item(self) -> float | None:
         """Median in-process seconds per individual of the last ``HISTORY`` generations."""
-        return float(np.median(self._local)) if self._local else None
+        return _median(self._local) if self._local else None
 
     def probe(self, parallel: Parallel | LazyParallel, payload: np.ndarray) -> None:
         """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
@@ -214,7 +221,7 @@ class PoolCostModel:
         c = self.local_per_item or 0.0
         a = (PER_CALL_PRIOR if self.per_call is None else self.per_call) * (self.n - 1)
         if self._pool:  # the median pool generation, scaled to n_items
-            w = float(np.median([max(0.0, t - a) / k for t, k in self._pool]))
+            w = _median([max(0.0, t - a) / k for t, k in self._pool])
             return c * n_items, a + w * n_items
         b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
         return c * n_items, c * n_items / self.n + a + b * n_bytes
