@@ -42,8 +42,8 @@ logger = logging.getLogger(__name__)
 #: this process (measured: 1.9 s for two loky workers at load 2.7 on the 2-core machine).
 START_PRIOR = 2.0
 #: Seconds per pool task and per byte shipped, used until the probe measured them (measured
-#: here: 4-10 ms per round trip with warm loky workers, pickling about 1 ns per byte).
-PER_CALL_PRIOR = 4e-3
+#: here: 10 ms per round trip with warm loky workers, rarely 1-4; pickling ~1 ns per byte).
+PER_CALL_PRIOR = 10e-3
 PER_BYTE_PRIOR = 1e-9
 #: A worker pool used within this many seconds is assumed warm (loky's idle timeout is 300 s).
 WARM_SECONDS = 240.0
@@ -141,8 +141,9 @@ class PoolCostModel:
     the first (a warm-up) was measured, ``pool = c k / n + a (n - 1) + b bytes``; then
     ``pool = a (n - 1) + w k`` with ``w`` the median of ``(T - a (n - 1)) / k0`` over the
     last ``HISTORY`` pool generations (``T`` seconds for ``k0`` individuals). The pool is
-    used when ``pool < (1 - MARGIN) local`` and, while the pool is not started or probed, when
-    ``(local - pool) * remaining generations`` exceeds that cost. Each mode's
+    used when ``pool < (1 - MARGIN) local`` and, before its first generation, when
+    ``(local - pool) * remaining generations`` exceeds what trying it costs (starting the
+    workers, the probe, a warm-up generation). Each mode's
     measurement is refreshed whenever it runs, so a pool that stops paying (a busier
     machine) hands the generations back; when the pool wins by less than ``RECHECK_GAIN``,
     every ``RECHECK_EVERY``-th generation is scored in-process to refresh ``c``.
@@ -230,12 +231,14 @@ class PoolCostModel:
         last = _last_used.get(self.n)
         return last is not None and time.monotonic() - last < WARM_SECONDS
 
-    def start_cost(self) -> float:
-        """Seconds still to pay before the pool can score: starting it, probing it."""
+    def start_cost(self, local: float = 0.0) -> float:
+        """Seconds still to pay before the pool's measurements count: starting the workers,
+        probing them, and a warm-up generation (counted as one more in-process ``local``)."""
         probe = 0.0 if self.per_call is not None else 3 * PER_CALL_PRIOR * (self.n - 1)
+        cost = probe + (local if self.pool_runs == 0 else 0.0)
         if self._warm():
-            return probe
-        return probe + (float(np.median(_measured_start)) if _measured_start else START_PRIOR)
+            return cost
+        return cost + (float(np.median(_measured_start)) if _measured_start else START_PRIOR)
 
     def use_pool(self, n_items: int, n_bytes: int, generation: int) -> bool:
         """Whether generation ``generation`` (``n_items`` individuals) should use the pool."""
@@ -244,7 +247,7 @@ class PoolCostModel:
         local, pool = self.predict(n_items, n_bytes)
         if local < self.min_seconds or pool >= (1.0 - MARGIN) * local:
             return False
-        start = self.start_cost()
+        start = self.start_cost(local)
         if start > 0.0:
             remaining = 1 if self.n_generations is None else max(
                 1, self.n_generations - generation + 1)

@@ -82,10 +82,12 @@ def test_cost_model_keeps_light_generations_in_process(monkeypatch):
 def test_cost_model_pays_for_the_start_only_with_enough_generations_left(monkeypatch):
     monkeypatch.setattr(_parallel, "_last_used", {})  # cold pool
     monkeypatch.setattr(_parallel, "_measured_start", [1.0])
-    model = PoolCostModel(2, n_generations=10)
-    model.observe_local(0.3, 30)  # saves ~0.15 s per generation
-    assert model.use_pool(30, 0, 1)  # 10 generations x 0.15 s > 1 s start
-    assert not model.use_pool(30, 0, 8)  # 3 left: 0.45 s < 1 s
+    model = PoolCostModel(2, n_generations=20)
+    model.observe_local(0.3, 30)  # saves ~0.14 s per generation
+    # trying costs the 1 s start + the probe (30 ms) + a warm-up generation (0.3 s)
+    assert model.start_cost(0.3) == pytest.approx(1.0 + 3 * _parallel.PER_CALL_PRIOR + 0.3)
+    assert model.use_pool(30, 0, 1)  # 20 generations x 0.14 s > 1.33 s
+    assert not model.use_pool(30, 0, 12)  # 9 left: 1.26 s < 1.33 s
     assert not PoolCostModel(2, n_generations=None, min_seconds=0.0).use_pool(30, 0, 1)
 
 
