@@ -1,17 +1,18 @@
 """Scoring a population on worker processes when, and only when, it pays.
 
-Three pieces, used by the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer`):
+The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer`) uses:
 
 - :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks
   whose sizes differ by at most one (every individual of a generation costs the same: one
   BP run of ``bp_epochs`` epochs on the same data, or one forward pass).
 - :class:`PoolCostModel`: chooses, generation by generation, between scoring in-process and
   sharing the generation with the pool, from measured costs: the in-process seconds per
-  individual (timed on every generation, since the parent always scores a share), the pool's
-  per-call overhead and per-byte cost (two no-op probes before the first pool generation)
-  and the pool's seconds per individual once a generation ran there. Starting worker
-  processes is a one-off cost that is paid only if the saving over the remaining
-  generations covers it.
+  individual (every in-process generation is timed), the pool's per-task and per-byte costs
+  (no-op probes just before its first generation) and the wall time of its generations once
+  some ran. Starting the worker processes, probing them and a warm-up generation are paid
+  only if the saving over the generations left covers them.
+- :class:`LazyParallel`: the ``joblib.Parallel`` context is opened on first use, so a run
+  that never uses the pool never starts joblib's resource tracker.
 - Data residency: the run's arrays are passed to every task as the *same* objects, so
   joblib's memmapping (loky and multiprocessing backends; arrays above ``max_nbytes``, 1 MB
   by default) writes each of them once per ``with Parallel(...)`` block and every later task
