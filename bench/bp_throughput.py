@@ -9,7 +9,8 @@ network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the 
   floor of the same run (the weight products of one network-epoch, timed alone with the
   shapes and calls the trainer makes) and the ratio of the epoch to it;
 - ``profile``: where one epoch's time goes at P = 40 (shuffle, forward, loss, backward,
-  divergence checks, optimizer), each phase timed inside the real loop;
+  divergence checks, optimizer), each phase timed inside the real loop, and the optimizer's
+  time with the compiled Adam step (``GABP_KERNELS=numba``, when numba is installed);
 - ``kernels``: the first layer's products as one shared-input GEMM
   ``x (n, in) @ W.transpose(1, 0, 2).reshape(in, P * out)`` against the batched matmul gabp
   uses, with one and two BLAS threads;
@@ -30,15 +31,18 @@ Prints markdown tables and writes ``bench/results/bp_throughput.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from _common import machine, machine_line, table, write_json
 from threadpoolctl import threadpool_limits
 
+import gabp.optimizers as optimizers
 from gabp import Network, train
 from gabp.data import load_dataset, split_task
 from gabp.network import Architecture
@@ -65,6 +69,32 @@ def best_of(fn: Callable[[], Any], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def available_kernels() -> tuple[str, ...]:
+    """``("numpy",)``, plus ``"numba"`` when numba is installed (``gabp[fast]``)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return ("numpy",)
+    return ("numpy", "numba")
+
+
+@contextlib.contextmanager
+def kernels(name: str) -> Iterator[None]:
+    """Run with ``GABP_KERNELS=name`` (the Adam step's implementation), restored afterwards."""
+    old = os.environ.get("GABP_KERNELS")
+    os.environ["GABP_KERNELS"] = name
+    optimizers._FUSED.pop("adam", None)
+    try:
+        optimizers._fused_adam()  # compile outside any timing
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("GABP_KERNELS", None)
+        else:
+            os.environ["GABP_KERNELS"] = old
+        optimizers._FUSED.pop("adam", None)
 
 
 def make_net(P: int, dtype: Any, n_in: int = 64) -> Network:
@@ -244,10 +274,24 @@ def profile_step(X, Y, P: int, dtype, epochs: int) -> dict[str, float]:
             for k in phases:
                 best[k] = min(best[k], acc[k])
         whole = best_of(lambda: mb.iterate(Progress.start(P), 0, None), epochs)
+        fused = None
+        if "numba" in available_kernels():
+            with kernels("numba"):
+                fast = optimizers.make_optimizer("adam", mb.params.shape, learning_rate=1e-3,
+                                                 dtype=dtype)
+                steps = -(-n // BATCH)
+
+                def epoch_of_steps():
+                    for _ in range(steps):
+                        fast.step(mb.params, bp.grad, None)
+
+                fused = best_of(epoch_of_steps, epochs)
     out = {k: v / P for k, v in best.items()}
     out["sum of the phases"] = sum(out.values())
     out["epoch (iterate)"] = whole / P
     out["GEMM floor (same products alone)"] = gemm_floor(n, P, dtype, epochs)
+    if fused is not None:
+        out["optimizer with GABP_KERNELS=numba (alone)"] = fused / P
     return out
 
 
@@ -257,34 +301,44 @@ def profile_step(X, Y, P: int, dtype, epochs: int) -> dict[str, float]:
 def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict], str]:
     n = X.shape[0]
     rows = []
+    names = available_kernels()
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
         sk = time_sklearn(X, Y, dtype, max(epochs, 2), repeats)
         for P in sizes:
-            tb = time_batched(X, Y, P, dtype, epochs, repeats)
+            tb = {}
+            for _ in range(repeats):  # the kernels interleaved, best of each
+                for k in names:
+                    with kernels(k):
+                        tb[k] = min(tb.get(k, np.inf), time_batched(X, Y, P, dtype, epochs, 1))
             p_sep = min(P, 20)  # P independent runs cost P times one: time at most 20
             ts = time_separate(X, Y, p_sep, dtype, epochs, repeats) * P / p_sep
             floor = gemm_floor(n, P, dtype, max(repeats, 5))
             rows.append({
-                "dtype": name, "P": P, "ms_per_net_epoch": 1e3 * tb / P,
-                "separate_ms_per_net_epoch": 1e3 * ts / P, "speedup_vs_separate": ts / tb,
+                "dtype": name, "P": P, "ms_per_net_epoch": 1e3 * tb["numpy"] / P,
+                "numba_ms_per_net_epoch": 1e3 * tb["numba"] / P if "numba" in tb else None,
+                "separate_ms_per_net_epoch": 1e3 * ts / P,
+                "speedup_vs_separate": ts / tb["numpy"],
                 "floor_ms_per_net_epoch": 1e3 * floor,
                 "gemm_gflops": epoch_flops(n) / floor / 1e9,
-                "ratio_to_floor": tb / P / floor,
+                "ratio_to_floor": tb["numpy"] / P / floor,
                 "sklearn_ms_per_epoch": None if (sk is None or P != 1) else 1e3 * sk,
             })
     text = table(
-        ["dtype", "P", "ms / network-epoch", "one by one", "batched speed-up",
-         "GEMM floor ms", "GEMM GFLOP/s", "epoch / floor", "sklearn ms / epoch"],
+        ["dtype", "P", "ms / network-epoch", "with GABP_KERNELS=numba", "one by one",
+         "batched speed-up", "GEMM floor ms", "GEMM GFLOP/s", "epoch / floor",
+         "sklearn ms / epoch"],
         [[r["dtype"], r["P"], f"{r['ms_per_net_epoch']:.3f}",
+          "—" if r["numba_ms_per_net_epoch"] is None else f"{r['numba_ms_per_net_epoch']:.3f}",
           f"{r['separate_ms_per_net_epoch']:.3f}", f"{r['speedup_vs_separate']:.1f}x",
           f"{r['floor_ms_per_net_epoch']:.3f}", f"{r['gemm_gflops']:.0f}",
           f"{r['ratio_to_floor']:.2f}x",
           "" if r["sklearn_ms_per_epoch"] is None else f"{r['sklearn_ms_per_epoch']:.2f}"]
          for r in rows])
     head = (f"Per network-epoch on {n} rows (64-{N_HIDDEN}-{N_CLASSES} relu/softmax, "
-            f"cross-entropy, Adam, batch {BATCH}; best of {repeats}, {epochs} epochs). "
-            f"FLOPs of the weight products per network-epoch: {epoch_flops(n) / 1e6:.1f} M.")
+            f"cross-entropy, Adam, batch {BATCH}; best of {repeats}, {epochs} epochs; the "
+            f"default NumPy Adam and, interleaved, the compiled one). FLOPs of the weight "
+            f"products per network-epoch: {epoch_flops(n) / 1e6:.1f} M.")
     return rows, head + "\n\n" + text
 
 
@@ -299,7 +353,7 @@ def part_profile(X, Y, epochs: int, sizes=(40,)) -> tuple[dict, str]:
     for ph in phases:
         row = [ph]
         for c in cols:
-            v = res[c][ph]
+            v = res[c].get(ph, np.nan)
             share = v / res[c]["epoch (iterate)"]
             row.append(f"{1e3 * v:.3f} ({100 * share:.0f} %)")
         rows.append(row)
@@ -409,11 +463,17 @@ def ga_vs_sklearn(task, dtype: str, pop: int, gens: int, bp_epochs: int,
 def part_ga(task, quick: bool, repeats: int) -> tuple[list[dict], str]:
     """Baldwinian GA-BP vs one-by-one scikit-learn fits of the same network-epochs."""
     pop, gens, bp_epochs = (10, 2, 5) if quick else (40, 5, 20)
-    rows = [ga_vs_sklearn(task, dtype, pop, gens, bp_epochs, repeats)
-            for dtype in ("float32", "float64")]
-    text = table(["GA-BP dtype", "individuals x generations x epochs", "network-epochs",
-                  "gabp s", "sklearn fits", "sklearn s (one by one)", "gabp speed-up"],
-                 [[r["dtype"], f"{r['population']} x {r['generations']} x {r['bp_epochs']}",
+    rows = []
+    for dtype in ("float32", "float64"):
+        for k in available_kernels():
+            with kernels(k):
+                rows.append({"kernels": k,
+                             **ga_vs_sklearn(task, dtype, pop, gens, bp_epochs, repeats)})
+    text = table(["GA-BP dtype", "Adam", "individuals x generations x epochs",
+                  "network-epochs", "gabp s", "sklearn fits", "sklearn s (one by one)",
+                  "gabp speed-up"],
+                 [[r["dtype"], r["kernels"],
+                   f"{r['population']} x {r['generations']} x {r['bp_epochs']}",
                    f"{r['network_epochs']:.0f}", f"{r['gabp_s']:.2f}",
                    f"{r['sklearn_fits']:.0f}",
                    "—" if r["sklearn_s"] is None else f"{r['sklearn_s']:.2f}",

@@ -140,7 +140,11 @@ class Adam(Optimizer):
         self._v = np.zeros(shape, dtype)  # v_t / (1 - b2)
         self._all = np.ones(shape[0], dtype=bool)
         self.t = 0
-        _fused_adam()  # a bad GABP_KERNELS value or a missing numba fails here, before training
+        kernel = _fused_adam()  # a bad GABP_KERNELS value or no numba fails here, not later
+        if kernel is not None:  # compile (or load from the disk cache) outside the training
+            e = np.zeros((1, 0), dtype)
+            kernel(e, e, e, e, e.dtype.type(1), np.zeros(1, dtype), e.dtype.type(1),
+                   e.dtype.type(1), self._all[:1])
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""
@@ -259,8 +263,10 @@ def _fused_adam():
             except ImportError:
                 raise ValueError("GABP_KERNELS=numba needs numba: pip install 'gabp[fast]' "
                                  "(or unset GABP_KERNELS for the NumPy passes).") from None
-            _FUSED["adam"] = numba.njit(cache=True, nogil=True, error_model="numpy",
-                                        boundscheck=False)(_adam_rows)
+            if "compiled" not in _FUSED:  # one dispatcher per process
+                _FUSED["compiled"] = numba.njit(cache=True, nogil=True, error_model="numpy",
+                                                boundscheck=False)(_adam_rows)
+            _FUSED["adam"] = _FUSED["compiled"]
     return _FUSED["adam"]
 
 
