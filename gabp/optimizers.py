@@ -41,8 +41,25 @@ def _column(value: float | np.ndarray, P: int, dtype: type = np.float64) -> np.n
     return np.broadcast_to(np.asarray(value, dtype=dtype).reshape(-1), (P,)).reshape(P, 1).copy()
 
 
+#: Every this many steps, the optimizers' decaying state is flushed of subnormal numbers.
+FLUSH_EVERY = 32
+
+
 class Optimizer:
-    """Base class: holds per-network learning rates and applies masked updates."""
+    """Base class: holds per-network learning rates and applies masked updates.
+
+    State that decays geometrically where the gradient is zero (Adam's first moment of a unit
+    that stopped firing, a momentum velocity) reaches subnormal numbers after some hundred
+    steps in float32, and arithmetic on those is many times slower on x86: a float32 digits
+    population trained 35 % slower from epoch 30 on. Every :data:`FLUSH_EVERY` steps such
+    entries (``|x|`` below the dtype's smallest normal number) are set to zero. An Adam first
+    moment that small moves a parameter by less than ``1e-30``, a second moment that small
+    changes the denominator ``sqrt(v) + eps`` by less than its rounding; results change only
+    where such entries occur (long float32 runs), and only by amounts of that size.
+    """
+
+    #: names of the state arrays flushed of subnormal numbers
+    _decaying: tuple[str, ...] = ()
 
     def __init__(
         self, shape: tuple[int, int], learning_rate: float | np.ndarray, *, dtype: type = np.float64
@@ -54,12 +71,14 @@ class Optimizer:
         self._lr = float(self.lr[0, 0]) if np.all(self.lr == self.lr[0, 0]) else self.lr
 
         self._buf = np.empty(shape, dtype)  # scratch for the update, reused every step
+        self._n_steps = 0
 
     # Subclasses return the update; it may be an internal buffer or part of the state (it is
     # only read), valid until the next call.
 
     def step(self, params: np.ndarray, grad: np.ndarray, active: np.ndarray | None = None) -> None:
         """Apply one update to ``params`` in place (rows with ``active`` False untouched)."""
+        self._flush_subnormals()
         update = self._update(grad).astype(params.dtype, copy=False)
         if active is not None and not active.all():
             # one masked pass (no gather/scatter of the active rows); the update may be the
@@ -67,6 +86,17 @@ class Optimizer:
             np.add(params, update, out=params, where=active[:, None])
         else:
             params += update
+
+    def _flush_subnormals(self) -> None:
+        """Count a step; every :data:`FLUSH_EVERY` steps zero the subnormal state entries."""
+        self._n_steps += 1
+        if self._n_steps % FLUSH_EVERY or not self._decaying:
+            return
+        tiny = np.finfo(self._buf.dtype).tiny
+        for name in self._decaying:
+            state = getattr(self, name)
+            np.abs(state, out=self._buf)  # the scratch buffer is free before the update
+            state[self._buf < tiny] = 0.0
 
     def _update(self, grad: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -85,6 +115,8 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     """Gradient descent with classic or Nesterov momentum."""
+
+    _decaying = ("velocity",)
 
     def __init__(
         self,
@@ -123,6 +155,8 @@ class Adam(Optimizer):
     ``eps' = eps * sqrt(1 - b2^t) / sqrt(1 - b2)``. :meth:`state` returns the plain ``m``
     and ``v``.
     """
+
+    _decaying = ("_m", "_v")
 
     def __init__(
         self,
@@ -172,6 +206,7 @@ class Adam(Optimizer):
         kernel = _fused_adam() if same else None
         if kernel is None:
             return super().step(params, grad, active)
+        self._flush_subnormals()
         c_m, c_g, eps = self._coefficients()
         t = params.dtype.type
         rows = np.broadcast_to(np.asarray(c_g, params.dtype).reshape(-1), (params.shape[0],))

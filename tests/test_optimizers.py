@@ -204,3 +204,25 @@ def test_unknown_kernels_value_is_refused(monkeypatch):
                        "numpy, numba. Got 'cuda'"):
         opts._fused_adam()
     monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+
+
+@pytest.mark.parametrize("name", ["adam", "momentum"])
+def test_decaying_state_is_flushed_of_subnormal_numbers(name, monkeypatch):
+    # a unit whose gradient becomes exactly zero: its moment / velocity decays by ~0.9 a step
+    # and would sink into float32 subnormals (slow arithmetic) after some 800 steps
+    import gabp.optimizers as opts
+
+    def run(flush_every: int) -> np.ndarray:
+        monkeypatch.setattr(opts, "FLUSH_EVERY", flush_every)
+        opt = make_optimizer(name, (2, 8), learning_rate=1e-3, dtype=np.float32)
+        p = np.zeros((2, 8), np.float32)
+        opt.step(p, np.ones((2, 8), np.float32))
+        for _ in range(1500):
+            opt.step(p, np.zeros((2, 8), np.float32))
+        return np.concatenate([getattr(opt, n).ravel() for n in opt._decaying])
+
+    tiny = np.finfo(np.float32).tiny
+    unflushed = run(10**9)
+    assert np.any((unflushed != 0) & (np.abs(unflushed) < tiny))  # the problem is real
+    state = run(32)
+    assert not np.any((state != 0) & (np.abs(state) < tiny))
