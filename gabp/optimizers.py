@@ -173,6 +173,7 @@ class Adam(Optimizer):
         self._m = np.zeros(shape, dtype)  # -r_t * m_t
         self._v = np.zeros(shape, dtype)  # v_t / (1 - b2)
         self._all = np.ones(shape[0], dtype=bool)
+        self._rows = np.empty(shape[0], dtype)
         self.t = 0
         kernel = _fused_adam()  # a bad GABP_KERNELS value or no numba fails here, not later
         if kernel is not None:  # compile (or load from the disk cache) outside the training
@@ -209,10 +210,13 @@ class Adam(Optimizer):
         self._flush_subnormals()
         c_m, c_g, eps = self._coefficients()
         t = params.dtype.type
-        rows = np.broadcast_to(np.asarray(c_g, params.dtype).reshape(-1), (params.shape[0],))
+        rows = self._rows  # the factor of g per network, as the NumPy path rounds it
+        if isinstance(c_g, float):
+            rows.fill(c_g)
+        else:
+            np.copyto(rows, c_g[:, 0])
         mask = self._all if active is None else active
-        kernel(params, grad, self._m, self._v, t(c_m), np.ascontiguousarray(rows),
-               t(self.beta2), t(eps), mask)
+        kernel(params, grad, self._m, self._v, t(c_m), rows, t(self.beta2), t(eps), mask)
         return None
 
     def _update(self, grad: np.ndarray) -> np.ndarray:
