@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from ._threads import rescan_blas
 from .solvers.options import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER
 
 __all__ = [
@@ -180,6 +181,8 @@ class Adam(Optimizer):
             e = np.zeros((1, 0), dtype)
             kernel(e, e, e, e, e.dtype.type(1), np.zeros(1, dtype), e.dtype.type(1),
                    e.dtype.type(1), self._all[:1])
+            if _FUSED.pop("rescan", False):  # numba has loaded SciPy's OpenBLAS: limit it too
+                rescan_blas()
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""
@@ -305,6 +308,7 @@ def _fused_adam():
             if "compiled" not in _FUSED:  # one dispatcher per process
                 _FUSED["compiled"] = numba.njit(cache=True, nogil=True, error_model="numpy",
                                                 boundscheck=False)(_adam_rows)
+                _FUSED["rescan"] = True
             _FUSED["adam"] = _FUSED["compiled"]
     return _FUSED["adam"]
 
