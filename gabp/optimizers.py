@@ -203,8 +203,9 @@ class Adam(Optimizer):
     def step(self, params: np.ndarray, grad: np.ndarray, active: np.ndarray | None = None) -> None:
         """Apply one update to ``params`` in place (rows with ``active`` False untouched).
 
-        With the optional extra ``gabp[fast]`` (numba) the ten passes are one compiled pass
-        with the same arithmetic in the same order, so the results are bit-identical.
+        With ``GABP_KERNELS=numba`` (and numba, the optional extra ``gabp[fast]``) the ten
+        passes are one compiled pass with the same arithmetic in the same order, so the
+        results are bit-identical.
         """
         same = params.dtype == self._m.dtype == grad.dtype
         kernel = _fused_adam() if same else None
