@@ -18,54 +18,51 @@ Levenberg-Marquardt never needs the full Jacobian: :func:`normal_equations` accu
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ..activations import ACTIVATIONS
 from ..network import Architecture, forward
 
 
 def _output_seeds(out_act: str, a_out: np.ndarray) -> np.ndarray:
-    """``d e_o / d z_L`` for every output ``o``: shape ``(P, n, n_out (o), n_out (j))``."""
-    k = a_out.shape[-1]
-    eye = np.eye(k, dtype=a_out.dtype)
+    """``d e_o / d z_L[j]`` for every output ``o``: shape ``(P, n_out (j), n_out (o), n)``."""
+    aT = a_out.transpose(0, 2, 1)  # (P, k, n)
+    P, k, n = aT.shape
+    eye = np.eye(k, dtype=a_out.dtype)[None, :, :, None]
     if out_act == "softmax":
-        return a_out[..., :, None] * (eye - a_out[..., None, :])
+        return aT[:, None, :, :] * (eye - aT[:, :, None, :])
     if out_act == "identity":
-        return np.broadcast_to(eye, a_out.shape[:-1] + (k, k)).copy()
-    return eye * ACTIVATIONS[out_act][1](a_out)[..., None, :]
+        return np.broadcast_to(eye, (P, k, k, n)).copy()
+    return eye * ACTIVATIONS[out_act].derivative(aT)[:, None, :, :]
 
 
-def _jacobian_rows(
+def _jacobian_columns(
     arch: Architecture, params: np.ndarray, X: np.ndarray, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs ``(P, n, n_out)`` and the Jacobian ``(P, n * n_out, n_params)`` on ``X``.
+    """Outputs ``(P, n, n_out)`` and the transposed Jacobian ``(P, n_params, n_out * n)``.
 
-    ``out``, if given, is a ``(P, >= n * n_out, n_params)`` buffer whose leading rows are used.
+    Column ``o * n + i`` of ``Jt[p]`` is the gradient of output ``o`` on sample ``i``.
+    ``out``, if given, is a flat buffer of at least ``P * n_params * n_out * n`` entries.
     """
-    P, n, k = params.shape[0], X.shape[0], arch.n_outputs
+    P, n, k, q = params.shape[0], X.shape[0], arch.n_outputs, arch.n_params
     acts, _ = forward(arch, params, X)
-    if out is None:
-        J = np.empty((P, n * k, arch.n_params), dtype=params.dtype)
-    else:
-        J = out[:, : n * k]
-    J4 = J.reshape(P, n, k, arch.n_params)
-    D = _output_seeds(arch.activations[-1], acts[-1])  # (P, n, k, n_L)
+    size = P * q * k * n
+    Jt = (np.empty(size, dtype=params.dtype) if out is None else out[:size]).reshape(P, q, k * n)
+    S = _output_seeds(arch.activations[-1], acts[-1])  # (P, fo, k, n)
     layers = arch.views(params)
     for i in range(arch.n_layers - 1, -1, -1):
-        w0, b0, b1 = arch.offsets[i]
+        w0, _, b1 = arch.offsets[i]
         fi, fo = arch.layer_sizes[i], arch.layer_sizes[i + 1]
-        a_prev = acts[i]
-        a4 = a_prev[None, :, None, :, None] if a_prev.ndim == 2 else a_prev[:, :, None, :, None]
-        block = J4[..., w0:b0]  # (P, n, k, fi * fo), viewed as (P, n, k, fi, fo) below
-        rows = as_strided(block, shape=(P, n, k, fi, fo),
-                          strides=block.strides[:3] + (fo * block.itemsize, block.itemsize))
-        np.multiply(a4, D[..., None, :], out=rows)  # d e / d W[a, b] = a_prev[a] * D[b]
-        J4[..., b0:b1] = D
+        a = acts[i] if acts[i].ndim == 3 else acts[i][None]
+        aT = np.ascontiguousarray(a.transpose(0, 2, 1))  # (P or 1, fi, n)
+        # rows w0..b1 are [W (fi x fo, row-major), b (fo)]: the outer product of the layer's
+        # input with a trailing 1 and the sensitivities, one row per (input, unit) pair
+        block = Jt[:, w0:b1].reshape(P, fi + 1, fo, k, n)
+        np.multiply(aT[:, :, None, None, :], S[:, None], out=block[:, :fi])
+        block[:, fi] = S
         if i > 0:
-            W = layers[i][0]  # (P, fi, fo)
-            D = np.matmul(D.reshape(P, n * k, fo), W.transpose(0, 2, 1)).reshape(P, n, k, fi)
-            D *= ACTIVATIONS[arch.activations[i - 1]][1](a_prev)[:, :, None, :]
-    return acts[-1], J
+            S = np.matmul(layers[i][0], S.reshape(P, fo, k * n)).reshape(P, fi, k, n)
+            ACTIVATIONS[arch.activations[i - 1]].mul_derivative(S, aT[:, :, None, :])
+    return acts[-1], Jt
 
 
 def error_jacobian(arch: Architecture, params: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -82,7 +79,9 @@ def error_jacobian(arch: Architecture, params: np.ndarray, X: np.ndarray) -> np.
     ndarray of shape (P, n * n_out, n_params)
         Row ``i * n_out + o`` is ``d output[p, i, o] / d params[p]`` (the targets do not enter).
     """
-    return _jacobian_rows(arch, params, X)[1]
+    P, n, k, q = params.shape[0], X.shape[0], arch.n_outputs, arch.n_params
+    Jt = _jacobian_columns(arch, params, X)[1]
+    return np.ascontiguousarray(Jt.reshape(P, q, k, n).transpose(0, 3, 2, 1)).reshape(P, n * k, q)
 
 
 def normal_equations(
@@ -114,12 +113,12 @@ def normal_equations(
     JtJ = np.zeros((P, n_p, n_p))
     Jte = np.zeros((P, n_p))
     sse = np.zeros(P)
-    buf = np.empty((P, min(chunk_samples, n) * k, n_p))
+    buf = np.empty(P * n_p * k * min(chunk_samples, n))
     for start in range(0, n, chunk_samples):
         stop = min(start + chunk_samples, n)
-        a, J = _jacobian_rows(arch, params, X[start:stop], out=buf)
-        e = (a - Y[start:stop]).reshape(P, -1)
-        JtJ += np.matmul(J.transpose(0, 2, 1), J)
-        Jte += np.matmul(J.transpose(0, 2, 1), e[..., None])[..., 0]
+        a, Jt = _jacobian_columns(arch, params, X[start:stop], out=buf)
+        e = (a - Y[start:stop]).transpose(0, 2, 1).reshape(P, -1)  # column order of Jt
+        JtJ += np.matmul(Jt, Jt.transpose(0, 2, 1))
+        Jte += np.matmul(Jt, e[..., None])[..., 0]
         sse += np.einsum("pm,pm->p", e, e)
     return JtJ, Jte, sse
