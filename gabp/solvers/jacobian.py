@@ -169,8 +169,9 @@ def _assemble(arch: Architecture, acc: dict[tuple[int, int], list],
         (w0, _, b1), (v0, _, c1) = arch.offsets[l], arch.offsets[m]
         fi1, fo = arch.layer_sizes[l] + 1, arch.layer_sizes[l + 1]
         fj1, fm = arch.layer_sizes[m] + 1, arch.layer_sizes[m + 1]
-        blk = (G.transpose(1, 0, 2) if shared else G).reshape(P, fi1, fj1, fo, fm).transpose(0, 1, 3, 2, 4)
-        JtJ[:, w0:b1, v0:c1].reshape(P, fi1, fo, fj1, fm)[...] = blk
+        G = (G.transpose(1, 0, 2) if shared else G).reshape(P, fi1, fj1, fo, fm)
+        # splitting the axes of a slice is always a view: this writes into JtJ
+        JtJ[:, w0:b1, v0:c1].reshape(P, fi1, fo, fj1, fm)[...] = G.transpose(0, 1, 3, 2, 4)
         if m != l:
             JtJ[:, v0:c1, w0:b1] = JtJ[:, w0:b1, v0:c1].transpose(0, 2, 1)
 
