@@ -1,23 +1,24 @@
-"""Digits: a small CNN against the MLP at an equal sample-pass budget, and CNN throughput.
+"""Digits: CNNs against MLPs at an equal sample-pass budget, and CNN throughput.
 
-Part 1 (quality): the 8x8 digits (pixels / 16; stratified 70 / 15 / 15 split) with
-
-- CNN: ``(1, 8, 8) -> Conv2D(8, 3x3, relu) -> MaxPool2D(2) -> Flatten -> 10 softmax``
-  (810 parameters),
-- MLP: ``64 -> 32 relu -> 10 softmax`` (2,410 parameters, the bp_throughput network),
-
-each trained with Adam (learning rate 0.01, batches of 32, cross-entropy) for the same
+Part 1 (quality): the 8x8 digits (pixels / 16; stratified 70 / 15 / 15 split). Every
+candidate architecture of :data:`CNNS` and :data:`MLPS` (ReLU, softmax output, He init,
+float32) is trained with Adam (batches of 32, cross-entropy) at every learning rate of
+:data:`LRS` and L2 alpha of :data:`ALPHAS`, 2 seeds each, for the same
 ``max_sample_passes`` per network (``--epochs`` passes over the training set; one forward +
 backward of one sample through one network = 1), the weights of the best validation epoch
-kept. ``--seeds`` networks of each kind are trained as one population; the table gives the
-test accuracy (mean ± std over those networks) and the wall time of the run.
+kept. Each kind's setting with the best mean *validation* accuracy (ties: the first in grid
+order) is then trained again with ``--seeds`` fresh seeds and scored once on the test part;
+the table gives validation and test accuracy (mean ± sd over those networks) and the wall
+time. The test part plays no role in any choice.
 
-Part 2 (speed): milliseconds per epoch of ``P`` = 1 / 8 / 40 CNNs trained together (float64
-and float32), per network, and the *GEMM floor*: the time of the epoch's matrix products
-alone (the same im2col-patch x kernel products, weight-gradient and dense products, with
-the same shapes and batching as the trainer uses, timed back to back without anything
-else). ``epoch / floor`` is the overhead factor; the target is at most 3. Epochs are timed
-with ``restore_best=False`` (no full-data evaluations of the starting and final weights).
+Part 2 (speed): milliseconds per epoch of ``P`` = 1 / 8 / 40 CNNs trained together (float32
+and float64), per network, for the chosen CNN and the small ``conv8-pool``, and the *GEMM
+floor*: the time of the epoch's matrix products alone (:func:`products`: every weighted
+layer's forward, weight-gradient and input-gradient products with the trainer's shapes and
+batching, on one BLAS thread as in ``train``, timed back to back without anything else) and
+its GFLOP/s. ``epoch / floor`` is the overhead factor; the target is at most 3. Epochs are
+timed with ``restore_best=False`` (no full-data evaluations of the starting and final
+weights). Run it with this checkout's gabp first on the path (``PYTHONPATH=.``).
 
 Usage::
 
@@ -39,12 +40,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, machine, machine_line, mean_std, table, write_json  # noqa: E402
 
 from gabp import Network, train  # noqa: E402
+from gabp._threads import one_blas_thread  # noqa: E402
 from gabp.data import load_digits, stratified_split  # noqa: E402
 from gabp.layers import Conv2D, Flatten, MaxPool2D  # noqa: E402
 
 BATCH = 32
-CNN = ((1, 8, 8), Conv2D(8, 3, activation="relu"), MaxPool2D(2), Flatten(), 10)
-MLP = (64, 32, 10)
+IMG = (1, 8, 8)
+#: candidate architectures, chosen between on validation accuracy (never on the test set)
+CNNS = {
+    "conv8-pool": (IMG, Conv2D(8, 3), MaxPool2D(2), Flatten(), 10),
+    "conv16p1-pool": (IMG, Conv2D(16, 3, padding=1), MaxPool2D(2), Flatten(), 10),
+    "conv16p1-pool-64": (IMG, Conv2D(16, 3, padding=1), MaxPool2D(2), Flatten(), 64, 10),
+    "conv16p1x2-pool": (IMG, Conv2D(16, 3, padding=1), Conv2D(16, 3, padding=1),
+                        MaxPool2D(2), Flatten(), 10),
+}
+MLPS = {
+    "mlp32": (64, 32, 10),
+    "mlp64": (64, 64, 10),
+    "mlp128": (64, 128, 10),
+    "mlp256": (64, 256, 10),
+    "mlp128-64": (64, 128, 64, 10),
+}
+#: Adam learning rates and L2 strengths tried for every architecture
+LRS = (0.003, 0.01, 0.03)
+ALPHAS = (0.0, 1e-4, 1e-3)
+QUICK_LRS, QUICK_ALPHAS = (0.01,), (0.0, 1e-4)
 
 
 def data(seed: int = 0):
@@ -52,77 +72,141 @@ def data(seed: int = 0):
     X, y = ds.X.reshape(len(ds.y), -1) / 16.0, np.asarray(ds.y)
     tr, va, te = stratified_split(y, val_fraction=0.15, test_fraction=0.15, seed=seed)
     Y = np.eye(10)[y]
-    return (X[tr], Y[tr]), (X[va], Y[va]), (X[te], y[te])
+    return (X[tr], Y[tr]), (X[va], y[va]), (X[te], y[te])
 
 
-def make(layers, P: int, dtype=np.float64, seed: int = 0) -> Network:
+def make(layers, P: int, dtype=np.float32, seed: int = 0) -> Network:
     return Network(layers, hidden_activation="relu", output_activation="softmax",
-                   n_networks=P, seed=seed, dtype=dtype)
+                   n_networks=P, seed=seed, dtype=dtype, init="he_normal")
 
 
-def quality(epochs: int, seeds: int) -> list[dict]:
-    (X, Y), (Xv, Yv), (Xt, yt) = data()
-    budget = float(epochs * X.shape[0])
+def fit_population(layers, lrs, alphas, budget: float, seed: int, parts):
+    """Train one network per ``(lr, alpha)`` pair (arrays of length P) as one population.
+
+    Returns the validation and test accuracy of each network (best validation epoch kept),
+    the sample-passes used and the wall time.
+    """
+    (X, Y), (Xv, yv), (Xt, yt) = parts
+    net = make(layers, len(lrs), seed=seed)
+    Yv = np.eye(10)[yv]
+    t0 = time.perf_counter()
+    hist = train(net, X, Y, X_val=Xv, Y_val=Yv, loss="cross_entropy",
+                 learning_rate=np.asarray(lrs), alpha=np.asarray(alphas), batch_size=BATCH,
+                 epochs=10 * int(budget // X.shape[0] + 1), max_sample_passes=budget,
+                 seed=seed)
+    seconds = time.perf_counter() - t0
+    val = np.array([np.mean(o.argmax(axis=1) == yv) for o in net.forward(Xv)])
+    test = np.array([np.mean(o.argmax(axis=1) == yt) for o in net.forward(Xt)])
+    return val, test, float(hist.sample_passes.mean()), seconds
+
+
+def select(models: dict, budget: float, lrs, alphas, n_seeds: int, parts) -> list[dict]:
+    """Validation accuracy (mean over ``n_seeds``) of every architecture x lr x alpha."""
+    grid = [(lr, a) for lr in lrs for a in alphas]
     rows = []
-    for name, layers in (("CNN", CNN), ("MLP", MLP)):
-        net = make(layers, seeds, seed=1)
-        t0 = time.perf_counter()
-        hist = train(net, X, Y, X_val=Xv, Y_val=Yv, loss="cross_entropy", learning_rate=0.01,
-                     batch_size=BATCH, epochs=10 * epochs, max_sample_passes=budget, seed=0)
-        elapsed = time.perf_counter() - t0
-        acc = [float(np.mean(o.argmax(axis=1) == yt)) for o in net.forward(Xt)]
-        rows.append({"model": name, "n_params": net.arch.n_params, "accuracy": acc,
-                     "sample_passes": float(hist.sample_passes.mean()),
-                     "seconds": elapsed})
+    for name, layers in models.items():
+        lr_p = np.repeat([g[0] for g in grid], n_seeds)
+        al_p = np.repeat([g[1] for g in grid], n_seeds)
+        val, _, _, seconds = fit_population(layers, lr_p, al_p, budget, 100, parts)
+        for g, (lr, a) in enumerate(grid):
+            v = val[g * n_seeds : (g + 1) * n_seeds]
+            rows.append({"model": name, "lr": lr, "alpha": a, "val_accuracy": float(v.mean()),
+                         "val_sd": float(v.std()), "seconds": seconds / len(grid)})
     return rows
 
 
-def gemm_floor(P: int, dtype, X: np.ndarray, repeats: int) -> float:
-    """Seconds of one epoch's matrix products for P CNNs (shapes as in the trainer)."""
-    n = X.shape[0]
+def quality(epochs: int, seeds: int, quick: bool) -> dict:
+    """Choose each kind's best setting on validation data, then test it on fresh seeds."""
+    parts = data()
+    budget = float(epochs * parts[0][0].shape[0])
+    lrs, alphas = (QUICK_LRS, QUICK_ALPHAS) if quick else (LRS, ALPHAS)
+    cnns = dict(list(CNNS.items())[:2]) if quick else CNNS
+    mlps = dict(list(MLPS.items())[:2]) if quick else MLPS
+    out: dict = {"budget": budget, "grid": {}, "final": []}
+    for kind, models in (("CNN", cnns), ("MLP", mlps)):
+        rows = select(models, budget, lrs, alphas, 2, parts)
+        out["grid"][kind] = rows
+        best = max(rows, key=lambda r: r["val_accuracy"])
+        layers = models[best["model"]]
+        val, test, used, seconds = fit_population(layers, [best["lr"]] * seeds,
+                                                  [best["alpha"]] * seeds, budget, 0, parts)
+        out["final"].append({"kind": kind, "model": best["model"], "lr": best["lr"],
+                             "alpha": best["alpha"], "n_params": make(layers, 1).arch.n_params,
+                             "val_accuracy": val.tolist(), "accuracy": test.tolist(),
+                             "sample_passes": used, "seconds": seconds})
+    return out
+
+
+def products(arch, batch: int) -> list[tuple[int, int, int, bool, str]]:
+    """The matrix products of one training step: ``(M, K, F, shared, what)`` each.
+
+    Per weighted layer (dense: ``M`` = samples; conv: samples x output pixels, ``K`` = the
+    patch size ``kh * kw * C``, ``F`` = filters): the forward ``(M, K) @ (K, F)``, the weight
+    gradient ``(K, M) @ (M, F)`` and, except for the first weighted layer, the input
+    gradient ``(M, F) @ (F, K)``. ``shared``: the first layer's input is one array for all
+    ``P`` networks.
+    """
+    out = []
+    first = True
+    for layer, (in_shape, out_shape) in zip(arch.layers, arch.shapes, strict=True):
+        ws = layer.weight_shape(in_shape)
+        if ws is None:
+            continue
+        K, F = ws
+        M = batch * (out_shape[0] * out_shape[1] if len(out_shape) == 3 else 1)
+        out += [(M, K, F, first, "forward"), (K, M, F, first, "weight gradient")]
+        if not first:
+            out.append((M, F, K, False, "input gradient"))
+        first = False
+    return out
+
+
+def gemm_floor(arch, P: int, dtype, n: int, repeats: int) -> tuple[float, float]:
+    """Seconds of one epoch's matrix products for ``P`` networks, and their GFLOP.
+
+    The products of :func:`products` for every mini-batch of an epoch over ``n`` samples,
+    on random arrays of the same shapes and batching as the trainer's (a shared first
+    operand for the first layer), timed back to back without anything else.
+    """
     rng = np.random.default_rng(0)
     full, last = divmod(n, BATCH)
     sizes = [BATCH] * full + ([last] if last else [])
-    K, F, M_px, k = 9, 8, 36, 10  # 3x3x1 patches, 8 filters, 6x6 outputs, 10 classes
-    fi = 3 * 3 * F
     bufs = {}
     for b in set(sizes):
-        bufs[b] = (rng.normal(size=(b * M_px, K)).astype(dtype),  # patches (shared input)
-                   rng.normal(size=(P, K, F)).astype(dtype),  # kernels
-                   rng.normal(size=(P, b * M_px, F)).astype(dtype),  # conv delta
-                   rng.normal(size=(P, b, fi)).astype(dtype),  # pooled, flat
-                   rng.normal(size=(P, fi, k)).astype(dtype),  # dense W
-                   rng.normal(size=(P, b, k)).astype(dtype))  # output delta
+        bufs[b] = [((rng.normal(size=(M, K) if shared else (P, M, K)).astype(dtype)),
+                    rng.normal(size=(P, K, F)).astype(dtype))
+                   for M, K, F, shared, _ in products(arch, b)]
+    flops = sum(2.0 * P * M * K * F for b in sizes for M, K, F, _, _ in products(arch, b))
 
     def run():
         for b in sizes:
-            cols, Wc, dc, a, Wd, dd = bufs[b]
-            np.matmul(cols, Wc)  # conv forward
-            np.matmul(a, Wd)  # dense forward
-            np.matmul(a.transpose(0, 2, 1), dd)  # dense weight gradient
-            np.matmul(dd, Wd.transpose(0, 2, 1))  # dense input gradient
-            np.matmul(cols.T, dc)  # conv weight gradient (first layer: no input gradient)
+            for A, B in bufs[b]:
+                np.matmul(A, B)
 
-    return best_of(run, repeats)
+    with one_blas_thread():  # as in train
+        return best_of(run, repeats), flops / 1e9
 
 
-def speed(sizes, repeats: int, epochs: int) -> list[dict]:
+def speed(models: dict, sizes, repeats: int, epochs: int) -> list[dict]:
     (X, Y), _, _ = data()
     rows = []
-    for dtype in (np.float64, np.float32):
-        for P in sizes:
-            net = make(CNN, P, dtype)
-            init = net.params.copy()
+    for name, layers in models.items():
+        for dtype in (np.float32, np.float64):
+            for P in sizes:
+                net = make(layers, P, dtype)
+                init = net.params.copy()
 
-            def run(net=net, init=init):
-                net.params[...] = init
-                train(net, X, Y, loss="cross_entropy", epochs=epochs, batch_size=BATCH, seed=0,
-                      restore_best=False)  # epochs only: no full-data "epoch -1" passes
+                def run(net=net, init=init):
+                    net.params[...] = init
+                    train(net, X, Y, loss="cross_entropy", epochs=epochs, batch_size=BATCH,
+                          seed=0, restore_best=False)  # epochs only: no "epoch -1" passes
 
-            ms = best_of(run, repeats) / epochs * 1e3
-            floor = gemm_floor(P, dtype, X, repeats) * 1e3
-            rows.append({"dtype": np.dtype(dtype).name, "P": P, "ms_epoch": ms,
-                         "ms_epoch_net": ms / P, "gemm_floor_ms": floor, "ratio": ms / floor})
+                ms = best_of(run, repeats) / epochs * 1e3
+                floor, gflop = gemm_floor(net.arch, P, dtype, X.shape[0], repeats)
+                rows.append({"model": name, "dtype": np.dtype(dtype).name, "P": P,
+                             "ms_epoch": ms, "ms_epoch_net": ms / P,
+                             "gemm_floor_ms": floor * 1e3, "gemm_gflops": gflop / floor,
+                             "ratio": ms / (floor * 1e3)})
     return rows
 
 
@@ -137,18 +221,33 @@ def main(argv: list[str] | None = None) -> dict:
     seeds = args.seeds or (3 if args.quick else 5)
     info = machine()
     print(f"Digits CNN vs MLP; {machine_line(info)}\n")
-    q = quality(epochs, seeds)
-    print(f"Quality: Adam lr 0.01, batch {BATCH}, budget {epochs} training-set passes per "
-          f"network ({q[0]['sample_passes']:.0f} sample-passes used), best validation epoch "
-          f"kept, {seeds} networks each\n")
-    print(table(["model", "params", "test accuracy (mean ± std)", "seconds (all networks)"],
-                [[r["model"], str(r["n_params"]), mean_std(r["accuracy"]),
-                  f"{r['seconds']:.2f}"] for r in q]))
-    s = speed((1, 8) if args.quick else (1, 8, 40), 2 if args.quick else 3, 2)
-    print("\nSpeed: CNN epoch (1257 samples, batch 32, Adam) against its GEMM floor\n")
-    print(table(["dtype", "P", "ms/epoch", "ms/epoch/net", "GEMM floor ms", "epoch / floor"],
-                [[r["dtype"], str(r["P"]), f"{r['ms_epoch']:.1f}", f"{r['ms_epoch_net']:.2f}",
-                  f"{r['gemm_floor_ms']:.2f}", f"{r['ratio']:.1f}x"] for r in s]))
+    q = quality(epochs, seeds, args.quick)
+    print(f"Quality: Adam, batch {BATCH}, He init, float32, budget {epochs} training-set "
+          f"passes = {q['budget']:.0f} sample-passes per network, best validation epoch kept.\n"
+          "Each kind's architecture, learning rate and L2 alpha were chosen on the validation "
+          "part (mean of 2 seeds per setting; grid below), then trained again with "
+          f"{seeds} fresh seeds and scored once on the test part.\n")
+    print(table(["kind", "chosen on validation", "lr", "alpha", "params", "val accuracy",
+                 "test accuracy (mean ± sd)", "seconds (all networks)"],
+                [[r["kind"], r["model"], f"{r['lr']:g}", f"{r['alpha']:g}", str(r["n_params"]),
+                  mean_std(r["val_accuracy"]), mean_std(r["accuracy"]),
+                  f"{r['seconds']:.2f}"] for r in q["final"]]))
+    for kind, rows in q["grid"].items():
+        print(f"\n{kind} grid (validation accuracy, mean of 2 seeds):\n")
+        print(table(["model", "lr", "alpha", "val accuracy"],
+                    [[r["model"], f"{r['lr']:g}", f"{r['alpha']:g}",
+                      f"{r['val_accuracy']:.4f}"] for r in rows]))
+    chosen = next(r["model"] for r in q["final"] if r["kind"] == "CNN")
+    models = {name: CNNS[name] for name in dict.fromkeys(("conv8-pool", chosen))}
+    s = speed(models, (1, 8) if args.quick else (1, 8, 40), 2 if args.quick else 3,
+              1 if args.quick else 2)
+    print("\nSpeed: CNN epoch (1257 samples, batch 32, Adam) against its GEMM floor (the "
+          "epoch's matrix products alone, same shapes, same run)\n")
+    print(table(["model", "dtype", "P", "ms/epoch", "ms/epoch/net", "GEMM floor ms",
+                 "GEMM GFLOP/s", "epoch / floor"],
+                [[r["model"], r["dtype"], str(r["P"]), f"{r['ms_epoch']:.1f}",
+                  f"{r['ms_epoch_net']:.2f}", f"{r['gemm_floor_ms']:.2f}",
+                  f"{r['gemm_gflops']:.1f}", f"{r['ratio']:.1f}x"] for r in s]))
     res = {"machine": info, "quality": q, "speed": s, "epochs": epochs, "seeds": seeds}
     path = write_json("cnn.json", res, args.out)
     print(f"\nwrote {path}")

@@ -5,7 +5,7 @@
     gabp run CONFIG.toml [--seed N] [--n-jobs N] [--out DIR] [--name NAME] [--overwrite]
     gabp resume RUN_DIR [--n-jobs N]
     gabp report RUN_DIR
-    gabp predict RUN_DIR data.csv [--output FILE] [--column NAME] [--steps N]
+    gabp predict RUN_DIR data.csv|inputs.npy [--output FILE] [--column NAME] [--steps N]
     gabp compare RUN_DIR... [--output FIG.png] [--part test] [--x gen] [--band std]
     gabp datasets
 
@@ -120,7 +120,38 @@ def _series_forecast_rows(run, header: list[str], cols: list[list[str]],
     return lines
 
 
+def _csv_inputs(path: str, names: list[str], read_table) -> np.ndarray:
+    """The model's input columns of a CSV file, as float rows."""
+    header, rows = read_table(path)
+    cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
+    missing = [f for f in names if f not in header]
+    if missing:
+        raise ValueError(f"{path}: missing input column(s) {', '.join(missing)}; "
+                         f"the model needs {', '.join(names)}.")
+    return np.column_stack([np.asarray(cols[header.index(f)], dtype=float) for f in names])
+
+
 _TIME_NAMES = ("year", "date", "time", "t", "month", "ds", "period")
+
+
+def _read_npy(path: str) -> np.ndarray:
+    """A numeric ``.npy`` array, its header checked before the data is read (no pickle)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(fh)
+            count = int(np.prod(shape, dtype=np.int64))
+            if dtype.hasobject or dtype.kind not in "fiu":
+                raise ValueError(f"dtype {dtype}, expected numbers")
+            if count * dtype.itemsize > size - fh.tell():
+                raise ValueError(f"its header declares {shape} values, more than the file holds")
+            data = np.fromfile(fh, dtype=dtype, count=count)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable .npy array of inputs ({exc}).") from None
+    return data.reshape(shape, order="F" if fortran else "C").astype(float)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -129,17 +160,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     run = load_run(args.run_dir)
     model = run.model
-    header, rows = read_table(args.data)
-    cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
+    is_npy = str(args.data).lower().endswith(".npy")  # rows (n, n_inputs) or (n, C, H, W)
     if model.task == "series":
+        if is_npy:
+            raise ValueError(f"{args.data}: a series model forecasts from a CSV history, "
+                             "not from a .npy array.")
+        header, rows = read_table(args.data)
+        cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in header]
         out_rows = _series_forecast_rows(run, header, cols, args)
     else:
-        missing = [f for f in model.feature_names if f not in header]
-        if missing:
-            raise ValueError(f"{args.data}: missing input column(s) {', '.join(missing)}; "
-                             f"the model needs {', '.join(model.feature_names)}.")
-        X = np.column_stack([np.asarray(cols[header.index(f)], dtype=float)
-                             for f in model.feature_names])
+        X = (_read_npy(args.data) if is_npy
+             else _csv_inputs(args.data, model.feature_names, read_table))
         pred = model.predict(X)
         if model.task == "classification":
             out_rows = ["prediction"] + [str(v) for v in pred]
@@ -232,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", parents=[common],
                        help="predict with a run's model on a CSV file")
     s.add_argument("run_dir")
-    s.add_argument("data", help="CSV with the model's input columns (series: the series)")
+    s.add_argument("data", help="CSV with the model's input columns (series: the series), "
+                   "or a .npy array of rows (n, n_inputs) or, for image models, (n, C, H, W)")
     s.add_argument("--output", "-o", default=None, help="write predictions here (CSV)")
     s.add_argument("--column", default=None, help="series column (default the target name)")
     s.add_argument("--steps", type=int, default=1,

@@ -140,7 +140,7 @@ SECTIONS = ("data", "network", "ga", "bp", "run", "search")
 #: Keys of the optional ``[search]`` table (hyperparameter search instead of GA-BP);
 #: ``space`` is a sub-table read by :meth:`gabp.search.SearchSpace.from_dict`.
 SEARCH_KEYS = ("population_size", "n_generations", "fitness", "validation_fraction", "cv",
-               "n_repeats", "multi_objective", "space")
+               "n_repeats", "multi_objective", "space", "input_shape")
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:

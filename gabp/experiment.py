@@ -551,7 +551,8 @@ def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     try:
         search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
                                     verbose=0, **kw)
-        search._validate("[search]")
+        s = search._validate("[search]")
+        search.check_images(s["space"], task.X_train.shape[1], s["input_shape"], "[search]")
     except (ValueError, TypeError) as exc:
         m = re.search(r"The '([^']+)' parameter", str(exc))
         key = m.group(1) if m and m.group(1) in cfg["search"] else None
@@ -656,7 +657,8 @@ def _search_baseline(search: Any, X: np.ndarray, y: Any, n_restarts: int, task: 
                    + est.result_.total_sample_passes * len(search.refit_losses_))
     n_fit = max(1, int(round(0.9 * len(X))))
     epochs = max(1, int(budget // n_fit))
-    params = {**estimator_params(search.best_params_, epochs), "early_stopping": True,
+    params = {**estimator_params(search.best_params_, epochs, search.input_shape_),
+              "early_stopping": True,
               "validation_fraction": 0.1, "patience": search.best_params_["patience"]}
     fits = [type(est)(**params, random_state=int_seed(search.seed_, _REFIT_KEY, 99, i))
             .fit(X, y) for i in range(n_restarts)]

@@ -21,9 +21,13 @@ input channel ``c`` and filter ``f`` is at ``((i * kw + j) * C + c) * F + f`` of
 block, then ``F`` biases. A ``1 x 1`` convolution is therefore exactly a dense layer
 ``(C, F)`` applied to every pixel.
 
-The im2col patches are a strided view copied once per layer and mini-batch; the backward
-pass scatters the patch gradients back with one vectorized add per kernel tap (``kh * kw``
-additions of whole arrays: no loop over pixels, images or networks).
+The im2col patches are a strided view copied once per layer and mini-batch into rows that
+end with a 1, so one product with the layer's adjacent ``(W; b)`` genome block gives ``z``
+(and, backward, ``dL/dW`` with ``dL/db``). The input gradient is itself a stride-1
+convolution: of the delta spread out over a zero buffer with the flipped kernel, one more
+im2col copy and one product (no loop over pixels, images, networks or kernel taps).
+Max-pooling over windows that tile the image is two reductions over reshaped views, without
+index arrays (:class:`MaxPool2D`).
 """
 
 from __future__ import annotations
@@ -207,64 +211,121 @@ class Conv2D(Layer):
     def workspace(self, x_shape, out_shape, P, dtype):
         lead, (H, W, C) = x_shape[:-3], x_shape[-3:]
         p = self.padding
-        ws: dict[str, Any] = {"lead": lead}
+        ws: dict[str, Any] = {}
         if p:
             ws["pad"] = np.zeros(lead + (H + 2 * p, W + 2 * p, C), dtype)
         Ho, Wo, F = out_shape
         kh, kw = self.kernel_size
-        ws["cols"] = np.empty(lead + (Ho, Wo, kh, kw, C), dtype)
-        M = x_shape[len(lead) - 1] * Ho * Wo  # samples x output pixels
+        n, K = x_shape[len(lead) - 1], kh * kw * C
+        M = n * Ho * Wo  # samples x output pixels
+        # im2col rows of K patch values and a 1, so that one product with the layer's
+        # adjacent (W; b) block gives z (and, backward, gW with gb)
+        cols = np.empty(lead[:-1] + (M, K + 1), dtype)
+        cols[..., K] = 1.0
+        ws["cols"] = cols
+        ws["patches"] = cols[..., :K].reshape(lead + (Ho, Wo, kh, kw, C))  # a view
         ws["z"] = np.empty((P, M, F), dtype)
-        ws["ones"] = np.ones((1, M), dtype)
-        ws["M"], ws["K"] = M, kh * kw * C
+        ws["out"] = (P, n, Ho, Wo, F)
         return ws
 
+    @staticmethod
+    def _with_bias(W: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+        """The ``(P, K + 1, F)`` view of ``W`` and then ``b`` when they are adjacent in memory.
+
+        They are in every genome (a layer's block is its weights followed by its biases);
+        ``None`` for other arrays, which then take a separate bias pass.
+        """
+        P, K, F = W.shape
+        item = W.itemsize
+        if (b.dtype == W.dtype and W.strides[1:] == (F * item, item)
+                and b.strides[0] == W.strides[0] and b.strides[2] == item
+                and b.ctypes.data == W.ctypes.data + K * F * item):
+            return as_strided(W, shape=(P, K + 1, F), strides=W.strides)
+        return None
+
     def _patches(self, x: np.ndarray, ws: dict) -> np.ndarray:
-        """im2col: ``(..., n * Ho * Wo, kh * kw * C)`` patches of ``x`` (a copy in ``ws``)."""
+        """im2col: copy the patches of ``x`` into ``ws["cols"]`` (one strided-view copy)."""
         p, s = self.padding, self.stride
         if p:
             xp = ws["pad"]
             xp[..., p:-p, p:-p, :] = x
         else:
             xp = x
-        cols = ws["cols"]
-        Ho, Wo, kh, kw, C = cols.shape[-5:]
+        dest = ws["patches"]
         st = xp.strides
-        view = as_strided(xp, shape=cols.shape,
+        view = as_strided(xp, shape=dest.shape,
                           strides=st[:-3] + (st[-3] * s, st[-2] * s, st[-3], st[-2], st[-1]),
                           writeable=False)
-        np.copyto(cols, view)
-        return cols.reshape(ws["lead"][:-1] + (ws["M"], ws["K"]))
+        np.copyto(dest, view)
+        return ws["cols"]
 
     def linear(self, x, W, b, ws):
         cols = self._patches(x, ws)
-        z = np.matmul(cols, W, out=ws["z"])
-        z += b
-        return z.reshape(z.shape[:1] + x.shape[-4:-3] + ws["cols"].shape[-5:-3] + (W.shape[2],))
+        Wb = self._with_bias(W, b)
+        if Wb is not None:
+            z = np.matmul(cols, Wb, out=ws["z"])
+        else:
+            z = np.matmul(cols[..., :-1], W, out=ws["z"])
+            z += b
+        return z.reshape(ws["out"])
 
     def backward(self, delta, x, W, gW, gb, ws, need_input):
-        M, K = ws["M"], ws["K"]
-        P = delta.shape[0]
-        d = delta.reshape(P, M, delta.shape[-1])
-        cols = ws["cols"].reshape(ws["lead"][:-1] + (M, K))
-        if cols.ndim == 2:
-            np.matmul(cols.T, d, out=gW)
+        P, F = delta.shape[0], delta.shape[-1]
+        d = delta.reshape(P, -1, F)
+        cols = ws["cols"]
+        colsT = cols.T if cols.ndim == 2 else cols.transpose(0, 2, 1)
+        gWb = self._with_bias(gW, gb)
+        if gWb is not None:  # the ones column sums delta into gb
+            np.matmul(colsT, d, out=gWb)
         else:
-            np.matmul(cols.transpose(0, 2, 1), d, out=gW)
-        np.matmul(ws["ones"], d, out=gb)
+            np.matmul(colsT[..., :-1, :], d, out=gW)
+            np.matmul(colsT[..., -1:, :], d, out=gb)
         if not need_input:
             return None
-        dcols = np.matmul(d, W.transpose(0, 2, 1))  # (P, M, K)
-        Ho, Wo, kh, kw, C = ws["cols"].shape[-5:]
-        dcols = dcols.reshape((P, x.shape[-4], Ho, Wo, kh, kw, C))
-        p, s = self.padding, self.stride
-        H, Wd = x.shape[-3:-1]
-        dx = np.zeros((P, x.shape[-4], H + 2 * p, Wd + 2 * p, C), delta.dtype)
-        for i in range(kh):  # col2im: one whole-array add per kernel tap
-            for j in range(kw):
-                dx[:, :, i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s] += (
-                    dcols[:, :, :, :, i, j])
-        return dx[:, :, p : p + H, p : p + Wd] if p else dx
+        return self._input_gradient(delta, W, x.shape[-3:], ws)
+
+    def _input_gradient(self, delta: np.ndarray, W: np.ndarray, in_shape: Shape,
+                        ws: dict) -> np.ndarray:
+        """``dL/dx`` as a stride-1 convolution of the spread-out ``delta`` with the flipped kernel.
+
+        ``dx[h, w] = sum over taps (i, j) of B[h + i, w + j] @ W[kh-1-i, kw-1-j]^T`` where
+        ``B`` (``(H + kh - 1, W + kw - 1)`` pixels, zero elsewhere) holds ``delta[o_h, o_w]``
+        at ``(o_h * s + kh - 1 - p, o_w * s + kw - 1 - p)``: one im2col copy of ``B`` and one
+        product, instead of a patch-gradient product and ``kh * kw`` strided adds (col2im).
+        Entries of ``B`` never written stay zero, so its buffer is reused without clearing.
+        """
+        P, n, Ho, Wo, F = delta.shape
+        H, Wd, C = in_shape
+        (kh, kw), s, p = self.kernel_size, self.stride, self.padding
+        grad = ws.get("grad")
+        if grad is None:  # first backward pass of this batch size
+            spread = np.zeros((P, n, H + kh - 1, Wd + kw - 1, F), delta.dtype)
+            rows = [(o, o * s + kh - 1 - p) for o in range(Ho)]
+            cols = [(o, o * s + kw - 1 - p) for o in range(Wo)]
+            rows = [r for r in rows if 0 <= r[1] < H + kh - 1]  # others touch padding only
+            cols = [c for c in cols if 0 <= c[1] < Wd + kw - 1]
+            grad = ws["grad"] = {
+                "spread": spread,
+                "src": (slice(rows[0][0], rows[-1][0] + 1),
+                        slice(cols[0][0], cols[-1][0] + 1)),
+                "dst": (slice(rows[0][1], rows[-1][1] + 1, s),
+                        slice(cols[0][1], cols[-1][1] + 1, s)),
+                "cols": np.empty((P, n, H, Wd, kh, kw, F), delta.dtype),
+                "dx": np.empty((P, n, H, Wd, C), delta.dtype),
+            }
+        spread = grad["spread"]
+        (r0, c0), (r1, c1) = grad["src"], grad["dst"]
+        spread[:, :, r1, c1] = delta[:, :, r0, c0]
+        st = spread.strides
+        view = as_strided(spread, shape=grad["cols"].shape,
+                          strides=st[:2] + (st[2], st[3], st[2], st[3], st[4]), writeable=False)
+        np.copyto(grad["cols"], view)
+        flipped = W.reshape(P, kh, kw, C, F)[:, ::-1, ::-1].transpose(0, 1, 2, 4, 3)
+        flipped = flipped.reshape(P, kh * kw * F, C)  # a small copy
+        dx = grad["dx"]
+        np.matmul(grad["cols"].reshape(P, n * H * Wd, kh * kw * F), flipped,
+                  out=dx.reshape(P, n * H * Wd, C))
+        return dx
 
 
 @dataclass(frozen=True)
@@ -273,6 +334,12 @@ class MaxPool2D(Layer):
 
     Windows that do not fit are dropped (no padding). The gradient of a window goes to its
     first maximum in row-major window order, so ties get one subgradient, not several.
+
+    When the windows tile the image (``stride == size`` and both sides divisible by it) the
+    maximum is taken in two reductions over reshaped views, first along each window's rows
+    (``size - 1`` whole-array maxima) and then across them; the backward pass finds the
+    first maximum of each stage by comparison with that stage's result, so no index arrays
+    are kept. Other windows (overlapping or ragged) keep the tap index of their maximum.
     """
 
     size: int = 2
@@ -300,11 +367,19 @@ class MaxPool2D(Layer):
         s = self.stride
         return ((H - self.size) // s + 1, (W - self.size) // s + 1, C)
 
+    def _tiles(self, in_shape: Shape) -> bool:
+        k = self.size
+        return self.stride == k and in_shape[-3] % k == 0 and in_shape[-2] % k == 0
+
     def workspace(self, x_shape, out_shape, P, dtype):
         shape = x_shape[:-3] + out_shape
-        tap = np.int8 if self.size ** 2 < 128 else np.int32
-        return {"z": np.empty(shape, dtype), "idx": np.empty(shape, tap),
-                "gt": np.empty(shape, bool)}
+        ws: dict[str, Any] = {"z": np.empty(shape, dtype), "tiles": self._tiles(x_shape)}
+        if ws["tiles"]:  # stage 1 output: maxima along each window row, (..., H, Wo, C)
+            ws["rows"] = np.empty(x_shape[:-2] + out_shape[-2:], dtype)
+        else:
+            tap = np.int8 if self.size ** 2 < 128 else np.int32
+            ws["idx"], ws["gt"] = np.empty(shape, tap), np.empty(shape, bool)
+        return ws
 
     def _taps(self, x: np.ndarray, Ho: int, Wo: int):
         """The ``size * size`` strided views ``x[..., i::s, j::s, :]`` cut to ``(Ho, Wo)``."""
@@ -313,8 +388,26 @@ class MaxPool2D(Layer):
             i, j = divmod(t, k)
             yield x[..., i : i + s * (Ho - 1) + 1 : s, j : j + s * (Wo - 1) + 1 : s, :]
 
+    def _stages(self, x: np.ndarray, ws: dict) -> tuple[list, list]:
+        """Views of the two reductions: ``(taps_1, out_1)``, ``(taps_2, out_2)``."""
+        k, rows, z = self.size, ws["rows"], ws["z"]
+        lead, (H, W, C) = x.shape[:-3], x.shape[-3:]
+        v1 = x.reshape(lead + (H, W // k, k, C))
+        v2 = rows.reshape(lead + (H // k, k, W // k, C))
+        return ([v1[..., j, :] for j in range(k)], rows), ([v2[..., i, :, :] for i in range(k)], z)
+
     def linear(self, x, W, b, ws):
-        z, idx, gt = ws["z"], ws["idx"], ws["gt"]
+        z = ws["z"]
+        if ws["tiles"]:
+            for taps, out in self._stages(x, ws):
+                if len(taps) == 1:
+                    np.copyto(out, taps[0])
+                else:
+                    np.maximum(taps[0], taps[1], out=out)
+                for tap in taps[2:]:
+                    np.maximum(out, tap, out=out)
+            return z
+        idx, gt = ws["idx"], ws["gt"]
         Ho, Wo = z.shape[-3:-1]
         taps = self._taps(x, Ho, Wo)
         np.copyto(z, next(taps))
@@ -325,21 +418,42 @@ class MaxPool2D(Layer):
             np.maximum(z, tap, out=z)
         return z
 
+    @staticmethod
+    def _route(taps: list, out: np.ndarray, delta: np.ndarray, dtaps: list) -> None:
+        """``dtaps[t] = delta`` where tap ``t`` is the first to equal ``out``, else 0.
+
+        What is not yet routed (``delta`` or exactly 0) is carried to the next tap, so the
+        last tap takes the rest without a comparison.
+        """
+        last = len(taps) - 1
+        if last == 0:
+            np.copyto(dtaps[0], delta)
+            return
+        eq = np.empty(out.shape, bool)
+        rest = delta
+        for t in range(last):
+            np.equal(taps[t], out, out=eq)
+            np.multiply(rest, eq, out=dtaps[t])
+            target = dtaps[last] if t == last - 1 else (rest if t else np.empty_like(delta))
+            rest = np.subtract(rest, dtaps[t], out=target)
+
     def backward(self, delta, x, W, gW, gb, ws, need_input):
         if not need_input:
             return None
-        idx = ws["idx"]
-        k = self.size
-        Ho, Wo = idx.shape[-3:-1]
-        H, Wd, C = x.shape[-3:]
         lead = delta.shape[:-3]
-        if self.stride == k and H == Ho * k and Wd == Wo * k:  # windows tile the image
+        H, Wd, C = x.shape[-3:]
+        k = self.size
+        if ws["tiles"]:
             dx = np.empty(lead + (H, Wd, C), delta.dtype)
-            blocks = dx.reshape(lead + (Ho, k, Wo, k, C))
-            for t in range(k * k):
-                i, j = divmod(t, k)
-                np.multiply(delta, idx == t, out=blocks[..., i, :, j, :])
+            drows = np.empty(ws["rows"].shape, delta.dtype)
+            (taps1, rows), (taps2, z) = self._stages(x, ws)
+            d2 = drows.reshape(lead + (H // k, k, Wd // k, C))
+            self._route(taps2, z, delta, [d2[..., i, :, :] for i in range(k)])
+            d1 = dx.reshape(lead + (H, Wd // k, k, C))
+            self._route(taps1, rows, drows, [d1[..., j, :] for j in range(k)])
             return dx
+        idx = ws["idx"]
+        Ho, Wo = idx.shape[-3:-1]
         dx = np.zeros(lead + (H, Wd, C), delta.dtype)
         for t, dtap in enumerate(self._taps(dx, Ho, Wo)):  # overlapping or ragged windows
             dtap += delta * (idx == t)

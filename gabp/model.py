@@ -16,7 +16,7 @@ from ._validation import check_array, check_choice, check_int, fail
 from .data import OneHotEncoder, scaler_from_dict
 from .data.tasks import Scaler
 from .forecasting.transforms import forecast_paths
-from .network import Network, load_network, save_network
+from .network import Network, check_inputs, load_network, save_network
 
 
 @dataclass
@@ -72,9 +72,13 @@ class Model:
         return self.network.forward(X_scaled).mean(axis=0)
 
     def _scale_x(self, X: Any) -> np.ndarray:
-        X = check_array(X, "X", "Model.predict", ndim=2)
-        if X.shape[1] != self.network.arch.n_inputs:
-            fail("X", "Model.predict", f"an array with {self.network.arch.n_inputs} columns "
+        arch = self.network.arch
+        if len(arch.input_shape) == 3:  # images (n, C, H, W) or flat rows, as rows
+            X = check_inputs(arch, X, "X", "Model.predict")
+        else:
+            X = check_array(X, "X", "Model.predict", ndim=2)
+        if X.shape[1] != arch.n_inputs:
+            fail("X", "Model.predict", f"an array with {arch.n_inputs} columns "
                  f"({', '.join(self.feature_names) or 'the training inputs'})", X)
         return X if self.x_scaler is None else self.x_scaler.transform(X)
 
@@ -92,6 +96,8 @@ class Model:
 
     def predict(self, X: Any) -> np.ndarray:
         """Predict from raw inputs of shape ``(n, n_inputs)`` (series: the lag windows).
+
+        A model with image input ``(C, H, W)`` also takes images of shape ``(n, C, H, W)``.
 
         Returns original units of shape ``(n, n_targets)`` or class labels of shape ``(n,)``.
         """

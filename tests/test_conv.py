@@ -60,6 +60,15 @@ def test_conv_gradient_matches_finite_differences(stride, padding, channels, rng
     assert np.all(err < 1e-6), err
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_gradient_with_padding_wider_than_the_kernel(stride, rng):
+    # The second conv's kernel is (2, 3) with padding 3: some outputs see padding only and
+    # their delta must not reach the input (dropped from the spread-out delta).
+    net = _cnn(C=2, H=5, W=6, stride=stride, padding=3)
+    X, Y = _data(rng, net)
+    assert np.all(check_gradients(net, X, Y, loss="cross_entropy") < 1e-6)
+
+
 @pytest.mark.parametrize("pool", [MaxPool2D(2), MaxPool2D(2, stride=1), MaxPool2D(3, stride=2)])
 def test_maxpool_gradient_matches_finite_differences(pool, rng):
     net = _cnn(C=2, H=7, W=6, padding=1, pool=pool)
@@ -301,3 +310,57 @@ def test_estimators_take_layer_units_and_images():
     with pytest.raises(ValueError, match="'X' parameter"):
         GABPClassifier(hidden_layer_sizes=[Conv2D(4, 3), Flatten()], input_shape=(1, 4, 4)
                        ).fit(X[:100], y[:100])
+
+
+def _pool_oracle(x, k, s):
+    """Direct loops: the maximum of each window and a 1 at its first maximum (row-major)."""
+    P, n, H, W, C = x.shape
+    Ho, Wo = (H - k) // s + 1, (W - k) // s + 1
+    z, dx = np.zeros((P, n, Ho, Wo, C)), np.zeros_like(x)
+    for idx in np.ndindex(P, n, Ho, Wo, C):
+        p, m, i, j, c = idx
+        win = x[p, m, i * s : i * s + k, j * s : j * s + k, c]
+        a, b = divmod(int(np.argmax(win)), k)  # argmax returns the first maximum
+        z[idx] = win[a, b]
+        dx[p, m, i * s + a, j * s + b, c] += 1.0
+    return z, dx
+
+
+@pytest.mark.parametrize(("k", "s", "H"), [(2, 2, 6), (3, 3, 6), (2, 2, 7), (3, 2, 7), (1, 1, 4)])
+def test_maxpool_matches_direct_loops_with_many_ties(k, s, H, rng):
+    # Tiled windows (two reductions, no index arrays) and ragged/overlapping ones (tap
+    # indices) route every window's gradient to its first maximum, as the loops do.
+    x = rng.integers(0, 3, size=(2, 3, H, H, 2)).astype(float)
+    z, dx = _pool_pass(MaxPool2D(k, stride=s), x)
+    z_ref, dx_ref = _pool_oracle(x, k, s)
+    np.testing.assert_array_equal(z, z_ref)
+    np.testing.assert_array_equal(dx, dx_ref)
+
+
+def test_conv_bias_folded_into_the_product_equals_a_separate_bias(rng):
+    # In a genome W and b are adjacent and go through one product with a ones column;
+    # separate arrays take the explicit bias pass. Both give the same z and gradients.
+    layer = Conv2D(4, 3, padding=1)
+    in_shape, P = (5, 5, 2), 3
+    out_shape = layer.output_shape(in_shape)
+    x = rng.normal(size=(P, 2) + in_shape)
+    K, F = layer.weight_shape(in_shape)
+    flat = rng.normal(size=(P, K * F + F))
+    W, b = flat[:, : K * F].reshape(P, K, F), flat[:, K * F :].reshape(P, 1, F)
+    assert Conv2D._with_bias(W, b) is not None
+    W2, b2 = W.copy(), b.copy()
+    assert Conv2D._with_bias(W2, b2) is None
+    delta = rng.normal(size=(P, 2) + out_shape)
+    results = []
+    for w, bb in ((W, b), (W2, b2)):
+        ws = layer.workspace(x.shape, out_shape, P, x.dtype)
+        gflat = np.zeros_like(flat)
+        gW, gb = gflat[:, : K * F].reshape(P, K, F), gflat[:, K * F :].reshape(P, 1, F)
+        if w is W2:
+            gW, gb = gW.copy(), gb.copy()
+        z = layer.linear(x, w, bb, ws).copy()
+        dx = layer.backward(delta, x, w, gW, gb, ws, True)
+        results.append((z, gW, gb, dx))
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    assert np.abs(results[0][2]).sum() > 0

@@ -18,9 +18,10 @@ class Dataset:
     ----------
     name : str
         Short name (the key of :func:`gabp.data.load_dataset`, or the CSV file stem).
-    X : ndarray of shape (n, d)
-        Inputs. For ``task == "series"`` these are the default supervised windows
-        (see ``windowing``), one row per forecast origin.
+    X : ndarray of shape (n, d) or (n, C, H, W)
+        Inputs: rows of ``d`` features, or images (``load_digits(as_images=True)``).
+        For ``task == "series"`` these are the default supervised windows (see
+        ``windowing``), one row per forecast origin.
     y : ndarray
         Targets: shape (n,) integer class codes for classification (the class of
         code ``c`` is ``target_names[c]``), shape (n, k) floats otherwise.
@@ -65,8 +66,13 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        """Number of columns of ``X``."""
-        return int(self.X.shape[1])
+        """Input values per sample: the columns of ``X``, or ``C * H * W`` for images."""
+        return int(np.prod(self.X.shape[1:]))
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: ``(d,)`` for rows, ``(C, H, W)`` for images."""
+        return tuple(int(v) for v in self.X.shape[1:])
 
     @property
     def classes(self) -> list[str] | None:

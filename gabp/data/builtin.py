@@ -95,7 +95,7 @@ def load_digits(*, as_images: bool = False) -> Dataset:
     ``X`` has shape (1797, 64) (row-major pixels), ``y`` the digit 0..9. With
     ``as_images=True``, ``X`` has shape (1797, 1, 8, 8) (one channel, rows, columns), the
     input of a network built with the image shape ``(1, 8, 8)`` (such a network also takes
-    the flat rows).
+    the flat rows); ``n_features`` is 64 either way and ``sample_shape`` says ``(1, 8, 8)``.
     Source: Alpaydin and Kaynak (1998), UCI Machine Learning Repository.
     Licence: file copied from scikit-learn (BSD-3-Clause).
     """

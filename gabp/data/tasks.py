@@ -180,7 +180,7 @@ def split_task(
         tr, va, te = stratified_split(dataset.y, val_fraction=vf, test_fraction=tf, seed=seed)
     else:
         tr, va, te = random_split(n, val_fraction=vf, test_fraction=tf, seed=seed)
-    X = dataset.X
+    X = dataset.X.reshape(n, -1)  # images (n, C, H, W) as flat rows, (C, H, W) row-major
     xs = _make_scaler(scaler, feature_range)
     if xs is not None:
         xs.fit(X[tr])

@@ -23,12 +23,19 @@ from ..data.encoding import OneHotEncoder
 from ..data.scaling import StandardScaler
 from ..data.series import chronological_split, make_windows
 from ..data.splits import random_split, stratified_split
-from ..estimators import GABPClassifier, GABPRegressor, _BaseEstimator, _not_fitted_error
+from ..estimators import (
+    GABPClassifier,
+    GABPRegressor,
+    _BaseEstimator,
+    _check_input_shape,
+    _image_rows,
+    _not_fitted_error,
+)
 from ..evolution.config import GAConfig
 from ..evolution.engine import Checkpointing, GAState, data_fingerprint
 from .evaluate import Evaluator
 from .ga import DEFAULT_GA, SearchResult, config_to_dict, flat_params, run_search
-from .space import TASKS, SearchSpace, default_space
+from .space import TASKS, SearchSpace, default_space, network_layers
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +125,20 @@ class EvolutionarySearch(_BaseEstimator):
     verbose : int
         1 shows a progress bar, ``>= 2`` logs one line per generation (logger
         ``gabp.evolution.engine``).
+    input_shape : (int, int, int) or None
+        Image shape ``(C, H, W)`` of flat-row inputs; not needed when ``X`` is given as
+        images ``(n, C, H, W)``. A space that can choose ``model = "cnn"`` needs one of the
+        two (``fit`` refuses it otherwise); MLPs see the images as flat rows.
 
     Attributes
     ----------
     best_params_ : dict
         The best configuration (``hidden_layer_sizes``, ``activation``, ``optimizer``,
         ``learning_rate``, [``momentum``], ``alpha``, ``batch_size``, ``max_epochs``,
-        ``patience``, [``n_lags``]).
+        ``patience``, [``n_lags``], [``model``, ``filters``, ``kernel_size``,
+        ``conv_layers``]).
+    input_shape_ : tuple of int or None
+        The image shape the search used (from ``X`` or ``input_shape``).
     best_score_ : float
         Its mean validation error (lower is better; named as in scikit-learn's searches).
     best_estimator_ : GABPRegressor or GABPClassifier
@@ -164,6 +178,7 @@ class EvolutionarySearch(_BaseEstimator):
         n_jobs: int | None = None,
         random_state: int | None = None,
         verbose: int = 0,
+        input_shape: tuple[int, int, int] | None = None,
     ) -> None:
         self.task = task
         self.space = space
@@ -179,6 +194,7 @@ class EvolutionarySearch(_BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.input_shape = input_shape
 
     @property
     def _estimator_type(self) -> str:  # type: ignore[override]
@@ -233,7 +249,8 @@ class EvolutionarySearch(_BaseEstimator):
             fail("random_state", where, "None or an integer >= 0", rs, exc=TypeError)
         entropy = int(np.random.SeedSequence(rs).entropy)
         return {"space": space, "ga": ga, "vf": vf, "cv": cv, "n_repeats": n_rep,
-                "verbose": verbose, "entropy": entropy}
+                "verbose": verbose, "entropy": entropy,
+                "input_shape": _check_input_shape(self.input_shape, where)}
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -253,7 +270,7 @@ class EvolutionarySearch(_BaseEstimator):
         if self.task == "series":
             fail("task", where, "'regression' or 'classification' in fit", self.task,
                  hint="Call fit_series(series, horizon=...) for a series task.")
-        X = check_array(X, "X", where, ndim=2)
+        X, image_shape = self._inputs(X, s, where)
         s["fingerprint"] = data_fingerprint(X, np.asarray(y))
         if self.task == "classification":
             labels = np.asarray(y)
@@ -305,13 +322,37 @@ class EvolutionarySearch(_BaseEstimator):
         def data(n_lags: int | None, fold: int):
             return parts[fold]
 
+        if image_shape is not None:
+            settings["input_shape"] = list(image_shape)
         self._search(s, data, settings, len(folds))
         self.n_features_in_ = int(X.shape[1])
+        self.input_shape_ = image_shape
         if strat:
             self.classes_ = enc.classes_
         if self.refit:
             self.best_estimator_ = self._refit(X, y, s)
         return self
+
+    def _inputs(self, X: Any, s: dict[str, Any], where: str
+                ) -> tuple[np.ndarray, tuple[int, ...] | None]:
+        """``X`` as flat rows and its image shape (images or ``input_shape``), if any."""
+        X, shape = _image_rows(X, s["input_shape"], where)
+        X = check_array(X, "X", where, ndim=2)
+        s["image_shape"] = self.check_images(s["space"], X.shape[1], shape, where)
+        return X, shape
+
+    @staticmethod
+    def check_images(space: SearchSpace, n_columns: int, shape: tuple[int, ...] | None,
+                     where: str) -> tuple[int, ...] | None:
+        """Refuse an image shape that does not match the inputs, and a space that can
+        choose a CNN for inputs that are not images (before any work); returns ``shape``."""
+        if shape is not None and int(np.prod(shape)) != n_columns:
+            fail("input_shape", where, f"of {n_columns} values (X's columns)", shape)
+        if shape is None and space.can_build_cnn:
+            fail("space", where, "free of model 'cnn' for inputs that are not images", "a "
+                 "space with model 'cnn'", hint="Give X as images (n, C, H, W), or flat rows "
+                 "with input_shape=(C, H, W), or search model 'mlp' only.")
+        return shape
 
     def fit_series(self, series: Any, *, horizon: int = 1,
                    callbacks: Sequence[Callable[[GAState], bool]] = (),
@@ -332,6 +373,7 @@ class EvolutionarySearch(_BaseEstimator):
         s["run"] = _run_options(where, callbacks, checkpoint_path, checkpoint_every, resume)
         if self.task != "series":
             fail("task", where, "'series' in fit_series", self.task)
+        self.check_images(s["space"], 0, None, where)  # a series has no images
         arr = check_array(series, "series", where, ndim=(1, 2))
         horizon = check_int(horizon, "horizon", where, low=1)
         s["fingerprint"] = data_fingerprint(arr, np.array([horizon]))
@@ -361,6 +403,7 @@ class EvolutionarySearch(_BaseEstimator):
         self._search(s, data, {"output_activation": "identity", "loss": "mse"}, 1,
                      series_lags=True)
         self.horizon_ = horizon
+        self.input_shape_ = None
         self.n_lags_ = int(self.best_params_.get("n_lags", space.fixed.get("n_lags", 12)))
         if self.refit:
             win = make_windows(arr, n_lags=self.n_lags_, horizon=horizon)
@@ -420,7 +463,8 @@ class EvolutionarySearch(_BaseEstimator):
         what happened.
         """
         cls = GABPClassifier if self.task == "classification" else GABPRegressor
-        params = estimator_params(self.best_params_, self.refit_epochs_)
+        params = estimator_params(self.best_params_, self.refit_epochs_,
+                                  s.get("image_shape"))
         best, losses = None, []
         for attempt in range(_REFIT_ATTEMPTS):
             for restart in range(_REFIT_RESTARTS):
@@ -479,11 +523,16 @@ class EvolutionarySearch(_BaseEstimator):
         }
 
 
-def estimator_params(config: dict[str, Any], max_epochs: int) -> dict[str, Any]:
+def estimator_params(config: dict[str, Any], max_epochs: int,
+                     input_shape: Sequence[int] | None = None) -> dict[str, Any]:
     """Keyword arguments of ``GABPRegressor`` / ``GABPClassifier`` (mode ``"bp"``, no
-    validation split, no early stopping, ``max_epochs`` epochs) for a config."""
+    validation split, no early stopping, ``max_epochs`` epochs) for a config.
+
+    A CNN configuration (``model == "cnn"``) needs the image shape ``input_shape``; its
+    ``hidden_layer_sizes`` are then layer units (:func:`gabp.search.space.network_layers`).
+    """
     out = {
-        "hidden_layer_sizes": tuple(config["hidden_layer_sizes"]),
+        "hidden_layer_sizes": network_layers(config, input_shape),
         "activation": config["activation"],
         "mode": "bp",
         "optimizer": config["optimizer"],
@@ -496,6 +545,8 @@ def estimator_params(config: dict[str, Any], max_epochs: int) -> dict[str, Any]:
     }
     if "momentum" in config:
         out["momentum"] = config["momentum"]
+    if config.get("model") == "cnn":
+        out["input_shape"] = tuple(int(v) for v in input_shape)  # type: ignore[union-attr]
     return out
 
 

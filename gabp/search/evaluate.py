@@ -30,6 +30,7 @@ from .._seeding import int_seed
 from ..evolution.problem import fitness_errors
 from ..network import Architecture, Network, forward, init_params
 from ..trainer import train
+from .space import CNN_NAMES, network_layers
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ SEARCH_FITNESS = ("loss", "rmse", "error_rate")
 _INIT_KEY, _SHUFFLE_KEY = 11, 12
 # Settings that one train() call shares across its population.
 GROUP_FIELDS = ("hidden_layer_sizes", "activation", "optimizer", "batch_size", "max_epochs",
-                "patience", "n_lags")
+                "patience", "n_lags", "model", *CNN_NAMES)
 
 
 def _hash_words(obj: Any) -> tuple[int, ...]:
@@ -63,10 +64,11 @@ def group_seed(entropy: int, gkey: tuple, unit: int) -> int:
     return int_seed(entropy, _SHUFFLE_KEY, *_hash_words(gkey), unit)
 
 
-def n_params_of(config: dict[str, Any], n_inputs: int, n_outputs: int) -> int:
+def n_params_of(config: dict[str, Any], n_inputs: int, n_outputs: int,
+                input_shape: Sequence[int] | None = None) -> int:
     """Number of weights and biases of the network ``config`` builds."""
-    sizes = (n_inputs, *config["hidden_layer_sizes"], n_outputs)
-    return int(sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True)))
+    hidden = network_layers(config, input_shape)
+    return Architecture.build((n_inputs, *hidden, n_outputs), where="n_params_of").n_params
 
 
 def train_group(
@@ -87,8 +89,9 @@ def train_group(
 
     Parameters
     ----------
-    hidden : tuple of int
-        Hidden layer sizes shared by the group.
+    hidden : tuple
+        Hidden layers shared by the group: dense widths and layer units
+        (:func:`gabp.search.space.network_layers`).
     settings : dict
         ``activation``, ``output_activation``, ``loss``, ``optimizer``, ``batch_size``,
         ``max_epochs``, ``patience``, ``fitness``.
@@ -249,15 +252,16 @@ class Evaluator:
                 X, Y, Xv, Yv, unscale = self.data(c0.get("n_lags"), fold)
                 seeds = [config_seed(self.entropy, k, unit) for k in members]
                 jobs.append((members, unit, (
-                    tuple(c0["hidden_layer_sizes"]), settings, lr, mu, al, seeds,
+                    network_layers(c0, self.settings.get("input_shape")), settings, lr, mu, al,
+                    seeds,
                     group_seed(self.entropy, gkey, unit), X, Y, Xv, Yv, unscale)))
         results = self.parallel(delayed(train_group)(*args) for _, _, args in jobs)
         per_key: dict[tuple, list] = {k: [None] * self.n_units for k in todo}
         for (members, unit, args), (err, ep, st, sp) in zip(jobs, results, strict=True):
             n_in, n_out = args[7].shape[1], args[8].shape[1]
             for i, k in enumerate(members):
-                per_key[k][unit] = (err[i], ep[i], st[i], n_params_of(todo[k], n_in, n_out),
-                                    sp[i])
+                n_par = n_params_of(todo[k], n_in, n_out, self.settings.get("input_shape"))
+                per_key[k][unit] = (err[i], ep[i], st[i], n_par, sp[i])
         for k, rows in per_key.items():
             errs = np.array([r[0] for r in rows], dtype=float)
             self.cache[k] = Trained(errs, np.array([r[1] for r in rows], dtype=np.int64),

@@ -28,7 +28,7 @@ from ..evolution.engine import (
 )
 from ..evolution.ga import make_toolbox
 from .evaluate import Evaluator
-from .space import SearchSpace
+from .space import CNN_NAMES, SearchSpace
 
 # Seed-sequence stream keys of the search (the values keep earlier results).
 _INIT, _GEN, _PYRANDOM = 1, 2, 3
@@ -88,7 +88,8 @@ class SearchResult:
 
 def flat_params(config: dict[str, Any], max_layers: int) -> dict[str, Any]:
     """A config as flat columns: ``n_layers``, ``hidden_1..hidden_max`` (``None`` where
-    absent) and the other hyperparameters (``momentum`` ``None`` when inactive)."""
+    absent) and the other hyperparameters (``momentum`` ``None`` when inactive; ``model``,
+    ``filters``, ``kernel_size``, ``conv_layers`` for spaces with MLPs and CNNs)."""
     hidden = list(config["hidden_layer_sizes"])
     out: dict[str, Any] = {"n_layers": len(hidden)}
     for i in range(max(max_layers, len(hidden))):
@@ -98,6 +99,9 @@ def flat_params(config: dict[str, Any], max_layers: int) -> dict[str, Any]:
         if k == "n_lags" and k not in config:
             continue
         out[k] = config.get(k)
+    if "model" in config:  # a space with both kinds: the CNN columns, None for an MLP
+        for k in ("model", *CNN_NAMES):
+            out[k] = config.get(k)
     return out
 
 

@@ -15,6 +15,13 @@ The genes of layers beyond the decoded ``n_layers`` are *inactive*: they change 
 decoded configuration nor its :meth:`SearchSpace.key`, so two genomes that differ only there
 are the same individual for the cache. Likewise ``momentum`` is inactive unless the optimizer
 is ``"momentum"`` or ``"nesterov"``.
+
+Kind of network: ``model`` is ``"mlp"`` (dense layers on the flat inputs) or ``"cnn"`` (for
+image inputs): ``conv_layers`` convolutions of ``filters`` filters of ``kernel_size`` x
+``kernel_size`` ("same" padding, the hidden activation), one 2 x 2 max-pooling, a flatten and
+then the ``n_layers`` dense layers as a head (``n_layers = 0``: the output layer directly).
+``filters``, ``kernel_size`` and ``conv_layers`` are inactive for an MLP.
+:func:`network_layers` turns a decoded configuration into the hidden layers of a network.
 """
 
 from __future__ import annotations
@@ -43,10 +50,19 @@ DEFAULTS: dict[str, Any] = {
     "max_epochs": 100,
     "patience": 10,
     "n_lags": 12,
+    "model": "mlp",
+    "filters": 16,
+    "kernel_size": 3,
+    "conv_layers": 1,
 }
 #: Optimizers that use ``momentum`` (elsewhere the gene is inactive).
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-_INT_NAMES = ("n_layers", "units", "batch_size", "max_epochs", "patience", "n_lags")
+#: Kinds of network (``model``); ``"cnn"`` needs image inputs.
+MODELS = ("mlp", "cnn")
+#: Hyperparameters of the convolutional part (inactive unless ``model == "cnn"``).
+CNN_NAMES = ("filters", "kernel_size", "conv_layers")
+_INT_NAMES = ("n_layers", "units", "batch_size", "max_epochs", "patience", "n_lags",
+              *CNN_NAMES)
 _POSITIVE = ("learning_rate",)
 TASKS = ("regression", "classification", "series")
 
@@ -177,7 +193,8 @@ class SearchSpace:
     dims : dict of str -> Dimension
         Searched hyperparameters; names from :data:`DEFAULTS` (``n_layers``, ``units``,
         ``activation``, ``optimizer``, ``learning_rate``, ``momentum``, ``alpha``,
-        ``batch_size``, ``max_epochs``, ``patience``, ``n_lags``).
+        ``batch_size``, ``max_epochs``, ``patience``, ``n_lags``, and for image inputs
+        ``model`` (``"mlp"`` / ``"cnn"``), ``filters``, ``kernel_size``, ``conv_layers``).
     fixed : dict of str -> value, optional
         Hyperparameters held constant. ``units`` may be fixed to an int or to a list of
         per-layer sizes, or ``hidden_layer_sizes`` may be fixed to a list (which also fixes
@@ -255,6 +272,8 @@ class SearchSpace:
                              else "integers >= 0", v)
                 elif name == "activation":
                     check_choice(v, HIDDEN_ACTIVATIONS, name, where)
+                elif name == "model":
+                    check_choice(v, MODELS, name, where)
                 elif name == "optimizer":
                     check_choice(v, OPTIMIZERS, name, where)
                 else:
@@ -275,6 +294,11 @@ class SearchSpace:
             if len(units) != self._fixed_layers():
                 fail("units", where, f"a list of {self._fixed_layers()} sizes (one per layer)",
                      units)
+
+    @property
+    def can_build_cnn(self) -> bool:
+        """True when some genome decodes to ``model == "cnn"`` (which needs image inputs)."""
+        return "cnn" in self._values("model")
 
     # -- decoding ------------------------------------------------------------------------------
 
@@ -300,9 +324,10 @@ class SearchSpace:
             ``hidden_layer_sizes`` (tuple of int), ``activation``, ``optimizer``,
             ``learning_rate``, ``momentum`` (only for momentum optimizers), ``alpha``,
             ``batch_size``, ``max_epochs``, ``patience``, and ``n_lags`` when searched or
-            fixed (series tasks). Only active values appear.
+            fixed (series tasks); ``model`` when the space can build a CNN, and then for a
+            CNN ``filters``, ``kernel_size`` and ``conv_layers``. Only active values appear.
         """
-        g = check_array(genes, "genes", "SearchSpace.decode", ndim=1)
+        g = check_array(genes, "genes", "SearchSpace.decode", ndim=1, min_rows=0)
         if g.shape[0] != self.n_genes:
             fail("genes", "SearchSpace.decode", f"an array of shape ({self.n_genes},)", g)
         if "hidden_layer_sizes" in self.fixed:
@@ -323,7 +348,14 @@ class SearchSpace:
             cfg[name] = _plain(self._get(g, name))
         if cfg["optimizer"] not in MOMENTUM_OPTIMIZERS:
             del cfg["momentum"]
-        if not hidden:  # a linear model: no hidden activation is used
+        model = self._get(g, "model")
+        if model == "cnn":
+            cfg["model"] = "cnn"
+            for name in CNN_NAMES:
+                cfg[name] = int(self._get(g, name))
+        elif self.can_build_cnn:  # said only where the space has both kinds
+            cfg["model"] = "mlp"
+        if not hidden and model == "mlp":  # a linear model: no hidden activation is used
             cfg["activation"] = "identity"
         if "n_lags" in self.dims or "n_lags" in self.fixed:
             cfg["n_lags"] = int(self._get(g, "n_lags"))
@@ -468,3 +500,31 @@ def default_space(task: str = "regression") -> SearchSpace:
     if task == "series":
         dims["n_lags"] = Integer(2, 24)
     return SearchSpace(dims, {"max_epochs": 100, "patience": 10})
+
+
+def network_layers(config: Mapping[str, Any], input_shape: Sequence[int] | None) -> tuple:
+    """The hidden layers of the network a decoded ``config`` builds.
+
+    An MLP: ``config["hidden_layer_sizes"]`` (dense widths). A CNN (``model == "cnn"``):
+    ``Reshape(input_shape)``, ``conv_layers`` x ``Conv2D(filters, kernel_size, padding =
+    kernel_size // 2)``, ``MaxPool2D(2)`` when the maps are at least 2 x 2, ``Flatten()``,
+    then the dense widths. ``input_shape`` is the image shape ``(C, H, W)``; a CNN without
+    one raises ``ValueError``.
+    """
+    from ..layers import Conv2D, Flatten, MaxPool2D, Reshape
+
+    hidden = tuple(int(h) for h in config["hidden_layer_sizes"])
+    if config.get("model", "mlp") != "cnn":
+        return hidden
+    if input_shape is None or len(input_shape) != 3:
+        fail("input_shape", "network_layers", "an image shape (C, H, W) for a CNN configuration",
+             input_shape)
+    k = int(config["kernel_size"])
+    layers: list[Any] = [Reshape(tuple(int(v) for v in input_shape))]
+    layers += [Conv2D(int(config["filters"]), k, padding=k // 2)
+               for _ in range(int(config["conv_layers"]))]
+    # "same" padding keeps H x W for odd kernels; an even kernel adds one pixel per layer
+    grow = (k % 2 == 0) * int(config["conv_layers"])
+    if min(input_shape[1:]) + grow >= 2:
+        layers.append(MaxPool2D(2))
+    return (*layers, Flatten(), *hidden)
