@@ -21,7 +21,9 @@ Parts (``--parts``, all by default):
   solve (damping, Cholesky, solve), one trial forward pass and BR's ``eigvalsh`` for gamma;
   the remainder (mu updates, stopping checks, bookkeeping) is the iteration minus the
   parts. Mackey-Glass 4-10-1, sunspots 12-8-1 and digits 64-32-10 (mse on one-hot
-  targets; P = 1 and 8, 3 iterations).
+  targets; P = 1 and 8, 3 iterations). The same for L-BFGS (mse, 20 iterations, no
+  convergence stop): evaluations per iteration (line-search trials, counted) and their cost,
+  the rest being the two-loop recursion, the line search's bookkeeping and the history.
 - ``speed``: Mackey-Glass 4-10-1 tanh (500 training pairs). Time of ``--iters`` LM iterations
   for P = 1, 8, 40, 100 networks trained as one population, against the same networks one by
   one (``train`` with P = 1) and against ``scipy.optimize.least_squares(method="lm")``
@@ -341,6 +343,31 @@ def _profile_row(name: str, sizes: tuple[int, ...], out_act: str, X: np.ndarray,
             levenberg.solve_damped = solve_damped
         res[f"{opt}_ms"] = 1e3 * best_of(run, repeats) / (iters * P)
         res[f"{opt}_solves"] = calls[0] / (iters * P)
+    from gabp.network import loss_and_grad
+    from gabp.solvers.lbfgs import LBFGS
+
+    evals, real_eval = [0], LBFGS._evaluate
+
+    def counting_eval(self, rows, w, evals=evals):
+        evals[0] += len(rows)
+        return real_eval(self, rows, w)
+
+    def run_lbfgs():
+        train(Network(sizes, hidden_activation="tanh", output_activation=out_act,
+                      params=p0.copy()), X, Y, optimizer="lbfgs", epochs=lbfgs_iters,
+              restore_best=False, solver_options={"gtol": 0.0, "ftol": 0.0})
+
+    lbfgs_iters = 20
+    LBFGS._evaluate = counting_eval
+    try:
+        run_lbfgs()
+    finally:
+        LBFGS._evaluate = real_eval
+    res["lbfgs_ms"] = 1e3 * best_of(run_lbfgs, repeats) / (lbfgs_iters * P)
+    res["lbfgs_evals"] = (evals[0] - P) / (lbfgs_iters * P)  # the start is evaluated once
+    with one_blas_thread():
+        res["eval_ms"] = 1e3 * best_of(lambda: loss_and_grad(arch, p0, X, Y, loss="mse"),
+                                       repeats) / P
     plan = plan_lm(arch, n, P, 256e6)  # the parts are timed on one chunk of networks, as train
     w, m = p0[: plan.net_chunk], plan.net_chunk
     reps = 1 if q > 1000 else repeats
@@ -381,6 +408,14 @@ def part_profile(sizes: list[int], iters: int, repeats: int) -> dict[str, Any]:
                  "normal equations", "damping + Cholesky + solve", "trial forwards",
                  "rest (mu, checks; iteration minus parts)", "BR iteration",
                  "BR solves / iter", "BR eigvalsh"], rows))
+    print("\n### L-BFGS iteration (mse, 20 iterations, gtol = ftol = 0), ms per "
+          "network-iteration\n")
+    print(table(["network", "P", "n_params", "L-BFGS iteration", "evaluations / iter",
+                 "evaluations (loss and gradient)", "rest (two-loop recursion, line search, "
+                 "history)"],
+                [[r["net"], str(r["P"]), str(r["n_params"]), f"{r['lbfgs_ms']:.4f}",
+                  f"{r['lbfgs_evals']:.2f}", f"{r['lbfgs_evals'] * r['eval_ms']:.4f}",
+                  f"{r['lbfgs_ms'] - r['lbfgs_evals'] * r['eval_ms']:.4f}"] for r in out]))
     return {"iters": iters, "rows": out}
 
 
