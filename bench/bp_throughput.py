@@ -1,199 +1,544 @@
-"""Throughput of the population-batched BP trainer.
+"""Throughput of the population-batched first-order trainer against the GEMM floor (issue 15).
 
-For a digits-sized problem (about 1,800 x 64 inputs, one 32-unit hidden layer, 10 softmax
-outputs, mini-batches of 32) this measures the time per epoch of
+Problem: digits' training part (1,257 x 64 rows, the issue's unit), a 64-32-10 relu/softmax
+network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the same run):
 
-- ``P`` networks trained together (one batched forward/backward pass per mini-batch),
-- the same ``P`` networks trained one after the other (``P`` separate ``train`` calls),
-- scikit-learn's ``MLPClassifier`` (adam, batch 32, one network) when it is installed,
+- ``throughput``: ms per network-epoch of ``P`` networks trained together (one batched
+  forward/backward per mini-batch) and one after the other, float32 and float64,
+  P = 1, 8, 40, 100; scikit-learn's ``MLPClassifier`` (adam, batch 32) for P = 1; the GEMM
+  floor of the same run (the weight products of one network-epoch, timed alone with the
+  shapes and calls the trainer makes) and the ratio of the epoch to it;
+- ``profile``: where one epoch's time goes at P = 40 (shuffle, forward, loss, backward,
+  divergence checks, optimizer), each phase timed inside the real loop, and the optimizer's
+  time with the compiled Adam step (``GABP_KERNELS=numba``, when numba is installed);
+- ``kernels``: the first layer's products as one shared-input GEMM
+  ``x (n, in) @ W.transpose(1, 0, 2).reshape(in, P * out)`` against the batched matmul gabp
+  uses, with one and two BLAS threads;
+- ``threads``: P = 40 training with OpenBLAS on one thread (what ``train`` does) and on two;
+- ``ga``: Baldwinian GA-BP on digits (40 individuals x 5 generations x 20 Adam epochs)
+  against the same number of network-epochs as one-by-one scikit-learn MLP fits.
 
-for float64 and float32 parameters, and prints a markdown table with the ratios measured in
-the same run. Results are also written as JSON to ``bench/results/bp_throughput.json``.
+Usage (from the repository root, so that this checkout's gabp is imported)::
 
-Usage::
+    PYTHONPATH=. python bench/bp_throughput.py              # every section
+    PYTHONPATH=. python bench/bp_throughput.py --profile    # the step profile only
+    PYTHONPATH=. python bench/bp_throughput.py --quick      # smaller, for a smoke test
+    PYTHONPATH=. python bench/bp_throughput.py --parts throughput,ga
 
-    python bench/bp_throughput.py            # full run (P = 1, 8, 40, 100)
-    python bench/bp_throughput.py --quick    # smaller, for a smoke test
+Single-threaded timings are best-of CPU times of this process (``time.process_time``: on a
+shared machine they leave out the time spent waiting for a core); scikit-learn is timed on
+one BLAS thread like gabp. The two-thread rows are wall times. Prints markdown tables and
+writes ``bench/results/bp_throughput.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import contextlib
+import os
 import time
 import warnings
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
+from _common import machine, machine_line, table, write_json
+from threadpoolctl import threadpool_limits
 
-import gabp
+import gabp.optimizers as optimizers
 from gabp import Network, train
+from gabp.data import load_dataset, split_task
+from gabp.network import Architecture
+from gabp.solvers.base import Progress
+from gabp.trainer import _MiniBatch
 
 N_HIDDEN = 32
 N_CLASSES = 10
 BATCH = 32
+PARTS = ("throughput", "profile", "kernels", "threads", "ga")
 
 
-def load_problem(n_samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """Digits if :func:`gabp.data.load_digits` exists, else random data of the same size."""
-    try:
-        from gabp.data import load_digits  # type: ignore[attr-defined]
-
-        ds = load_digits()
-        X = np.asarray(ds.X, dtype=float)[:n_samples]
-        y = np.asarray(ds.y).astype(int)[:n_samples]
-        X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
-        source = "gabp.data.load_digits"
-    except Exception:  # noqa: BLE001 - any failure: fall back to synthetic data
-        rng = np.random.default_rng(seed)
-        X = rng.normal(size=(n_samples, 64))
-        w = rng.normal(size=(64, N_CLASSES))
-        y = np.argmax(X @ w + rng.normal(scale=2.0, size=(n_samples, N_CLASSES)), axis=1)
-        source = "random (seed 0)"
-    Y = np.eye(N_CLASSES)[y]
-    return X, Y, source
+def load_problem() -> tuple[np.ndarray, np.ndarray, Any]:
+    """Digits' training part (1,257 rows, inputs in [-1, 1]) and its one-hot targets."""
+    task = split_task(load_dataset("digits"), seed=0)
+    return task.X_train, task.y_train, task
 
 
-def best_of(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls of ``fn``."""
+#: The clock of every single-threaded timing: this process's CPU time, which on a shared
+#: machine leaves out the time the process waits for a core (wall time counts it). Training
+#: runs on one BLAS thread; scikit-learn is timed on one BLAS thread too. Only the two-thread
+#: comparisons use the wall clock (CPU time would add the threads up).
+CPU = time.process_time
+WALL = time.perf_counter
+
+
+def best_of(fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = CPU) -> float:
+    """Best time of ``repeats`` calls of ``fn`` on ``clock``."""
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return min(times)
 
 
-def make_net(P: int, dtype) -> Network:
-    return Network(
-        (64, N_HIDDEN, N_CLASSES),
-        hidden_activation="relu",
-        output_activation="softmax",
-        n_networks=P,
-        seed=1,
-        dtype=dtype,
-    )
+def available_kernels() -> tuple[str, ...]:
+    """``("numpy",)``, plus ``"numba"`` when numba is installed (``gabp[fast]``)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return ("numpy",)
+    return ("numpy", "numba")
 
 
-def time_batched(X, Y, P: int, dtype, epochs: int, repeats: int) -> float:
-    net = make_net(P, dtype)  # built outside the timing, as in time_separate
+@contextlib.contextmanager
+def kernels(name: str) -> Iterator[None]:
+    """Run with ``GABP_KERNELS=name`` (the Adam step's implementation), restored afterwards."""
+    old = os.environ.get("GABP_KERNELS")
+    os.environ["GABP_KERNELS"] = name
+    optimizers._FUSED.pop("adam", None)
+    try:
+        optimizers._fused_adam()  # compile outside any timing
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("GABP_KERNELS", None)
+        else:
+            os.environ["GABP_KERNELS"] = old
+        optimizers._FUSED.pop("adam", None)
+
+
+def make_net(P: int, dtype: Any, n_in: int = 64) -> Network:
+    return Network((n_in, N_HIDDEN, N_CLASSES), hidden_activation="relu",
+                   output_activation="softmax", n_networks=P, seed=1, dtype=dtype)
+
+
+def fit(net: Network, X: np.ndarray, Y: np.ndarray, epochs: int, threads: int | None = None):
+    """``train`` as the GA calls it (Adam, batch 32), without the end-of-run objective checks.
+
+    ``restore_best=False``: with it, ``train`` also evaluates the exact training objective of
+    the start and of the kept weights, three full forward passes that a short timing would
+    count as epochs. ``threads`` replaces train's one-BLAS-thread limit for the call.
+    """
+    kw = dict(loss="cross_entropy", optimizer="adam", epochs=epochs, batch_size=BATCH, seed=0,
+              restore_best=False)
+    if threads is None:
+        return train(net, X, Y, **kw)
+    with threadpool_limits(threads, "blas"):
+        return train.__wrapped__(net, X, Y, **kw)  # the undecorated train: no limit inside
+
+
+def time_batched(X, Y, P: int, dtype, epochs: int, repeats: int,
+                 threads: int | None = None) -> float:
+    """Seconds per epoch of ``P`` networks trained together (wall clock with ``threads``)."""
+    net = make_net(P, dtype)
     init = net.params.copy()
 
     def run():
         net.params[...] = init
-        # restore_best=False: the epochs alone (with it, train also evaluates the training
-        # objective of the start and of the kept weights on all the data, three extra
-        # forward passes that a 3-epoch timing would count as a third more per epoch)
-        train(net, X, Y, loss="cross_entropy", optimizer="adam", epochs=epochs,
-              batch_size=BATCH, seed=0, restore_best=False)
+        fit(net, X, Y, epochs, threads)
 
-    return best_of(run, repeats) / epochs
+    return best_of(run, repeats, CPU if threads is None else WALL) / epochs
 
 
 def time_separate(X, Y, P: int, dtype, epochs: int, repeats: int) -> float:
+    """Seconds per epoch of ``P`` networks trained one after the other."""
     nets = [make_net(1, dtype) for _ in range(P)]
     init = [n.params.copy() for n in nets]
 
     def run():
         for net, p0 in zip(nets, init, strict=True):
             net.params[...] = p0
-            train(net, X, Y, loss="cross_entropy", optimizer="adam", epochs=epochs,
-                  batch_size=BATCH, seed=0, restore_best=False)
+            fit(net, X, Y, epochs)
 
     return best_of(run, repeats) / epochs
 
 
-def time_sklearn(X, Y, dtype, epochs: int, repeats: int) -> float | None:
+def sklearn_mlp(epochs: int, seed: int = 0):
+    """scikit-learn's MLPClassifier with gabp's settings (None if not installed)."""
     try:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
     except ImportError:
         return None
-    y = Y.argmax(axis=1)
-    Xd = X.astype(dtype)
+    return MLPClassifier(hidden_layer_sizes=(N_HIDDEN,), activation="relu", solver="adam",
+                         batch_size=BATCH, max_iter=epochs, tol=0.0, n_iter_no_change=10**6,
+                         shuffle=True, random_state=seed)
+
+
+def sklearn_fit(clf, X: np.ndarray, y: np.ndarray) -> None:
+    """Fit on one BLAS thread, as gabp trains (and as CPU-time timing requires)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(), threadpool_limits(1, "blas"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+
+
+def time_sklearn(X, Y, dtype, epochs: int, repeats: int) -> float | None:
+    if sklearn_mlp(1) is None:
+        return None
+    y, Xd = Y.argmax(axis=1), X.astype(dtype)
+    return best_of(lambda: sklearn_fit(sklearn_mlp(epochs), Xd, y), repeats) / epochs
+
+
+# -- the GEMM floor ---------------------------------------------------------------------------
+
+
+def epoch_flops(n: int, n_in: int = 64) -> float:
+    """FLOPs of the weight products of one network-epoch on ``n`` rows.
+
+    Forward ``x W`` per layer, backward ``x^T delta`` per layer and ``delta W^T`` for every
+    layer but the first (the input gradient is not needed there): ``2 n (in h + h k)`` twice
+    plus ``2 n h k``.
+    """
+    h, k = N_HIDDEN, N_CLASSES
+    return 2.0 * n * (2 * (n_in * h + h * k) + h * k)
+
+
+def gemm_floor(n: int, P: int, dtype, repeats: int, n_in: int = 64) -> float:
+    """Seconds per network-epoch of the weight products alone, as the trainer calls them.
+
+    Per mini-batch: ``x @ W1`` (shared input, one batched matmul), ``a1 @ W2``,
+    ``a1^T @ d2``, ``d2 @ W2^T`` and ``x^T @ d1`` into the same strided gradient views, on
+    one BLAS thread (what ``train`` uses).
+    """
+    h, k = N_HIDDEN, N_CLASSES
+    rng = np.random.default_rng(0)
+    arch = Architecture.build((n_in, h, k), hidden_activation="relu",
+                              output_activation="softmax")
+    params = rng.normal(size=(P, arch.n_params)).astype(dtype)
+    grad = np.empty_like(params)
+    (W1, _), (W2, _) = arch.views(params)
+    (gW1, _), (gW2, _) = arch.views(grad)
+    sizes = [BATCH] * (n // BATCH) + ([n % BATCH] if n % BATCH else [])
+    bufs = {}
+    for b in set(sizes):
+        bufs[b] = (rng.normal(size=(b, n_in)).astype(dtype), np.empty((P, b, h), dtype),
+                   np.empty((P, b, k), dtype), np.empty((P, b, h), dtype))
+
+    def epoch():
+        for b in sizes:
+            x, a1, z2, dx = bufs[b]
+            np.matmul(x, W1, out=a1)
+            np.matmul(a1, W2, out=z2)
+            np.matmul(a1.transpose(0, 2, 1), z2, out=gW2)
+            np.matmul(z2, W2.transpose(0, 2, 1), out=dx)
+            np.matmul(x.T, dx, out=gW1)
+
+    with threadpool_limits(1, "blas"):
+        return best_of(epoch, repeats) / P
+
+
+# -- the step profile -------------------------------------------------------------------------
+
+
+def profile_step(X, Y, P: int, dtype, epochs: int) -> dict[str, float]:
+    """Seconds per network-epoch of each phase of the real mini-batch loop.
+
+    The loop of :class:`gabp.trainer._MiniBatch` written out with a timer around each phase
+    (the same engine, optimizer and buffers); each phase's time is the best over ``epochs``
+    epochs, and ``"epoch (iterate)"`` is the best of the untimed ``iterate`` itself.
+    """
+    dtype = np.dtype(dtype)
+    Xd, Yd = X.astype(dtype), Y.astype(dtype)
+    net = make_net(P, dtype)
+    n = Xd.shape[0]
+    mb = _MiniBatch(net.arch, net.params, Xd, Yd, loss="cross_entropy", optimizer="adam",
+                    learning_rate=np.full(P, 1e-3), momentum=np.full(P, 0.9),
+                    alpha=np.zeros(P), batch_size=BATCH, shuffle=True,
+                    rng=np.random.default_rng(0), settings={})
+    bp, opt = mb.backprop, mb.opt
+    phases = ("shuffle", "forward", "loss", "backward", "checks + bookkeeping", "optimizer")
+    best = dict.fromkeys(phases, np.inf)
+    clock = CPU
+    with threadpool_limits(1, "blas"), np.errstate(all="ignore"):
+        for _ in range(epochs):
+            acc = dict.fromkeys(phases, 0.0)
+            progress = Progress.start(P)
+            t = clock()
+            order = mb.rng.permutation(n)
+            Xs, Ys = Xd[order], Yd[order]
+            total = np.zeros(P)
+            t1 = clock()
+            acc["shuffle"] += t1 - t
+            for start in range(0, n, BATCH):
+                t0 = clock()
+                Xb, Yb = Xs[start : start + BATCH], Ys[start : start + BATCH]
+                bp.forward(Xb)
+                t1 = clock()
+                value, delta = bp.loss(Yb, "cross_entropy")
+                t2 = clock()
+                bp.backward(delta)
+                value = bp.penalty(value)
+                t3 = clock()
+                finite = np.isfinite(value)
+                if not finite.all():
+                    progress.diverge(~finite, 0)
+                total += value * Xb.shape[0]
+                t4 = clock()
+                opt.step(mb.params, bp.grad, None)
+                t5 = clock()
+                acc["forward"] += t1 - t0
+                acc["loss"] += t2 - t1
+                acc["backward"] += t3 - t2
+                acc["checks + bookkeeping"] += t4 - t3
+                acc["optimizer"] += t5 - t4
+            for k in phases:
+                best[k] = min(best[k], acc[k])
+        whole = best_of(lambda: mb.iterate(Progress.start(P), 0, None), epochs)
+        fused = None
+        if "numba" in available_kernels():
+            with kernels("numba"):
+                fast = optimizers.make_optimizer("adam", mb.params.shape, learning_rate=1e-3,
+                                                 dtype=dtype)
+                steps = -(-n // BATCH)
+
+                def epoch_of_steps():
+                    for _ in range(steps):
+                        fast.step(mb.params, bp.grad, None)
+
+                fused = best_of(epoch_of_steps, epochs)
+    out = {k: v / P for k, v in best.items()}
+    out["sum of the phases"] = sum(out.values())
+    out["epoch (iterate)"] = whole / P
+    out["GEMM floor (same products alone)"] = gemm_floor(n, P, dtype, epochs)
+    if fused is not None:
+        out["optimizer with GABP_KERNELS=numba (alone)"] = fused / P
+    return out
+
+
+# -- the sections -----------------------------------------------------------------------------
+
+
+def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict], str]:
+    n = X.shape[0]
+    rows = []
+    names = available_kernels()
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        sk = time_sklearn(X, Y, dtype, max(epochs, 2), repeats)
+        for P in sizes:
+            tb = {}
+            for _ in range(repeats):  # the kernels interleaved, best of each
+                for k in names:
+                    with kernels(k):
+                        tb[k] = min(tb.get(k, np.inf), time_batched(X, Y, P, dtype, epochs, 1))
+            p_sep = min(P, 20)  # P independent runs cost P times one: time at most 20
+            ts = time_separate(X, Y, p_sep, dtype, epochs, repeats) * P / p_sep
+            floor = gemm_floor(n, P, dtype, max(repeats, 5))
+            rows.append({
+                "dtype": name, "P": P, "ms_per_net_epoch": 1e3 * tb["numpy"] / P,
+                "numba_ms_per_net_epoch": 1e3 * tb["numba"] / P if "numba" in tb else None,
+                "separate_ms_per_net_epoch": 1e3 * ts / P,
+                "speedup_vs_separate": ts / tb["numpy"],
+                "floor_ms_per_net_epoch": 1e3 * floor,
+                "gemm_gflops": epoch_flops(n) / floor / 1e9,
+                "ratio_to_floor": tb["numpy"] / P / floor,
+                "sklearn_ms_per_epoch": None if (sk is None or P != 1) else 1e3 * sk,
+            })
+    text = table(
+        ["dtype", "P", "ms / network-epoch", "with GABP_KERNELS=numba", "one by one",
+         "batched speed-up", "GEMM floor ms", "GEMM GFLOP/s", "epoch / floor",
+         "sklearn ms / epoch"],
+        [[r["dtype"], r["P"], f"{r['ms_per_net_epoch']:.3f}",
+          "—" if r["numba_ms_per_net_epoch"] is None else f"{r['numba_ms_per_net_epoch']:.3f}",
+          f"{r['separate_ms_per_net_epoch']:.3f}", f"{r['speedup_vs_separate']:.1f}x",
+          f"{r['floor_ms_per_net_epoch']:.3f}", f"{r['gemm_gflops']:.0f}",
+          f"{r['ratio_to_floor']:.2f}x",
+          "" if r["sklearn_ms_per_epoch"] is None else f"{r['sklearn_ms_per_epoch']:.2f}"]
+         for r in rows])
+    head = (f"Per network-epoch on {n} rows (64-{N_HIDDEN}-{N_CLASSES} relu/softmax, "
+            f"cross-entropy, Adam, batch {BATCH}; best of {repeats}, {epochs} epochs; the "
+            f"default NumPy Adam and, interleaved, the compiled one). FLOPs of the weight "
+            f"products per network-epoch: {epoch_flops(n) / 1e6:.1f} M.")
+    return rows, head + "\n\n" + text
+
+
+def part_profile(X, Y, epochs: int, sizes=(40,)) -> tuple[dict, str]:
+    res = {}
+    for dtype in (np.float32, np.float64):
+        for P in sizes:
+            res[f"{np.dtype(dtype).name} P={P}"] = profile_step(X, Y, P, dtype, epochs)
+    cols = list(res)
+    phases = list(next(iter(res.values())))
+    rows = []
+    for ph in phases:
+        row = [ph]
+        for c in cols:
+            v = res[c].get(ph, np.nan)
+            share = v / res[c]["epoch (iterate)"]
+            row.append(f"{1e3 * v:.3f} ({100 * share:.0f} %)")
+        rows.append(row)
+    text = table(["phase (ms / network-epoch, share of the epoch)", *cols], rows)
+    return res, (f"Step profile on {X.shape[0]} rows, best of {epochs} epochs per phase:\n\n"
+                 + text)
+
+
+def first_layer_cases(P: int, dtype) -> dict[str, Callable[[], Any]]:
+    """The first layer's products for one mini-batch, the ways they can be arranged."""
+    n_in, h = 64, N_HIDDEN
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, n_in)).astype(dtype)
+    W = rng.normal(size=(P, n_in, h)).astype(dtype)
+    d = rng.normal(size=(P, BATCH, h)).astype(dtype)
+    z, gW = np.empty((P, BATCH, h), dtype), np.empty((P, n_in, h), dtype)
+    Wcat = np.ascontiguousarray(W.transpose(1, 0, 2).reshape(n_in, P * h))
+    dcat = np.ascontiguousarray(d.transpose(1, 0, 2).reshape(BATCH, P * h))
+    zcat, gcat = np.empty((BATCH, P * h), dtype), np.empty((n_in, P * h), dtype)
+    return {
+        "forward, batched x @ W[p] (gabp)": lambda: np.matmul(x, W, out=z),
+        "forward, shared GEMM, W pre-arranged": lambda: np.matmul(x, Wcat, out=zcat),
+        "forward, shared GEMM incl. W.transpose(1,0,2).reshape (a copy)":
+            lambda: np.matmul(x, W.transpose(1, 0, 2).reshape(n_in, P * h)),
+        "dW, batched x^T @ delta[p] (gabp)": lambda: np.matmul(x.T, d, out=gW),
+        "dW, shared GEMM, delta pre-arranged": lambda: np.matmul(x.T, dcat, out=gcat),
+    }
+
+
+def per_call(fn: Callable[[], Any], repeats: int, clock: Callable[[], float],
+             calls: int = 200) -> float:
+    """Best seconds per call of ``fn`` over ``repeats`` runs of ``calls`` calls."""
+    fn()
+
+    def many():
+        for _ in range(calls):
+            fn()
+
+    return best_of(many, repeats, clock) / calls
+
+
+def part_kernels(P: int, repeats: int) -> tuple[list[dict], str]:
+    """First layer, one mini-batch: shared-input GEMM vs the batched matmul gabp uses.
+
+    One thread: CPU time; two threads: wall time (a thread waiting for the busy other core
+    shows up there, which is the point).
+    """
+    rows = []
+    flops = 2.0 * BATCH * 64 * N_HIDDEN * P
+    for threads in (1, 2):
+        for dtype in (np.float32, np.float64):
+            with threadpool_limits(threads, "blas"):
+                for name, fn in first_layer_cases(P, dtype).items():
+                    t = per_call(fn, repeats, CPU if threads == 1 else WALL)
+                    rows.append({"threads": threads, "dtype": np.dtype(dtype).name,
+                                 "product": name, "us": 1e6 * t, "gflops": flops / t / 1e9})
+    text = table(["BLAS threads", "dtype", f"first layer, P = {P}, batch {BATCH}", "µs",
+                  "GFLOP/s"],
+                 [[r["threads"], r["dtype"], r["product"], f"{r['us']:.1f}",
+                   f"{r['gflops']:.0f}"] for r in rows], align="lllrr")
+    return rows, text
+
+
+def part_threads(X, Y, epochs: int, repeats: int, P: int = 40) -> tuple[list[dict], str]:
+    rows = []
+    for dtype in (np.float32, np.float64):
+        t = {}
+        for _ in range(repeats):  # interleaved, best of each
+            for threads in (1, 2):
+                s = time_batched(X, Y, P, dtype, epochs, 1, threads=threads)
+                t[threads] = min(t.get(threads, np.inf), s)
+        rows.append({"dtype": np.dtype(dtype).name, "P": P,
+                     "one_thread_ms": 1e3 * t[1] / P, "two_threads_ms": 1e3 * t[2] / P})
+    text = table(["dtype", "P", "1 BLAS thread ms / network-epoch", "2 threads", "2 / 1"],
+                 [[r["dtype"], r["P"], f"{r['one_thread_ms']:.3f}", f"{r['two_threads_ms']:.3f}",
+                   f"{r['two_threads_ms'] / r['one_thread_ms']:.2f}"] for r in rows])
+    return rows, text
+
+
+def ga_vs_sklearn(task, dtype: str, pop: int, gens: int, bp_epochs: int,
+                  repeats: int) -> dict[str, Any]:
+    """One row of the GA section: evolve's time and that of the same fits in scikit-learn."""
+    from gabp.evolution import BPConfig, GAConfig, evolve
+
+    runs = []
 
     def run():
-        clf = MLPClassifier(
-            hidden_layer_sizes=(N_HIDDEN,), activation="relu", solver="adam",
-            batch_size=BATCH, max_iter=epochs, tol=0.0, n_iter_no_change=10**6,
-            shuffle=True, random_state=0,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(Xd, y)
+        runs.append(evolve(
+            task.X_train, task.y_train, task.X_val, task.y_val, hidden_layer_sizes=(N_HIDDEN,),
+            hidden_activation="relu", output_activation="softmax", loss="cross_entropy",
+            mode="baldwinian", ga=GAConfig(population_size=pop, n_generations=gens),
+            bp=BPConfig(optimizer="adam", learning_rate=1e-3, batch_size=BATCH,
+                        bp_epochs=bp_epochs, max_epochs=1, early_stopping=False, dtype=dtype),
+            n_baseline=0, n_jobs=1, seed=0))
 
-    return best_of(run, repeats) / epochs
+    t_ga = best_of(run, repeats)
+    n_fits = runs[-1].n_evaluations  # one BP run of bp_epochs per scored individual
+    k = min(n_fits, 10)  # time k fits and scale (the fits are independent)
+    Xd, y = task.X_train.astype(dtype), task.y_train.argmax(axis=1)
+
+    def fits():
+        for s in range(k):
+            sklearn_fit(sklearn_mlp(bp_epochs, seed=s), Xd, y)
+
+    t_sk = best_of(fits, repeats) * n_fits / k if sklearn_mlp(1) is not None else None
+    return {"dtype": dtype, "population": pop, "generations": gens, "bp_epochs": bp_epochs,
+            "network_epochs": n_fits * bp_epochs, "gabp_s": t_ga, "sklearn_fits": n_fits,
+            "sklearn_s": t_sk, "speedup": None if t_sk is None else t_sk / t_ga,
+            "best_val_loss": float(runs[-1].best_fitness)}
+
+
+def part_ga(task, quick: bool, repeats: int) -> tuple[list[dict], str]:
+    """Baldwinian GA-BP vs one-by-one scikit-learn fits of the same network-epochs."""
+    pop, gens, bp_epochs = (10, 2, 5) if quick else (40, 5, 20)
+    rows = []
+    for dtype in ("float32", "float64"):
+        for k in available_kernels():
+            with kernels(k):
+                rows.append({"kernels": k,
+                             **ga_vs_sklearn(task, dtype, pop, gens, bp_epochs, repeats)})
+    text = table(["GA-BP dtype", "Adam", "individuals x generations x epochs",
+                  "network-epochs", "gabp s", "sklearn fits", "sklearn s (one by one)",
+                  "gabp speed-up"],
+                 [[r["dtype"], r["kernels"],
+                   f"{r['population']} x {r['generations']} x {r['bp_epochs']}",
+                   f"{r['network_epochs']:.0f}", f"{r['gabp_s']:.2f}",
+                   f"{r['sklearn_fits']:.0f}",
+                   "—" if r["sklearn_s"] is None else f"{r['sklearn_s']:.2f}",
+                   "—" if r["speedup"] is None else f"{r['speedup']:.1f}x"] for r in rows])
+    return rows, text
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer networks and repeats")
+    parser.add_argument("--profile", action="store_true", help="only the step profile")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated sections among {', '.join(PARTS)}")
     parser.add_argument("--repeats", type=int, default=None, help="repeats (best is kept)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per timing")
     parser.add_argument("--sizes", default=None, help="comma-separated P values")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
-                                              "bp_throughput.json"))
+    parser.add_argument("--out", default=None, help="JSON output path")
     args = parser.parse_args(argv)
-
+    parts = ["profile"] if args.profile else [p.strip() for p in args.parts.split(",")]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {unknown}; known: {', '.join(PARTS)}")
     if args.sizes:
         sizes = tuple(int(v) for v in args.sizes.split(","))
     else:
         sizes = (1, 8, 40) if args.quick else (1, 8, 40, 100)
     repeats = args.repeats or (2 if args.quick else 3)
     epochs = args.epochs or (1 if args.quick else 3)
-    n_samples = 600 if args.quick else 1797
-    X, Y, source = load_problem(n_samples)
-
-    rows = []
-    for dtype in (np.float64, np.float32):
-        name = np.dtype(dtype).name
-        sk = time_sklearn(X, Y, dtype, max(epochs, 2), repeats)
-        for P in sizes:
-            tb = time_batched(X, Y, P, dtype, epochs, repeats)
-            # separate runs: time at most 20 networks one after the other and scale (the cost
-            # of P independent runs is linear in P)
-            p_sep = min(P, 20)
-            ts = time_separate(X, Y, p_sep, dtype, epochs, repeats) * P / p_sep
-            rows.append({
-                "dtype": name, "P": P, "batched_s_per_epoch": tb,
-                "separate_s_per_epoch": ts, "separate_measured_P": p_sep,
-                "speedup_vs_separate": ts / tb,
-                "sklearn_s_per_epoch": sk if P == 1 else None,
-                "batched_vs_sklearn": (sk / tb) if (P == 1 and sk) else None,
-            })
-
-    lines = [
-        f"BP throughput: {n_samples} x 64 inputs ({source}), 64-{N_HIDDEN}-{N_CLASSES} relu/"
-        f"softmax, cross-entropy, adam, batch {BATCH}; best of {repeats}, {epochs} epoch(s)",
-        "",
-        "| dtype | P | batched ms/epoch | batched ms/epoch/net | separate ms/epoch "
-        "| speed-up vs separate | sklearn ms/epoch | sklearn / gabp |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        sk = r["sklearn_s_per_epoch"]
-        sk_ms = "" if sk is None else f"{1e3 * sk:.2f}"
-        sk_ratio = "" if sk is None else f"{r['batched_vs_sklearn']:.2f}x"
-        lines.append(
-            f"| {r['dtype']} | {r['P']} | {1e3 * r['batched_s_per_epoch']:.2f} "
-            f"| {1e3 * r['batched_s_per_epoch'] / r['P']:.3f} "
-            f"| {1e3 * r['separate_s_per_epoch']:.2f} "
-            f"| {r['speedup_vs_separate']:.1f}x "
-            f"| {sk_ms} | {sk_ratio} |"
-        )
-    print("\n".join(lines))
-    result = {
-        "config": {"n_samples": n_samples, "n_inputs": 64, "hidden": N_HIDDEN,
-                   "n_outputs": N_CLASSES, "batch_size": BATCH, "epochs": epochs,
-                   "repeats": repeats, "data": source, "quick": args.quick},
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "gabp": gabp.__version__, "processor": platform.processor()},
-        "rows": rows,
+    X, Y, task = load_problem()
+    info = machine()
+    print(machine_line(info), "\n")
+    result: dict[str, Any] = {"machine": info, "config": {
+        "n_rows": X.shape[0], "network": f"64-{N_HIDDEN}-{N_CLASSES} relu/softmax",
+        "batch_size": BATCH, "epochs": epochs, "repeats": repeats, "quick": args.quick}}
+    sections = {
+        "throughput": lambda: part_throughput(X, Y, sizes, epochs, repeats),
+        "profile": lambda: part_profile(X, Y, max(3, 2 * repeats)),
+        "kernels": lambda: part_kernels(40, max(repeats, 3)),
+        "threads": lambda: part_threads(X, Y, epochs, repeats),
+        "ga": lambda: part_ga(task, args.quick, 1 if args.quick else 2),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    for name in PARTS:
+        if name in parts:
+            data, text = sections[name]()
+            result[name] = data
+            print(f"### {name}\n\n{text}\n", flush=True)
+    path = write_json("bp_throughput.json", result, args.out)
+    print(f"wrote {path}")
     return result
 
 

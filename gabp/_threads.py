@@ -30,6 +30,16 @@ def one_blas_thread() -> AbstractContextManager:
     return _controller.limit(limits=1, user_api="blas")
 
 
+def rescan_blas() -> None:
+    """Forget the scanned libraries: the next :func:`one_blas_thread` finds every loaded one.
+
+    For code that loads another BLAS library while gabp runs (numba, compiling gabp's
+    optional kernels, loads SciPy's OpenBLAS).
+    """
+    global _controller
+    _controller = None
+
+
 def single_blas_thread(fn: F) -> F:
     """Decorator: ``fn`` runs with the BLAS libraries on one thread (restored afterwards).
 

@@ -355,8 +355,8 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
-    Backward-only buffers (the output delta, a dense layer's input gradient) are made on
-    first use, so a forward-only pass allocates little more than its activations.
+    A dense layer's input gradient is made on first use, so a forward-only pass allocates
+    little more than its activations.
     """
 
     def __init__(self, engine: _Backprop, n: int, dtype: np.dtype) -> None:
@@ -375,7 +375,8 @@ class _Workspace:
         self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
         if engine.out_act == "softmax":
             self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
-        self.delta_out: np.ndarray | None = None
+            self.lse = np.empty((P, n), dtype)
+            self.delta_out = np.empty((P, n, k), dtype)
 
 
 class _Backprop:
@@ -449,35 +450,46 @@ class _Backprop:
                 else:
                     a = self.acts[i].apply(z, bufs.a_out, bufs.tmp[i])
             acts.append(a)
+        self._acts, self._z = acts, z
         return acts, z
 
-    def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
-        """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
-        acts, z = self.forward(X)
-        bufs = self._bufs
+    def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
+        """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
+        acts, z, bufs = self._acts, self._z, self._bufs
         if loss == "cross_entropy" and self.out_act == "softmax":
-            lse = np.log(bufs.rowsum)
+            # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
+            lse = np.log(bufs.rowsum, out=bufs.lse)
             lse += bufs.rowmax
-            if bufs.delta_out is None:
-                bufs.delta_out = np.empty_like(z)
-            value, delta = LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse,
-                                        out=bufs.delta_out)
-        else:
-            value, delta = LOSSES[loss](z, acts[-1], Y, self.out_act)
+            return LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse, out=bufs.delta_out)
+        return LOSSES[loss](z, acts[-1], Y, self.out_act)
+
+    def backward(self, delta: np.ndarray) -> None:
+        """Write the gradient of the last :meth:`forward` into ``grad`` from ``delta = dL/dz``."""
+        acts, bufs = self._acts, self._bufs
         for i in range(self.last, self.first - 1, -1):
             if i < self.last and self.hidden[i] != "identity":
                 self.acts[i].mul_derivative(delta, acts[i + 1], bufs.tmp[i])
             gW, gb = self.glayers[i]
             delta = self.units[i].backward(delta, acts[i], self.layers[i][0], gW, gb,
                                            bufs.layers[i], i > self.first)
-        if self.alpha is not None:
-            # L2 on weights only: grad_W += alpha W, objective += alpha / 2 * sum(W ** 2)
-            sq = np.zeros(self.P, dtype=np.result_type(value.dtype, self.params.dtype))
-            for w, gw in self.weights:
-                sq += np.einsum("pi,pi->p", w, w)
-                gw += self.alpha * w
-            value = value + 0.5 * self.alpha[:, 0] * sq
-        return value
+
+    def penalty(self, value: np.ndarray) -> np.ndarray:
+        """``value`` plus the L2 term, whose gradient ``alpha W`` is added to ``grad``."""
+        if self.alpha is None:
+            return value
+        # L2 on weights only: grad_W += alpha W, objective += alpha / 2 * sum(W ** 2)
+        sq = np.zeros(self.P, dtype=np.result_type(value.dtype, self.params.dtype))
+        for w, gw in self.weights:
+            sq += np.einsum("pi,pi->p", w, w)
+            gw += self.alpha * w
+        return value + 0.5 * self.alpha[:, 0] * sq
+
+    def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+        """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
+        self.forward(X)
+        value, delta = self.loss(Y, loss)
+        self.backward(delta)
+        return self.penalty(value)
 
 
 def loss_and_grad(

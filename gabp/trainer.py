@@ -195,6 +195,10 @@ class _MiniBatch:
             X, Y = X[order], Y[order]  # one gather per epoch; batches are slices
         total = np.zeros(P)
         grad = self.backprop.grad
+        # steps taken while every network is active and no budget applies are counted here
+        # and added to ``progress`` once (two fewer array updates per mini-batch)
+        free = budget is None and bool(progress.active.all())
+        n_free, passes_free = 0, 0
         for start in range(0, n, self.batch_size):
             Xb, Yb = X[start : start + self.batch_size], Y[start : start + self.batch_size]
             b = Xb.shape[0]
@@ -202,21 +206,25 @@ class _MiniBatch:
             # A non-finite objective freezes the network before its step. (A non-finite
             # gradient with a finite objective makes the parameters non-finite, so the next
             # objective or the end-of-epoch check catches it; rows never mix.)
-            bad = ~np.isfinite(value)
-            if bad.any():
-                progress.diverge(bad, epoch)
-            stepping = progress.active
-            if budget is not None:  # a step that would overshoot the budget is not taken
-                stepping = stepping & (progress.passes + b <= budget)
-            if stepping.all():
-                progress.n_steps += 1
-                progress.passes += b
+            finite = np.isfinite(value)
+            if not finite.all():
+                progress.diverge(~finite, epoch)
+                free = False
+            if free:
+                n_free += 1
+                passes_free += b
                 self.opt.step(self.params, grad, None)
             else:
+                stepping = progress.active
+                if budget is not None:  # a step that would overshoot the budget is not taken
+                    stepping = stepping & (progress.passes + b <= budget)
                 progress.n_steps += stepping
                 progress.passes += b * stepping
-                self.opt.step(self.params, grad, stepping)
+                self.opt.step(self.params, grad, None if stepping.all() else stepping)
             total += value * b
+        if n_free:
+            progress.n_steps += n_free
+            progress.passes += passes_free
         return total / n
 
     def finish(self) -> None:

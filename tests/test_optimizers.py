@@ -152,3 +152,77 @@ def test_float32_matches_float64(name, rng):
     assert p32.dtype == np.float32
     want = _run(name, p64.copy(), grads, learning_rate=0.01)
     np.testing.assert_allclose(p32, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_adam_is_bit_identical_to_the_numpy_passes(dtype, rng, monkeypatch):
+    # the optional compiled step (GABP_KERNELS=numba, gabp[fast]) must not change a single
+    # bit: shared and per-network rates, frozen rows, gradients over nine orders of magnitude
+    pytest.importorskip("numba")
+    import gabp.optimizers as opts
+
+    monkeypatch.setenv("GABP_KERNELS", "numba")
+    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+    fused = opts._fused_adam()
+    assert fused is not None
+    lr = np.array([1e-3, 3e-2, 5e-4, 1e-3])
+    for rate in (1e-3, lr):
+        ref, new = (make_optimizer("adam", (4, 257), learning_rate=rate, dtype=dtype)
+                    for _ in range(2))
+        p_ref = rng.normal(size=(4, 257)).astype(dtype)
+        p_new = p_ref.copy()
+        active = np.array([True, False, True, True])
+        for k in range(12):
+            g = (rng.normal(size=(4, 257)) * 10.0 ** rng.integers(-6, 3)).astype(dtype)
+            mask = active if k % 3 == 2 else None
+            monkeypatch.setitem(opts._FUSED, "adam", None)
+            ref.step(p_ref, g, mask)
+            monkeypatch.setitem(opts._FUSED, "adam", fused)
+            new.step(p_new, g, mask)
+            np.testing.assert_array_equal(p_new, p_ref)
+        np.testing.assert_array_equal(new.m, ref.m)
+        np.testing.assert_array_equal(new.v, ref.v)
+    monkeypatch.delitem(opts._FUSED, "adam")
+
+
+@pytest.mark.parametrize(("value", "fused"), [("", False), ("numpy", False), ("NumPy ", False)])
+def test_numpy_passes_are_the_default(value, fused, monkeypatch):
+    import gabp.optimizers as opts
+
+    monkeypatch.setenv("GABP_KERNELS", value)
+    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+    assert (opts._fused_adam() is not None) == fused
+    monkeypatch.delitem(opts._FUSED, "adam")
+
+
+def test_unknown_kernels_value_is_refused(monkeypatch):
+    import gabp.optimizers as opts
+
+    monkeypatch.setenv("GABP_KERNELS", "cuda")
+    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+    with pytest.raises(ValueError, match="GABP_KERNELS environment variable must be one of "
+                       "numpy, numba. Got 'cuda'"):
+        opts._fused_adam()
+    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+
+
+@pytest.mark.parametrize("name", ["adam", "momentum"])
+def test_decaying_state_is_flushed_of_subnormal_numbers(name, monkeypatch):
+    # a unit whose gradient becomes exactly zero: its moment / velocity decays by ~0.9 a step
+    # and would sink into float32 subnormals (slow arithmetic) after some 800 steps
+    import gabp.optimizers as opts
+
+    def run(flush_every: int) -> np.ndarray:
+        monkeypatch.setattr(opts, "FLUSH_EVERY", flush_every)
+        opt = make_optimizer(name, (2, 8), learning_rate=1e-3, dtype=np.float32)
+        p = np.zeros((2, 8), np.float32)
+        opt.step(p, np.ones((2, 8), np.float32))
+        for _ in range(1500):
+            opt.step(p, np.zeros((2, 8), np.float32))
+        return np.concatenate([getattr(opt, n).ravel() for n in opt._decaying])
+
+    tiny = np.finfo(np.float32).tiny
+    unflushed = run(10**9)
+    assert np.any((unflushed != 0) & (np.abs(unflushed) < tiny))  # the problem is real
+    state = run(32)
+    assert not np.any((state != 0) & (np.abs(state) < tiny))

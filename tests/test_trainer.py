@@ -160,6 +160,23 @@ def test_divergence_freezes_one_network_only(rng):
         np.testing.assert_allclose(hist.train_loss[:, p], h1.train_loss[:, 0], rtol=1e-12)
 
 
+def test_step_and_pass_counts_exact_when_one_network_diverges_mid_epoch(rng):
+    # the trainer counts the steps taken while every network trains once per epoch; a
+    # divergence in the middle of an epoch must leave each network's own count exact
+    X, y = _regression(rng)
+    kw = {"layer_sizes": (3, 5, 1), "hidden_activation": "tanh"}
+    net = Network(n_networks=3, seed=4, **kw)
+    p0 = net.params.copy()
+    lr = np.array([0.05, 1e6, 0.02])
+    hist = train(net, X, y, optimizer="sgd", learning_rate=lr, epochs=10, batch_size=8, seed=1)
+    assert hist.diverged.tolist() == [False, True, False]
+    assert hist.n_steps[0] == hist.n_steps[2] == 50  # 40 samples: 5 steps per epoch
+    alone = train(_alone(p0, 1, **kw), X, y, optimizer="sgd", learning_rate=lr[1], epochs=10,
+                  batch_size=8, seed=1)
+    assert 0 < hist.n_steps[1] == alone.n_steps[0] < 50
+    np.testing.assert_array_equal(hist.sample_passes, 8.0 * hist.n_steps)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
 def test_divergence_with_adam_and_validation(optimizer, rng):
     X, y = _regression(rng)
