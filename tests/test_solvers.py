@@ -510,6 +510,9 @@ def test_blas_threads_are_limited_during_a_call_and_restored():
     def blas_threads(info):
         return [p["num_threads"] for p in info if p["user_api"] == "blas"]
 
+    # the scan is cached from gabp's first call: a library loaded since (SciPy's OpenBLAS,
+    # imported by an earlier test of this file) is only limited after a rescan
+    _threads.rescan_blas()
     before = blas_threads(threadpool_info())
     with _threads.one_blas_thread():  # the BLAS libraries loaded when gabp first needed them
         inside = blas_threads(_threads._controller.info())
