@@ -121,18 +121,20 @@ def _old_jacobian(arch, params, X):
 _NE_CASES = [((3, 4, 1), "tanh", "identity"), ((4, 6, 5, 3), "relu", "softmax"),
              ((2, 5, 3, 2), "sigmoid", "tanh"), ((5, 4, 3), "identity", "sigmoid"),
              ((3, 6, 4, 4, 2), ["tanh", "relu", "sigmoid"], "identity"),
-             ((6, 7, 4), "leaky_relu", "softmax")]
+             ((6, 7, 4), "leaky_relu", "softmax"), ((4, 3), "tanh", "sigmoid")]
 
 
+@pytest.mark.parametrize("P", [1, 3])
 @pytest.mark.parametrize("sizes,hidden,out_act", _NE_CASES)
-def test_jacobian_and_normal_equations_equal_the_old_formulation(sizes, hidden, out_act, rng):
+def test_jacobian_and_normal_equations_equal_the_old_formulation(sizes, hidden, out_act, P,
+                                                                 rng):
     arch = Architecture.build(sizes, hidden_activation=hidden, output_activation=out_act)
-    params = init_params(arch, 3, rng=rng) * rng.uniform(0.5, 3.0, (3, 1))  # unlike weights
+    params = init_params(arch, P, rng=rng) * rng.uniform(0.5, 3.0, (P, 1))  # unlike weights
     X = rng.uniform(-1, 1, (29, sizes[0]))
     Y = rng.uniform(0, 1, (29, sizes[-1]))
     J = _old_jacobian(arch, params, X)
     np.testing.assert_allclose(error_jacobian(arch, params, X), J, rtol=1e-12, atol=1e-14)
-    e = (forward(arch, params, X)[0][-1] - Y).reshape(3, -1)
+    e = (forward(arch, params, X)[0][-1] - Y).reshape(P, -1)
     JtJ, Jte = J.transpose(0, 2, 1) @ J, np.einsum("pmq,pm->pq", J, e)
     for method in ("jacobian", "blocks"):
         for chunk in (29, 8):
