@@ -3,22 +3,35 @@ the benchmark behind ``optimizer="auto"``.
 
 Parts (``--parts``, all by default):
 
-- ``kernels``: GFLOP/s of one LM iteration's pieces, the Jacobian assembly (outer products
-  and the backpropagated seeds, ``n k (sum fi fo + 2 sum_{i>0} fi fo)`` flops), ``JᵀJ``
-  (``2 n k q²``), the Cholesky factorization (``q³ / 3``) and the solve with its factor
-  (``2 q²``), for Mackey-Glass 4-10-1 (n = 500), sunspots 12-8-1 (n = 209) and a 30-20-1
-  network (n = 500), P = 1, 8, 40, against this machine's float64 GEMM peak (the best of
-  256-, 512- and 1,000-square products, with the BLAS library's threads and with one),
-  measured in the same run. Also the solve of the damped systems before this change
-  (Cholesky, then an LU solve of the same matrices) against the factor's blocked triangular
-  solves, and ``np.linalg.solve`` on ``(30, 113, 113)`` with the library's threads and with one.
+- ``kernels``: GFLOP/s of one LM iteration's pieces against this machine's float64 GEMM peak
+  (the best of 256-, 512- and 1,000-square products, with the BLAS library's threads and
+  with one) measured in the same run, on one BLAS thread as inside ``train``: the Jacobian
+  assembly (the layers' inputs and backpropagated sensitivities and their outer products,
+  ``n k (sum fi fo + 2 sum_{i>0} fi fo)`` flops), the normal equations ``JᵀJ``, ``Jᵀe``
+  (flops of the method used: ``n k q²`` for the symmetric product of the Jacobian, ``2 n
+  sum (fi+1)(fj+1) fo fm`` for the blocks), before this session's rewrite (row-major
+  Jacobian, one product per network: the code is kept here as ``_old_normal_equations``)
+  and now, the Cholesky factorization (``q³ / 3``) and the solve with its factor (``2 q²``),
+  for Mackey-Glass 4-10-1 (n = 500), sunspots 12-8-1 (n = 209), 30-20-1 (n = 500) and digits
+  64-32-10 softmax (n = 1,257, P = 1 and 8 only), P = 1, 8, 40, 100. Before / now timings
+  are interleaved, best of ``--repeats``.
+- ``profile``: where one LM and one BR iteration goes, per network-iteration: ``train`` with
+  LM (BR) for ``--iters`` iterations, the number of damped solves per iteration (counted),
+  and, timed separately, the normal equations (Jacobian assembly included), one damped
+  solve (damping, Cholesky, solve), one trial forward pass and BR's ``eigvalsh`` for gamma;
+  the remainder (mu updates, stopping checks, bookkeeping) is the iteration minus the
+  parts. Mackey-Glass 4-10-1, sunspots 12-8-1 and digits 64-32-10 (mse on one-hot
+  targets; P = 1 and 8, 3 iterations). The same for L-BFGS (mse, 20 iterations, no
+  convergence stop): evaluations per iteration (line-search trials, counted) and their cost,
+  the rest being the two-loop recursion, the line search's bookkeeping and the history.
 - ``speed``: Mackey-Glass 4-10-1 tanh (500 training pairs). Time of ``--iters`` LM iterations
   for P = 1, 8, 40, 100 networks trained as one population, against the same networks one by
   one (``train`` with P = 1) and against ``scipy.optimize.least_squares(method="lm")``
   (MINPACK) with an analytic Jacobian (gabp's own, so only the solver differs), one network at
   a time. MINPACK does not count iterations the way trainlm does, so the comparison is per
   Jacobian evaluation (one per iteration in both): ms per network-iteration. The final
-  training mse of both is shown too. Best of ``--repeats`` timings.
+  training mse of both is shown too. Best of ``--repeats`` timings, batched and one by one
+  interleaved.
 - ``adam``: time of 300 LM iterations against 2,000 full-batch Adam epochs of the same 40
   networks.
 - ``quality``: Mackey-Glass (Jang setup: 500 train / 500 test pairs, x(t+6) from 4 lags, raw
@@ -78,18 +91,26 @@ import numpy as np  # noqa: E402
 from _common import best_of, machine, machine_line, table, timed, write_json
 
 from gabp import Network, train  # noqa: E402
+from gabp.activations import ACTIVATIONS  # noqa: E402
 from gabp.data import load_dataset, mackey_glass_benchmark, split_task  # noqa: E402
 from gabp.network import forward  # noqa: E402
-from gabp.solvers import error_jacobian  # noqa: E402
-from gabp.solvers.jacobian import _jacobian_rows  # noqa: E402
-from gabp.solvers.levenberg import cholesky_solve  # noqa: E402
+from gabp.solvers import (
+    error_jacobian,  # noqa: E402
+    levenberg,  # noqa: E402
+)
+from gabp.solvers.jacobian import (  # noqa: E402
+    _layer_factors,
+    normal_equations,
+    normal_equations_method,
+)
+from gabp.solvers.levenberg import cholesky_solve, solve_damped  # noqa: E402
 
 try:  # optional: the MINPACK reference
     from scipy.optimize import least_squares
 except ImportError:  # pragma: no cover - depends on the environment
     least_squares = None
 
-PARTS = ("kernels", "speed", "adam", "quality", "sunspots", "auto", "br")
+PARTS = ("kernels", "profile", "speed", "adam", "quality", "sunspots", "auto", "br")
 NO_STOP = {"min_grad": 0.0, "goal": 0.0}
 
 
@@ -105,12 +126,24 @@ def rmse_per_network(net: Network, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # -- kernels ---------------------------------------------------------------------------------
 
-KERNEL_NETS = {"Mackey-Glass 4-10-1": ((4, 10, 1), 500), "sunspots 12-8-1": ((12, 8, 1), 209),
-               "30-20-1": ((30, 20, 1), 500)}
+KERNEL_NETS = {"Mackey-Glass 4-10-1": ((4, 10, 1), "identity", 500),
+               "sunspots 12-8-1": ((12, 8, 1), "identity", 209),
+               "30-20-1": ((30, 20, 1), "identity", 500),
+               "digits 64-32-10": ((64, 32, 10), "softmax", 1257)}
+BIG_P = 8  # digits: at most this many networks (one LM iteration of 2,410 parameters ~1 s)
 
 
 def _gflops(flops: float, seconds: float) -> float:
     return flops / seconds / 1e9
+
+
+def interleaved(fns: list, repeats: int) -> list[float]:
+    """Best wall time of each function, the calls interleaved (A B A B ...)."""
+    times = [[] for _ in fns]
+    for _ in range(max(1, repeats)):
+        for t, fn in zip(times, fns, strict=True):
+            t.append(timed(fn)[1])
+    return [min(t) for t in times]
 
 
 def gemm_peak(repeats: int) -> dict[str, float]:
@@ -131,69 +164,259 @@ def gemm_peak(repeats: int) -> dict[str, float]:
     return out
 
 
-def _old_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The damped solve before: Cholesky for the check, then LU on the same systems."""
-    np.linalg.cholesky(A)
-    return np.linalg.solve(A, b[..., None])[..., 0]
+def _old_normal_equations(arch, params, X, Y, chunk_samples):
+    """The normal equations before this session's rewrite: row-major Jacobian chunks
+    ``(P, n k, q)`` (one broadcast outer product along each layer's fan-out), ``JᵀJ`` by one
+    product per network. Kept as the 'before' of the kernels table."""
+    from numpy.lib.stride_tricks import as_strided
+
+    P, q, k, n = params.shape[0], arch.n_params, arch.n_outputs, X.shape[0]
+    JtJ, Jte, sse = np.zeros((P, q, q)), np.zeros((P, q)), np.zeros(P)
+    buf = np.empty((P, min(chunk_samples, n) * k, q))
+    layers = arch.views(params)
+    for start in range(0, n, chunk_samples):
+        Xc = X[start : start + chunk_samples]
+        m = Xc.shape[0]
+        acts, _ = forward(arch, params, Xc)
+        a_out, eye = acts[-1], np.eye(k)
+        if arch.activations[-1] == "softmax":
+            D = a_out[..., :, None] * (eye - a_out[..., None, :])
+        elif arch.activations[-1] == "identity":
+            D = np.broadcast_to(eye, a_out.shape[:-1] + (k, k)).copy()
+        else:
+            D = eye * ACTIVATIONS[arch.activations[-1]].derivative(a_out)[..., None, :]
+        J = buf[:, : m * k]
+        J4 = J.reshape(P, m, k, q)
+        for i in range(arch.n_layers - 1, -1, -1):
+            w0, b0, b1 = arch.offsets[i]
+            fi, fo = arch.layer_sizes[i], arch.layer_sizes[i + 1]
+            a_prev = acts[i]
+            a4 = a_prev[None, :, None, :, None] if a_prev.ndim == 2 else a_prev[:, :, None, :, None]
+            block = J4[..., w0:b0]
+            rows = as_strided(block, shape=(P, m, k, fi, fo),
+                              strides=block.strides[:3] + (fo * block.itemsize, block.itemsize))
+            np.multiply(a4, D[..., None, :], out=rows)
+            J4[..., b0:b1] = D
+            if i > 0:
+                D = np.matmul(D.reshape(P, m * k, fo), layers[i][0].transpose(0, 2, 1))
+                D = D.reshape(P, m, k, fi)
+                D *= ACTIVATIONS[arch.activations[i - 1]].derivative(a_prev)[:, :, None, :]
+        e = (a_out - Y[start : start + chunk_samples]).reshape(P, -1)
+        JtJ += np.matmul(J.transpose(0, 2, 1), J)
+        Jte += np.matmul(J.transpose(0, 2, 1), e[..., None])[..., 0]
+        sse += np.einsum("pm,pm->p", e, e)
+    return JtJ, Jte, sse
 
 
-def _kernel_row(name: str, sizes: tuple[int, ...], n: int, P: int, repeats: int,
-                rng: np.random.Generator) -> dict[str, Any]:
+def _old_sample_chunk(arch, n: int, P: int, budget: float = 256e6) -> int:
+    """The sample chunk the old plan gave (its Jacobian rows cost ``(2 k q + 4 k max(sizes))``
+    float64 per sample)."""
+    from gabp.solvers.memory import lm_bytes
+
+    per_net = lm_bytes(arch, n)[0]
+    per_sample = (2 * arch.n_outputs * (arch.n_params + 2 * max(arch.layer_sizes))) * 8
+    if P * (per_net + n * per_sample) <= budget:
+        return n
+    net_chunk = max(1, min(P, int(budget // (per_net + min(n, 256) * per_sample))))
+    return max(min(n, 16), min(n, int((budget / net_chunk - per_net) // per_sample)))
+
+
+def _blocked_cholesky(A: np.ndarray, block: int = 256) -> np.ndarray:
+    """A right-looking blocked Cholesky in NumPy (LAPACK on the diagonal blocks, an LU solve
+    for the panel, one batched product for the trailing update): the scipy-free alternative
+    to ``np.linalg.cholesky`` measured in the kernels table."""
+    q = A.shape[-1]
+    L = np.tril(A)
+    for s in range(0, q, block):
+        e = min(s + block, q)
+        L[:, s:e, s:e] = np.linalg.cholesky(L[:, s:e, s:e])
+        if e < q:
+            L[:, e:, s:e] = np.linalg.solve(L[:, s:e, s:e],
+                                            L[:, e:, s:e].transpose(0, 2, 1)).transpose(0, 2, 1)
+            L[:, e:, e:] -= np.matmul(L[:, e:, s:e], L[:, e:, s:e].transpose(0, 2, 1))
+    return np.tril(L)
+
+
+def _ne_flops(arch, n: int) -> float:
+    """Flops of :func:`normal_equations` with the method it uses, per network."""
+    sizes, L, k = arch.layer_sizes, arch.n_layers, arch.n_outputs
+    if normal_equations_method(arch) == "jacobian":
+        return n * k * arch.n_params**2
+    return sum(2 * n * (sizes[i] + 1) * (sizes[j] + 1) * sizes[i + 1] * sizes[j + 1]
+               for i in range(L) for j in range(i, L))
+
+
+def _kernel_row(name: str, sizes: tuple[int, ...], out_act: str, n: int, P: int,
+                repeats: int, rng: np.random.Generator) -> dict[str, Any]:
     from gabp._threads import one_blas_thread
+    from gabp.solvers.memory import plan_lm
 
-    net = Network(sizes, hidden_activation="tanh", n_networks=P, seed=0)
+    net = Network(sizes, hidden_activation="tanh", output_activation=out_act, n_networks=P,
+                  seed=0)
     arch, w = net.arch, net.params
     X = rng.uniform(-1, 1, (n, sizes[0]))
+    Y = rng.uniform(0, 1, (n, sizes[-1]))
     q, k = arch.n_params, arch.n_outputs
     pairs = [a * b for a, b in zip(arch.layer_sizes[:-1], arch.layer_sizes[1:], strict=True)]
     f_jac = P * n * k * (sum(pairs) + 2 * sum(pairs[1:]))
+    chunk = plan_lm(arch, n, P, 256e6).sample_chunk  # as train() would split it
+    old_chunk = _old_sample_chunk(arch, n, P)
+    reps = 1 if q > 1000 else repeats
     with one_blas_thread():  # as inside train()
-        J = _jacobian_rows(arch, w, X)[1]
-        A = np.matmul(J.transpose(0, 2, 1), J) + 1e-3 * np.eye(q)
+        JtJ = normal_equations(arch, w, X, Y, chunk_samples=chunk)[0]
+        A = JtJ + 1e-3 * np.eye(q)
         L = np.linalg.cholesky(A)
         b = rng.standard_normal((P, q))
-        t_jac = best_of(lambda: _jacobian_rows(arch, w, X), repeats)
-        t_jtj = best_of(lambda: np.matmul(J.transpose(0, 2, 1), J), repeats)
-        t_chol = best_of(lambda: np.linalg.cholesky(A), repeats)
-        t_sub = best_of(lambda: cholesky_solve(L, b), repeats)
-        t_old = best_of(lambda: _old_solve(A, b), repeats)
-    return {"net": name, "P": P, "n_params": q, "n": n,
+        t_jac = best_of(lambda: _layer_factors(arch, w, X), reps)
+        t_old, t_new = interleaved(
+            [lambda: _old_normal_equations(arch, w, X, Y, old_chunk),
+             lambda: normal_equations(arch, w, X, Y, chunk_samples=chunk)], reps)
+        t_chol, t_blocked = interleaved([lambda: np.linalg.cholesky(A),
+                                         lambda: _blocked_cholesky(A)], reps)
+        t_sub = best_of(lambda: cholesky_solve(L, b), reps)
+    return {"net": name, "P": P, "n_params": q, "n": n, "method": normal_equations_method(arch),
             "jacobian_gflops": _gflops(f_jac, t_jac),
-            "jtj_gflops": _gflops(2 * P * n * k * q * q, t_jtj),
+            "ne_gflops": _gflops(P * _ne_flops(arch, n), t_new),
             "cholesky_gflops": _gflops(P * q**3 / 3, t_chol),
             "solve_gflops": _gflops(2 * P * q * q, t_sub),
-            "jacobian_ms": 1e3 * t_jac, "jtj_ms": 1e3 * t_jtj, "cholesky_ms": 1e3 * t_chol,
-            "old_solve_ms": 1e3 * t_old, "new_solve_ms": 1e3 * (t_chol + t_sub)}
+            "jacobian_ms": 1e3 * t_jac, "ne_old_ms": 1e3 * t_old, "ne_ms": 1e3 * t_new,
+            "cholesky_ms": 1e3 * t_chol, "blocked_cholesky_ms": 1e3 * t_blocked,
+            "solve_ms": 1e3 * t_sub}
 
 
 def part_kernels(sizes: list[int], repeats: int) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits
-
     rng = np.random.default_rng(0)
     peak = gemm_peak(repeats)
-    print(f"\n### LM kernels, GFLOP/s (float64 GEMM peak here: {peak['default']:.1f} with the "
-          f"library's threads, {peak['1 thread']:.1f} on one thread)\n")
-    out = [_kernel_row(name, net, n, P, repeats, rng)
-           for name, (net, n) in KERNEL_NETS.items() for P in sizes]
-    rows = [[r["net"], str(r["P"]), str(r["n_params"]),
-             f"{r['jacobian_gflops']:.2f} ({r['jacobian_ms']:.2f} ms)",
-             f"{r['jtj_gflops']:.2f} ({r['jtj_ms']:.2f} ms)",
-             f"{r['cholesky_gflops']:.2f} ({r['cholesky_ms']:.2f} ms)",
-             f"{r['old_solve_ms']:.2f}", f"{r['new_solve_ms']:.2f}",
-             f"**{r['old_solve_ms'] / r['new_solve_ms']:.2f}x**"] for r in out]
-    print(table(["network", "P", "n_params", "Jacobian GFLOP/s", "JᵀJ GFLOP/s",
-                 "Cholesky GFLOP/s", "solve before ms (chol + LU)",
-                 "solve now ms (chol + triangular)", "speed-up"], rows))
-    A = rng.standard_normal((30, 113, 113))
-    A = np.matmul(A.transpose(0, 2, 1), A) + np.eye(113)
-    b = rng.standard_normal((30, 113, 1))
-    t_def = best_of(lambda: np.linalg.solve(A, b), repeats)
-    with threadpool_limits(limits=1, user_api="blas"):
-        t_one = best_of(lambda: np.linalg.solve(A, b), repeats)
-    print(f"\nnp.linalg.solve on (30, 113, 113): {1e3 * t_def:.2f} ms with the library's "
-          f"threads, {1e3 * t_one:.2f} ms on one thread (**{t_def / t_one:.1f}x**)")
-    return {"peak_gflops": peak, "rows": out,
-            "solve_30x113": {"default_ms": 1e3 * t_def, "one_thread_ms": 1e3 * t_one}}
+    one = peak["1 thread"]
+    print(f"\n### LM kernels, GFLOP/s on one BLAS thread (float64 GEMM peak in this run: "
+          f"{peak['default']:.1f} with the library's threads, {one:.1f} on one thread; "
+          "% of the one-thread peak in brackets)\n")
+    out = [_kernel_row(name, net, act, n, P, repeats, rng)
+           for name, (net, act, n) in KERNEL_NETS.items() for P in sizes
+           if not (net[0] == 64 and P > BIG_P)]
+
+    def pct(g: float) -> str:
+        return f"{g:.1f} ({100 * g / one:.0f} %)"
+
+    rows = [[r["net"], str(r["P"]), str(r["n_params"]), r["method"],
+             f"{pct(r['jacobian_gflops'])}, {r['jacobian_ms']:.2f} ms",
+             f"{r['ne_old_ms']:.2f}", f"{r['ne_ms']:.2f}",
+             f"**{r['ne_old_ms'] / r['ne_ms']:.2f}x**", pct(r["ne_gflops"]),
+             f"{pct(r['cholesky_gflops'])}, {r['cholesky_ms']:.2f} ms",
+             f"{r['blocked_cholesky_ms']:.2f}",
+             f"{pct(r['solve_gflops'])}, {r['solve_ms']:.2f} ms"] for r in out]
+    print(table(["network", "P", "n_params", "JᵀJ method", "Jacobian assembly GFLOP/s",
+                 "normal equations before ms", "now ms", "speed-up", "now GFLOP/s",
+                 "Cholesky (LAPACK) GFLOP/s", "blocked NumPy Cholesky ms",
+                 "solve with the factor GFLOP/s"], rows))
+    return {"peak_gflops": peak, "rows": out}
+
+
+# -- profile ---------------------------------------------------------------------------------
+
+def _profile_row(name: str, sizes: tuple[int, ...], out_act: str, X: np.ndarray,
+                 Y: np.ndarray, P: int, iters: int, repeats: int) -> dict[str, Any]:
+    from gabp._threads import one_blas_thread
+    from gabp.solvers.memory import plan_lm
+
+    net = Network(sizes, hidden_activation="tanh", output_activation=out_act, n_networks=P,
+                  seed=5)
+    arch, p0 = net.arch, net.params.copy()
+    n, q = X.shape[0], arch.n_params
+    res: dict[str, Any] = {"net": name, "P": P, "n_params": q, "n": n}
+    for opt in ("lm", "br"):
+        calls = [0]
+
+        def counting(A, b, calls=calls):
+            calls[0] += A.shape[0]  # systems solved
+            return solve_damped(A, b)
+
+        def run(opt=opt):
+            train(Network(sizes, hidden_activation="tanh", output_activation=out_act,
+                          params=p0.copy()), X, Y, optimizer=opt, epochs=iters,
+                  restore_best=False, solver_options=NO_STOP)
+
+        levenberg.solve_damped = counting
+        try:
+            run()
+        finally:
+            levenberg.solve_damped = solve_damped
+        res[f"{opt}_ms"] = 1e3 * best_of(run, repeats) / (iters * P)
+        res[f"{opt}_solves"] = calls[0] / (iters * P)
+    from gabp.network import loss_and_grad
+    from gabp.solvers.lbfgs import LBFGS
+
+    evals, real_eval = [0], LBFGS._evaluate
+
+    def counting_eval(self, rows, w, evals=evals):
+        evals[0] += len(rows)
+        return real_eval(self, rows, w)
+
+    def run_lbfgs():
+        train(Network(sizes, hidden_activation="tanh", output_activation=out_act,
+                      params=p0.copy()), X, Y, optimizer="lbfgs", epochs=lbfgs_iters,
+              restore_best=False, solver_options={"gtol": 0.0, "ftol": 0.0})
+
+    lbfgs_iters = 20
+    LBFGS._evaluate = counting_eval
+    try:
+        run_lbfgs()
+    finally:
+        LBFGS._evaluate = real_eval
+    res["lbfgs_ms"] = 1e3 * best_of(run_lbfgs, repeats) / (lbfgs_iters * P)
+    res["lbfgs_evals"] = (evals[0] - P) / (lbfgs_iters * P)  # the start is evaluated once
+    with one_blas_thread():
+        res["eval_ms"] = 1e3 * best_of(lambda: loss_and_grad(arch, p0, X, Y, loss="mse"),
+                                       repeats) / P
+    plan = plan_lm(arch, n, P, 256e6)  # the parts are timed on one chunk of networks, as train
+    w, m = p0[: plan.net_chunk], plan.net_chunk
+    reps = 1 if q > 1000 else repeats
+    with one_blas_thread():
+        JtJ = normal_equations(arch, w, X, Y, chunk_samples=plan.sample_chunk)[0]
+        A = JtJ + 1e-3 * np.eye(q)
+        b = np.ones((m, q))
+        res["ne_ms"] = 1e3 * best_of(lambda: normal_equations(
+            arch, w, X, Y, chunk_samples=plan.sample_chunk), reps) / m
+        res["solve_ms"] = 1e3 * best_of(lambda: solve_damped(A, b), reps) / m
+        res["forward_ms"] = 1e3 * best_of(lambda: forward(arch, w, X), reps) / m
+        res["eig_ms"] = 1e3 * best_of(lambda: np.linalg.eigvalsh(JtJ), reps) / m
+    return res
+
+
+def part_profile(sizes: list[int], iters: int, repeats: int) -> dict[str, Any]:
+    X, y, _, _ = mg_data()
+    t = split_task(load_dataset("sunspots"), classic=True, val_fraction=0.1)
+    d = split_task(load_dataset("digits"), val_fraction=0.15, test_fraction=0.2, seed=0)
+    cases = [("Mackey-Glass 4-10-1", (4, 10, 1), "identity", X, y, sizes, iters),
+             ("sunspots 12-8-1", (12, 8, 1), "identity", t.X_train, t.y_train, sizes, iters),
+             ("digits 64-32-10", (64, 32, 10), "softmax", d.X_train, d.y_train,
+              [p for p in sizes if p <= BIG_P], 3)]
+    out, rows = [], []
+    for name, net, act, Xs, Ys, Ps, it in cases:
+        for P in Ps:
+            r = _profile_row(name, net, act, Xs, Ys, P, it, 1 if net[0] == 64 else repeats)
+            out.append(r)
+            s = r["lm_solves"]
+            rest = r["lm_ms"] - r["ne_ms"] - s * (r["solve_ms"] + r["forward_ms"])
+            rows.append([name, str(P), str(r["n"]), f"{r['lm_ms']:.3f}", f"{s:.2f}",
+                         f"{r['ne_ms']:.3f}", f"{s * r['solve_ms']:.3f}",
+                         f"{s * r['forward_ms']:.3f}", f"{rest:.3f}", f"{r['br_ms']:.3f}",
+                         f"{r['br_solves']:.2f}", f"{r['eig_ms']:.3f}"])
+    print(f"\n### Where one LM / BR iteration goes, ms per network-iteration ({iters} "
+          "iterations; digits 3; one BLAS thread; the parts timed alone)\n")
+    print(table(["network", "P", "n", "LM iteration", "damped solves / iter",
+                 "normal equations", "damping + Cholesky + solve", "trial forwards",
+                 "rest (mu, checks; iteration minus parts)", "BR iteration",
+                 "BR solves / iter", "BR eigvalsh"], rows))
+    print("\n### L-BFGS iteration (mse, 20 iterations, gtol = ftol = 0), ms per "
+          "network-iteration\n")
+    print(table(["network", "P", "n_params", "L-BFGS iteration", "evaluations / iter",
+                 "evaluations (loss and gradient)", "rest (two-loop recursion, line search, "
+                 "history)"],
+                [[r["net"], str(r["P"]), str(r["n_params"]), f"{r['lbfgs_ms']:.4f}",
+                  f"{r['lbfgs_evals']:.2f}", f"{r['lbfgs_evals'] * r['eval_ms']:.4f}",
+                  f"{r['lbfgs_ms'] - r['lbfgs_evals'] * r['eval_ms']:.4f}"] for r in out]))
+    return {"iters": iters, "rows": out}
 
 
 # -- br --------------------------------------------------------------------------------------
@@ -260,8 +483,7 @@ def part_speed(sizes: list[int], iters: int, repeats: int) -> dict[str, Any]:
                 train(net, X, y, optimizer="lm", epochs=iters, restore_best=False,
                       solver_options=NO_STOP)
 
-        t_b = best_of(batched, repeats)
-        t_a = best_of(alone, repeats)
+        t_b, t_a = interleaved([batched, alone], repeats)
         mse_b = float(np.median(rmse_per_network(batched(), X, y) ** 2))
         row = {"P": P, "batched_s": t_b, "alone_s": t_a, "speedup_alone": t_a / t_b,
                "train_mse_median_gabp": mse_b}
@@ -481,7 +703,11 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if "kernels" in parts:
-            results["kernels"] = part_kernels([1, 8] if args.quick else [1, 8, 40], repeats)
+            results["kernels"] = part_kernels([1, 8] if args.quick else [1, 8, 40, 100],
+                                              repeats)
+        if "profile" in parts:
+            results["profile"] = part_profile([1, 8] if args.quick else [1, 8, 40, 100],
+                                              args.iters or (3 if args.quick else 20), repeats)
         if "speed" in parts:
             sizes = [1, 8] if args.quick else [1, 8, 40, 100]
             results["speed"] = part_speed(sizes, args.iters or (5 if args.quick else 50),

@@ -59,7 +59,8 @@ from ._validation import check_float, check_int
 from .evolution.config import GAConfig
 from .evolution.problem import FITNESS_METRICS, MODES, BPConfig
 from .network import Architecture
-from .solvers.memory import DEFAULT_MEMORY_BUDGET, lm_bytes, plan_lm
+from .solvers.memory import DEFAULT_MEMORY_BUDGET, lm_bytes, plan_lbfgs, plan_lm
+from .solvers.options import SOLVER_DEFAULTS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -583,6 +584,12 @@ def memory_estimate(cfg: dict[str, Any], *, n_inputs: int, n_outputs: int, n_tra
         try:
             plan_lm(arch, n_train, 1, DEFAULT_MEMORY_BUDGET, optimizer=bp.optimizer,
                     where="[bp]")
+        except ValueError as exc:
+            raise ValueError(f"The 'optimizer' parameter of [bp]: {exc}") from None
+    if bp.optimizer == "lbfgs":  # the history of the whole population must fit
+        try:
+            plan_lbfgs(arch, n_train, max(ga.population_size, cfg["run"]["n_baseline"]),
+                       SOLVER_DEFAULTS["lbfgs"]["m"], DEFAULT_MEMORY_BUDGET, where="[bp]")
         except ValueError as exc:
             raise ValueError(f"The 'optimizer' parameter of [bp]: {exc}") from None
     units = sum(arch.layer_sizes)

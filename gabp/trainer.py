@@ -37,7 +37,7 @@ from .solvers.auto import LBFGS_MAX_WORK, resolve_optimizer
 from .solvers.base import Progress, training_objective
 from .solvers.lbfgs import LBFGS
 from .solvers.levenberg import LevenbergMarquardt
-from .solvers.memory import DEFAULT_MEMORY_BUDGET, plan_lm
+from .solvers.memory import DEFAULT_MEMORY_BUDGET, plan_lbfgs, plan_lm
 from .solvers.options import solver_settings
 
 logger = logging.getLogger(__name__)
@@ -240,7 +240,8 @@ def _make_stepper(name: str, arch: Architecture, params: np.ndarray, X: np.ndarr
         return LevenbergMarquardt(arch, params, X, Y, alpha=alpha, settings=settings, plan=plan,
                                   bayesian=name == "br")
     if name == "lbfgs":
-        return LBFGS(arch, params, X, Y, loss=loss, alpha=alpha, settings=settings)
+        plan = plan_lbfgs(arch, X.shape[0], params.shape[0], int(settings["m"]), memory_budget)
+        return LBFGS(arch, params, X, Y, loss=loss, alpha=alpha, settings=settings, plan=plan)
     return _MiniBatch(arch, params, X, Y, loss=loss, optimizer=name, alpha=alpha,
                       settings=settings, **first_order)
 
@@ -329,7 +330,9 @@ def train(
     memory_budget : float
         Bytes "lm"/"br" may use for the normal equations; above it the population is solved
         in chunks of networks, and if one network does not fit, a ``ValueError`` says so
-        before any work.
+        before any work. For "lbfgs", the history of all networks and the evaluations
+        (chunked over the networks the same way); a population whose history does not fit
+        raises the same way (:func:`gabp.solvers.memory.plan_lbfgs`).
     max_sample_passes : float, optional
         Per-network training budget in sample-passes (see ``History.sample_passes``). A
         mini-batch step that would exceed it is not taken, and a network stops

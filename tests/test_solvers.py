@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gabp import Network, check_gradients, check_jacobian, resolve_optimizer, train
-from gabp.activations import HIDDEN_ACTIVATIONS
+from gabp.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from gabp.network import Architecture, evaluate_loss, forward, init_params, loss_and_grad
 from gabp.solvers import error_jacobian, normal_equations, plan_lm
 from gabp.solvers.memory import lm_bytes
@@ -90,6 +90,86 @@ def test_normal_equations_in_chunks_equal_the_full_jacobian(rng):
         np.testing.assert_allclose(JtJ, J.transpose(0, 2, 1) @ J, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(Jte, np.einsum("pmq,pm->pq", J, e), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(sse, (e * e).sum(axis=1), rtol=1e-12)
+
+
+def _old_jacobian(arch, params, X):
+    """The formulation before the transposed / block rewrite, kept as an oracle: rows
+    ``i * n_out + o``, seeds ``(P, n, o, j)``, one broadcast outer product per layer."""
+    P, n, k = params.shape[0], X.shape[0], arch.n_outputs
+    acts, _ = forward(arch, params, X)
+    a_out = acts[-1]
+    eye = np.eye(k)
+    if arch.activations[-1] == "softmax":
+        D = a_out[..., :, None] * (eye - a_out[..., None, :])
+    elif arch.activations[-1] == "identity":
+        D = np.broadcast_to(eye, a_out.shape[:-1] + (k, k)).copy()
+    else:
+        D = eye * ACTIVATIONS[arch.activations[-1]].derivative(a_out)[..., None, :]
+    J = np.empty((P, n, k, arch.n_params))
+    for i in range(arch.n_layers - 1, -1, -1):
+        w0, b0, b1 = arch.offsets[i]
+        a = acts[i] if acts[i].ndim == 3 else np.broadcast_to(acts[i], (P,) + acts[i].shape)
+        J[..., w0:b0] = (a[:, :, None, :, None] * D[..., None, :]).reshape(P, n, k, -1)
+        J[..., b0:b1] = D
+        if i > 0:
+            W = arch.views(params)[i][0]
+            D = np.einsum("pnoj,paj->pnoa", D, W)
+            D = D * ACTIVATIONS[arch.activations[i - 1]].derivative(a)[:, :, None, :]
+    return J.reshape(P, n * k, arch.n_params)
+
+
+_NE_CASES = [((3, 4, 1), "tanh", "identity"), ((4, 6, 5, 3), "relu", "softmax"),
+             ((2, 5, 3, 2), "sigmoid", "tanh"), ((5, 4, 3), "identity", "sigmoid"),
+             ((3, 6, 4, 4, 2), ["tanh", "relu", "sigmoid"], "identity"),
+             ((6, 7, 4), "leaky_relu", "softmax"), ((4, 3), "tanh", "sigmoid")]
+
+
+@pytest.mark.parametrize("P", [1, 3])
+@pytest.mark.parametrize("sizes,hidden,out_act", _NE_CASES)
+def test_jacobian_and_normal_equations_equal_the_old_formulation(sizes, hidden, out_act, P,
+                                                                 rng):
+    arch = Architecture.build(sizes, hidden_activation=hidden, output_activation=out_act)
+    params = init_params(arch, P, rng=rng) * rng.uniform(0.5, 3.0, (P, 1))  # unlike weights
+    X = rng.uniform(-1, 1, (29, sizes[0]))
+    Y = rng.uniform(0, 1, (29, sizes[-1]))
+    J = _old_jacobian(arch, params, X)
+    np.testing.assert_allclose(error_jacobian(arch, params, X), J, rtol=1e-12, atol=1e-14)
+    e = (forward(arch, params, X)[0][-1] - Y).reshape(P, -1)
+    JtJ, Jte = J.transpose(0, 2, 1) @ J, np.einsum("pmq,pm->pq", J, e)
+    for method in ("jacobian", "blocks"):
+        for chunk in (29, 8):
+            A, b, sse = normal_equations(arch, params, X, Y, chunk_samples=chunk, method=method)
+            np.testing.assert_allclose(A, JtJ, rtol=1e-11, atol=1e-12 * np.abs(JtJ).max())
+            np.testing.assert_allclose(b, Jte, rtol=1e-11, atol=1e-12 * np.abs(Jte).max())
+            np.testing.assert_allclose(sse, (e * e).sum(axis=1), rtol=1e-12)
+            np.testing.assert_array_equal(A, A.transpose(0, 2, 1))  # both triangles written
+
+
+def test_blocks_normal_equations_match_finite_differences(rng):
+    arch = Architecture.build((3, 4, 3, 3), hidden_activation="tanh",
+                              output_activation="softmax")
+    params = init_params(arch, 2, rng=rng)
+    X = rng.uniform(-1, 1, (11, 3))
+    eps, J = 1e-6, np.empty((2, 33, arch.n_params))
+    for j in range(arch.n_params):
+        step = np.zeros(arch.n_params)
+        step[j] = eps
+        up, down = forward(arch, params + step, X)[0][-1], forward(arch, params - step, X)[0][-1]
+        J[:, :, j] = ((up - down) / (2 * eps)).reshape(2, -1)
+    A = normal_equations(arch, params, X, np.zeros((11, 3)), chunk_samples=4,
+                         method="blocks")[0]
+    np.testing.assert_allclose(A, J.transpose(0, 2, 1) @ J, rtol=1e-6, atol=1e-8)
+
+
+def test_normal_equations_method_follows_the_flop_count():
+    from gabp.solvers.jacobian import normal_equations_method
+
+    assert normal_equations_method(Architecture.build((4, 10, 1))) == "jacobian"
+    assert normal_equations_method(Architecture.build((12, 8, 1))) == "jacobian"
+    digits = Architecture.build((64, 32, 10), output_activation="softmax")
+    assert normal_equations_method(digits) == "blocks"
+    # the blocks' per-sample memory is far below the Jacobian rows' (n_out * n_params)
+    assert lm_bytes(digits, 100)[1] < 2 * 10 * digits.n_params * 8 / 5
 
 
 # ------------------------------------------------------------------------- LM known answers
@@ -354,6 +434,58 @@ def test_memory_guard_refuses_a_network_that_cannot_fit_before_any_work(rng):
     assert resolve_optimizer(net.arch, 30, "mse", 2) != "lm"
 
 
+def test_lbfgs_memory_guard_chunks_the_evaluations_and_gives_the_same_result(rng):
+    from gabp.solvers.memory import lbfgs_bytes, plan_lbfgs
+
+    X, y = _regression(rng, n=50)
+    net = Network((3, 6, 1), n_networks=5, seed=0)
+    p0 = net.params.copy()
+    history, evaluation = lbfgs_bytes(net.arch, 50, 10)
+    budget = 5 * history + 2 * evaluation
+    plan = plan_lbfgs(net.arch, 50, 5, 10, budget)
+    assert plan.net_chunk == 2 and plan.peak_bytes <= budget
+    hist = train(net, X, y, optimizer="lbfgs", epochs=30, memory_budget=budget)
+    ref = Network((3, 6, 1), params=p0.copy())
+    h_ref = train(ref, X, y, optimizer="lbfgs", epochs=30)
+    np.testing.assert_array_equal(net.params, ref.params)  # networks are independent
+    np.testing.assert_array_equal(hist.train_loss, h_ref.train_loss)
+    assert hist.stop_reason == h_ref.stop_reason
+
+
+def test_lbfgs_memory_guard_refuses_a_history_that_cannot_fit_before_any_work(rng):
+    net = Network((20, 50, 1), n_networks=4, seed=0)
+    p0 = net.params.copy()
+    X, y = rng.normal(size=(30, 20)), rng.normal(size=30)
+    from gabp.solvers.memory import lbfgs_bytes
+
+    history, evaluation = lbfgs_bytes(net.arch, 30, 10)
+    with pytest.raises(ValueError, match=r"'memory_budget' parameter of train.*'lbfgs' on 4 "
+                       r"networks of n_params=1101.*m=10 history.*Got 10000\.0 instead.*"
+                       r"solver_options\['m'\]"):
+        train(net, X, y, optimizer="lbfgs", memory_budget=1e4)
+    np.testing.assert_array_equal(net.params, p0)
+    # exactly the history and one evaluation fit; a smaller history (m) fits a smaller budget
+    train(net, X, y, optimizer="lbfgs", epochs=1, memory_budget=4 * history + evaluation)
+    small = lbfgs_bytes(net.arch, 30, 3)
+    train(net, X, y, optimizer="lbfgs", epochs=1, solver_options={"m": 3},
+          memory_budget=4 * small[0] + small[1])
+    with pytest.raises(ValueError, match="'memory_budget'"):
+        train(net, X, y, optimizer="lbfgs", memory_budget=4 * history + evaluation - 1)
+    # "auto" does not pick a method whose memory it cannot fit
+    assert resolve_optimizer(net.arch, 30, "cross_entropy", 4, memory_budget=1e4) == "adam"
+
+
+def test_config_memory_check_refuses_an_lbfgs_population_that_cannot_fit():
+    from gabp.config import check_memory, memory_estimate, resolve_config
+
+    cfg = resolve_config({"data": {"dataset": "sunspots"}, "bp": {"optimizer": "lbfgs"},
+                          "network": {"hidden_layer_sizes": [3000]}})
+    with pytest.raises(ValueError, match=r"optimizer.*'lbfgs' on \d+ networks.*history"):
+        check_memory(cfg, n_inputs=300, n_outputs=1, n_train=200, n_fit=50, available=2**60)
+    cfg = resolve_config({"data": {"dataset": "sunspots"}, "bp": {"optimizer": "lbfgs"}})
+    assert memory_estimate(cfg, n_inputs=12, n_outputs=1, n_train=200, n_fit=50)
+
+
 def test_solve_damped_uses_the_cholesky_factor_and_refuses_indefinite_systems(rng):
     from gabp.solvers.levenberg import solve_damped
 
@@ -380,6 +512,9 @@ def test_blas_threads_are_limited_during_a_call_and_restored():
     def blas_threads(info):
         return [p["num_threads"] for p in info if p["user_api"] == "blas"]
 
+    # the scan is cached from gabp's first call: a library loaded since (SciPy's OpenBLAS,
+    # imported by an earlier test of this file) is only limited after a rescan
+    _threads.rescan_blas()
     before = blas_threads(threadpool_info())
     with _threads.one_blas_thread():  # the BLAS libraries loaded when gabp first needed them
         inside = blas_threads(_threads._controller.info())

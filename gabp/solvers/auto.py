@@ -7,7 +7,8 @@ import numpy as np
 from .._validation import check_choice, check_float, check_int, fail
 from ..losses import LOSSES
 from ..network import Architecture
-from .memory import DEFAULT_MEMORY_BUDGET, lm_bytes
+from .memory import DEFAULT_MEMORY_BUDGET, lbfgs_bytes, lm_bytes
+from .options import SOLVER_DEFAULTS
 
 #: LM is chosen while one iteration's ``JᵀJ`` costs at most this many multiply-adds per
 #: network (``n_samples * n_params²``; about 40 ms at the ~25 GFLOP/s measured here) ...
@@ -35,7 +36,8 @@ def resolve_optimizer(
     iteration costs at most ~40 ms per network) and the population's normal equations fit in
     half of ``memory_budget``, and ``"br"`` instead of it when there is no L2 term
     (``alpha == 0``) and validation data stops the training (``has_validation``); otherwise
-    ``"lbfgs"`` while ``n_samples * n_params <= 1e6``; otherwise ``"adam"``.
+    ``"lbfgs"`` while ``n_samples * n_params <= 1e6`` and the population's L-BFGS history
+    fits ``memory_budget`` (:func:`.memory.plan_lbfgs`); otherwise ``"adam"``.
 
     Derived from ``bench/second_order.py`` (part "auto": 8 networks per task, validation data
     for early stopping and restoring, tanh hidden units; median test metric, seconds per
@@ -112,6 +114,7 @@ def resolve_optimizer(
     if (loss == "mse" and arch.is_dense and n_samples * q * q <= LM_MAX_WORK
             and lm_memory <= LM_BUDGET_SHARE * memory_budget):  # LM/BR: dense networks only
         return "br" if has_validation and not np.any(l2) else "lm"
-    if n_samples * q <= LBFGS_MAX_WORK:
+    history, evaluation = lbfgs_bytes(arch, n_samples, SOLVER_DEFAULTS["lbfgs"]["m"])
+    if n_samples * q <= LBFGS_MAX_WORK and n_networks * history + evaluation <= memory_budget:
         return "lbfgs"
     return "adam"

@@ -18,7 +18,9 @@ absolute tolerance for the small mse values of scaled data and stopped Mackey-Gl
 after a few hundred iterations at twice the error, so this rule is scale-free).
 
 Every function-and-gradient evaluation (line-search trials included) costs ``n``
-sample-passes. Computed in float64.
+sample-passes. Computed in float64. The history of every network exists for the whole run;
+directions and line searches run on chunks of networks (:func:`.memory.plan_lbfgs`) so that
+the evaluations fit ``memory_budget``; the result does not depend on the chunking.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from ..network import Architecture, loss_and_grad
 from .base import Progress, training_objective
+from .memory import LBFGSPlan
 
 _CURVATURE = 1e-10
 
@@ -45,13 +48,17 @@ class LBFGS:
         L2 strength (weights only), as in :func:`gabp.train`.
     settings : dict
         ``m``, ``gtol``, ``ftol``, ``max_ls``, ``c1``.
+    plan : LBFGSPlan
+        Networks evaluated at a time.
     """
 
     gamma = None
 
     def __init__(self, arch: Architecture, params: np.ndarray, X: np.ndarray, Y: np.ndarray,
-                 *, loss: str, alpha: np.ndarray, settings: dict[str, float]) -> None:
+                 *, loss: str, alpha: np.ndarray, settings: dict[str, float],
+                 plan: LBFGSPlan) -> None:
         self.arch, self._target, self.loss, self.s = arch, params, loss, settings
+        self.chunk = plan.net_chunk
         self.params = params if params.dtype == np.float64 else params.astype(np.float64)
         self.X = np.asarray(X, dtype=np.float64)
         self.Y = np.asarray(Y, dtype=np.float64)
@@ -62,7 +69,10 @@ class LBFGS:
         self.rho = np.zeros((P, m))
         self.n_hist = np.zeros(P, dtype=np.int64)
         self.head = np.zeros(P, dtype=np.int64)  # slot of the next pair
-        self.f, self.g = self._evaluate(np.arange(P), self.params)
+        self.f, self.g = np.empty(P), np.empty((P, q))
+        for start in range(0, P, self.chunk):
+            rows = np.arange(start, min(start + self.chunk, P))
+            self.f[rows], self.g[rows] = self._evaluate(rows, self.params[rows])
         self._counted = False  # the first evaluation is charged on the first iteration
 
     def _evaluate(self, rows: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +86,11 @@ class LBFGS:
         """Training objective of ``params`` (default: the current ones)."""
         if params is None:
             return self.f.copy()
-        return training_objective(self.arch, np.asarray(params, dtype=np.float64), self.X,
-                                  self.Y, loss=self.loss, alpha=self.alpha)
+        w = np.asarray(params, dtype=np.float64)
+        return np.concatenate([
+            training_objective(self.arch, w[i : i + self.chunk], self.X, self.Y, loss=self.loss,
+                               alpha=self.alpha[i : i + self.chunk])
+            for i in range(0, w.shape[0], self.chunk)])
 
     def _direction(self, rows: np.ndarray) -> np.ndarray:
         """``-H g`` by the two-loop recursion for networks ``rows``."""
@@ -106,48 +119,52 @@ class LBFGS:
 
     def iterate(self, progress: Progress, epoch: int, budget: float | None = None) -> np.ndarray:
         """One L-BFGS iteration (direction + line search) of every active network."""
-        n, s, P = self.X.shape[0], self.s, self.params.shape[0]
+        n, s = self.X.shape[0], self.s
         if not self._counted:
             progress.passes += n  # the evaluation at the starting weights
             self._counted = True
         progress.diverge(~np.isfinite(self.f) & progress.active, epoch)
-        everyone = np.zeros(P, dtype=bool)
         conv = progress.active & (np.abs(self.g).max(axis=1) <= s["gtol"])
         progress.stop(conv, "converged")
         rows = np.flatnonzero(progress.active)
-        if rows.size == 0:
-            return self.f.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            d = self._direction(rows)
-            g0 = self.g[rows]
-            gd = np.einsum("pq,pq->p", g0, d)
-            reset = ~(gd < 0)
-            if reset.any():  # not a descent direction: forget the pairs, steepest descent
-                self.n_hist[rows[reset]] = 0
-                d[reset] = -g0[reset]
-                gd[reset] = -np.einsum("pq,pq->p", g0[reset], g0[reset])
-            gnorm = np.linalg.norm(g0, axis=1)
-            first = self.n_hist[rows] == 0
-            t = np.where(first, np.minimum(1.0, 1.0 / np.maximum(gnorm, 1e-300)), 1.0)
-            x0, f0 = self.params[rows].copy(), self.f[rows].copy()
-            pending = np.arange(rows.size)
-            for _ in range(int(s["max_ls"])):
-                r = rows[pending]
-                xt = x0[pending] + t[pending, None] * d[pending]
-                ft, gt = self._evaluate(r, xt)
-                progress.passes[r] += n
-                ok = ft <= f0[pending] + s["c1"] * t[pending] * gd[pending]
-                if ok.any():
-                    self._accept(r[ok], xt[ok], ft[ok], gt[ok], x0[pending[ok]],
-                                 f0[pending[ok]], progress)
-                pending = pending[~ok]
-                if pending.size == 0:
-                    break
-                t[pending] *= 0.5
-            if pending.size:
-                everyone[rows[pending]] = True
-                progress.stop(everyone, "line_search")
+            for start in range(0, rows.size, self.chunk):
+                self._iterate_rows(rows[start : start + self.chunk], progress)
         return self.f.copy()
+
+    def _iterate_rows(self, rows: np.ndarray, progress: Progress) -> None:
+        """Direction and line search of the networks ``rows``."""
+        n, s, P = self.X.shape[0], self.s, self.params.shape[0]
+        d = self._direction(rows)
+        g0 = self.g[rows]
+        gd = np.einsum("pq,pq->p", g0, d)
+        reset = ~(gd < 0)
+        if reset.any():  # not a descent direction: forget the pairs, steepest descent
+            self.n_hist[rows[reset]] = 0
+            d[reset] = -g0[reset]
+            gd[reset] = -np.einsum("pq,pq->p", g0[reset], g0[reset])
+        gnorm = np.linalg.norm(g0, axis=1)
+        first = self.n_hist[rows] == 0
+        t = np.where(first, np.minimum(1.0, 1.0 / np.maximum(gnorm, 1e-300)), 1.0)
+        x0, f0 = self.params[rows].copy(), self.f[rows].copy()
+        pending = np.arange(rows.size)
+        for _ in range(int(s["max_ls"])):
+            r = rows[pending]
+            xt = x0[pending] + t[pending, None] * d[pending]
+            ft, gt = self._evaluate(r, xt)
+            progress.passes[r] += n
+            ok = ft <= f0[pending] + s["c1"] * t[pending] * gd[pending]
+            if ok.any():
+                self._accept(r[ok], xt[ok], ft[ok], gt[ok], x0[pending[ok]],
+                             f0[pending[ok]], progress)
+            pending = pending[~ok]
+            if pending.size == 0:
+                break
+            t[pending] *= 0.5
+        if pending.size:
+            failed = np.zeros(P, dtype=bool)
+            failed[rows[pending]] = True
+            progress.stop(failed, "line_search")
 
     def _accept(self, r: np.ndarray, x: np.ndarray, f: np.ndarray, g: np.ndarray,
                 x_old: np.ndarray, f_old: np.ndarray, progress: Progress) -> None:

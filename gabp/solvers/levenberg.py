@@ -37,9 +37,10 @@ Networks are processed in chunks so that the normal equations fit ``memory_budge
 
 Training cost, in sample-passes (one forward + backward of one sample = 1, a forward alone
 0.5): the Jacobian pass costs ``0.5 * n * (1 + n_out)`` per network (one forward and one
-backward per output unit), each trial forward ``0.5 * n``. The ``n * n_params²`` flops of
-``JᵀJ`` and the ``n_params³`` of each solve are not in that unit; ``bench/second_order.py``
-reports wall times.
+backward per output unit), each trial forward ``0.5 * n``. The flops of ``JᵀJ`` (``n n_out
+n_params²``, or fewer from per-layer blocks: :func:`.jacobian.normal_equations_method`) and
+the ``n_params³ / 3`` of each factorization are not in that unit; ``bench/second_order.py``
+reports wall times and GFLOP/s.
 """
 
 from __future__ import annotations

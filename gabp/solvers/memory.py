@@ -1,14 +1,25 @@
-"""How much memory Levenberg-Marquardt needs, and how to split the work to fit a budget.
+"""How much memory the full-batch solvers need, and how to split the work to fit a budget.
 
-One LM iteration of one network holds ``JᵀJ`` (``n_params²`` float64) and, inside the damping
-loop, the damped copy, its factor and the product temporaries: about five ``n_params²``
-arrays, plus the trial forward pass on all samples (pre-activations and activations of every
-layer: ``2 * n * sum(layer sizes after the input)`` float64). The Jacobian itself is
-accumulated over chunks of samples, each chunk costing about ``2 * n_out * n_params`` float64
-per sample (the rows and the backpropagated seeds).
-:func:`plan_lm` chooses how many networks and samples go into one chunk so that the total stays
-below the budget, and refuses (a ``ValueError`` naming the sizes) when even one network with a
-small chunk of samples does not fit.
+**LM / BR.** One iteration of one network holds ``JᵀJ`` (``n_params²`` float64) and, inside
+the damping loop, the damped copy, its factor and the product temporaries: about five
+``n_params²`` arrays (building ``JᵀJ`` needs fewer: at most ``JᵀJ``, the blocks' accumulator and one
+product), plus the trial forward pass on all samples (pre-activations and activations of
+every layer: ``2 * n * sum(layer sizes after the input)`` float64). ``JᵀJ`` is accumulated
+over chunks of samples (:func:`gabp.solvers.jacobian.normal_equations`); a chunk costs per
+sample about ``2 * n_out * n_params`` float64 with the ``"jacobian"`` method (the rows and
+the backpropagated seeds), and the layers' inputs and sensitivities plus the largest
+Kronecker block's rows with ``"blocks"``. :func:`plan_lm` chooses how many networks and
+samples go into one chunk so that the total stays below the budget, and refuses (a
+``ValueError`` naming the sizes) when even one network with a small chunk of samples does
+not fit.
+
+**L-BFGS** keeps, for every network at once, its ``m`` pairs of history vectors (``2 m
+n_params`` float64) plus the iterate, gradient, direction and the line search's trial point
+and gradient (``6 n_params``); a function-and-gradient evaluation on all samples adds the
+activations and deltas of every layer (``3 n sum(layer sizes)``) and the two-loop
+recursion its copy of the network's history (``(2 m + 4) n_params``). :func:`plan_lbfgs` refuses
+(a ``ValueError``) a population whose history with one network's evaluation exceeds the
+budget, and otherwise evaluates as many networks at a time as fit.
 """
 
 from __future__ import annotations
@@ -17,9 +28,11 @@ from dataclasses import dataclass
 
 from .._validation import fail
 from ..network import Architecture
+from .jacobian import normal_equations_method
 
 #: ``memory_budget`` of :func:`gabp.train` (and of the "auto" rule) unless given: bytes the
-#: Levenberg-Marquardt normal equations and Jacobian chunks may use at once.
+#: Levenberg-Marquardt normal equations and Jacobian chunks, or the L-BFGS history and
+#: evaluations, may use at once.
 DEFAULT_MEMORY_BUDGET = 256e6
 _BYTES = 8  # float64
 _SQUARE_ARRAYS = 5  # JᵀJ, damped copy, Cholesky factor, matmul result, solve workspace
@@ -57,9 +70,17 @@ class LMPlan:
 
 def lm_bytes(arch: Architecture, n_samples: int) -> tuple[int, int]:
     """``(bytes per network, bytes per sample per network)`` of an LM iteration."""
-    n_p, k = arch.n_params, arch.n_outputs
-    per_net = (_SQUARE_ARRAYS * n_p * n_p + 2 * n_samples * sum(arch.layer_sizes[1:])) * _BYTES
-    per_sample = (2 * k * n_p + 4 * k * max(arch.layer_sizes)) * _BYTES
+    n_p, k, sizes = arch.n_params, arch.n_outputs, arch.layer_sizes
+    blocks = normal_equations_method(arch) == "blocks"
+    per_net = (_SQUARE_ARRAYS * n_p * n_p + 2 * n_samples * sum(sizes[1:])) * _BYTES
+    if blocks:  # inputs + sensitivities (and their temporaries), the largest block's rows
+        L = arch.n_layers
+        factors = sum(sizes[i] + 1 + k * sizes[i + 1] for i in range(L))
+        pair = max((sizes[i] + 1) * (sizes[j] + 1) + 2 * sizes[i + 1] * sizes[j + 1]
+                   for i in range(L) for j in range(i, L))
+        per_sample = (2 * factors + pair) * _BYTES
+    else:
+        per_sample = (2 * k * n_p + 4 * k * max(sizes)) * _BYTES
     return per_net, per_sample
 
 
@@ -98,3 +119,63 @@ def plan_lm(
     net_chunk = int(min(n_networks, max(1, memory_budget // (per_net + n_good * per_sample))))
     rows = int((memory_budget / net_chunk - per_net) // per_sample)
     return LMPlan(net_chunk, max(n_min, min(n_samples, rows)), per_net, per_sample)
+
+
+@dataclass(frozen=True)
+class LBFGSPlan:
+    """Work split of L-BFGS.
+
+    Attributes
+    ----------
+    net_chunk : int
+        Networks evaluated (direction, line search) at the same time.
+    history_bytes : int
+        The history and iterate arrays of all networks (kept for the whole run).
+    bytes_per_network : int
+        One network's function-and-gradient evaluation on all samples.
+    """
+
+    net_chunk: int
+    history_bytes: int
+    bytes_per_network: int
+
+    @property
+    def peak_bytes(self) -> int:
+        """Estimated peak memory."""
+        return self.history_bytes + self.net_chunk * self.bytes_per_network
+
+
+def lbfgs_bytes(arch: Architecture, n_samples: int, m: int) -> tuple[int, int]:
+    """``(history bytes per network, evaluation bytes per network)`` of L-BFGS."""
+    history = (2 * m + 6) * arch.n_params * _BYTES
+    evaluation = (3 * n_samples * sum(arch.layer_sizes) + (2 * m + 4) * arch.n_params) * _BYTES
+    return history, evaluation
+
+
+def plan_lbfgs(
+    arch: Architecture, n_samples: int, n_networks: int, m: int, memory_budget: float,
+    *, where: str = "train",
+) -> LBFGSPlan:
+    """How many networks L-BFGS evaluates at a time within ``memory_budget``.
+
+    Raises
+    ------
+    ValueError
+        When the history of ``n_networks`` networks and one network's evaluation need more
+        than ``memory_budget`` bytes.
+    """
+    history, evaluation = lbfgs_bytes(arch, n_samples, m)
+    need = n_networks * history + evaluation
+    if need > memory_budget:
+        fail(
+            "memory_budget", where,
+            f"at least {need:.3g} bytes for optimizer='lbfgs' on {n_networks} networks of "
+            f"n_params={arch.n_params} (the m={m} history pairs of every network, "
+            f"{n_networks * history / 1e6:.3g} MB, and one evaluation on the {n_samples} "
+            f"samples, {evaluation / 1e6:.3g} MB)",
+            memory_budget,
+            hint="Train fewer networks at once, lower solver_options['m'], use "
+            "optimizer='adam', or raise memory_budget.",
+        )
+    fit = int((memory_budget - n_networks * history) // evaluation)
+    return LBFGSPlan(max(1, min(n_networks, fit)), n_networks * history, evaluation)
