@@ -2,9 +2,10 @@
 
 The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer`) uses:
 
-- :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks
-  whose sizes differ by at most one (every individual of a generation costs the same: one
-  BP run of ``bp_epochs`` epochs on the same data, or one forward pass).
+- :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks of
+  equal cost (every individual of a generation costs the same: one BP run of ``bp_epochs``
+  epochs on the same data, or one forward pass), the parent's chunk larger by the
+  individuals it scores in the time a worker's round trip takes.
 - :class:`PoolCostModel`: chooses, generation by generation, between scoring in-process and
   sharing the generation with the pool, from measured costs: the in-process seconds per
   individual (every in-process generation is timed), the pool's per-task and per-byte costs
@@ -103,9 +104,18 @@ class LazyParallel:
         return self.get()(iterable)
 
 
-def balanced_chunks(k: int, n: int) -> list[np.ndarray]:
-    """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of sizes differing by <= 1."""
-    return [c for c in np.array_split(np.arange(k), max(1, min(n, k))) if len(c)]
+def balanced_chunks(k: int, n: int, lead: int = 0) -> list[np.ndarray]:
+    """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of equal cost.
+
+    Sizes differ by at most one, except that the last chunk (the parent's share, which pays
+    no round trip) takes up to ``lead`` more individuals; every chunk keeps at least one.
+    """
+    n = max(1, min(n, k))
+    lead = max(0, min(int(lead), (k - n) // n)) if n > 1 else 0
+    sizes = [len(c) for c in np.array_split(np.arange(k - lead), n)]
+    sizes[-1] += lead
+    bounds = np.cumsum([0, *sizes])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _median(values: Any) -> float:
@@ -227,6 +237,14 @@ class PoolCostModel:
             return c * n_items, a + w * n_items
         b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
         return c * n_items, c * n_items / self.n + a + b * n_bytes
+
+    def lead(self) -> int:
+        """Individuals the parent's share takes beyond an equal split: the probed round trip
+        of a task divided by the in-process seconds per individual (0 until both exist)."""
+        c = self.local_per_item
+        if self.per_call is None or not c:
+            return 0
+        return int(round(self.per_call / c))
 
     def _warm(self) -> bool:
         last = _last_used.get(self.n)

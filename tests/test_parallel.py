@@ -54,6 +54,18 @@ def test_balanced_chunks_cover_everything_with_sizes_within_one():
     assert [len(c) for c in balanced_chunks(3, 8)] == [1, 1, 1]
     assert [len(c) for c in balanced_chunks(5, 1)] == [5]
     np.testing.assert_array_equal(np.concatenate(balanced_chunks(37, 6)), np.arange(37))
+    # the parent's (last) chunk takes the individuals it scores during a round trip
+    assert [len(c) for c in balanced_chunks(100, 2, lead=10)] == [45, 55]
+    assert [len(c) for c in balanced_chunks(10, 3, lead=50)] == [3, 3, 4]  # capped
+    np.testing.assert_array_equal(np.concatenate(balanced_chunks(41, 3, lead=7)), np.arange(41))
+
+
+def test_lead_is_the_round_trip_in_individuals():
+    model = PoolCostModel(2)
+    assert model.lead() == 0  # nothing measured
+    model.observe_local(1.0, 400)  # 2.5 ms per individual
+    model.per_call = 0.01  # a 10 ms round trip
+    assert model.lead() == 4
 
 
 def test_shipped_bytes_count_genomes_both_ways_and_small_data_per_task():

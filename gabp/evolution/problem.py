@@ -336,8 +336,9 @@ class ChunkedScorer:
 
     Every generation is scored in-process unless :class:`gabp._parallel.PoolCostModel`,
     fed with the measured in-process and pool costs, predicts that sharing it with the pool
-    is faster; then the generation is cut into ``n_workers`` equal chunks, ``n_workers - 1``
-    go to the pool and the parent scores the last one meanwhile. The data arrays are the
+    is faster; then the generation is cut into ``n_workers`` chunks of equal cost (the
+    parent's larger by what it scores during a worker's round trip), ``n_workers - 1`` go to
+    the pool and the parent scores the last one meanwhile. The data arrays are the
     same objects in every task, so joblib memory-maps the large ones once per run.
     Chunking never changes the scores, so none of this affects results.
 
@@ -409,7 +410,7 @@ class ChunkedScorer:
             scores = score_genomes(*self._args(genomes, seed))
             self.model.observe_local(time.perf_counter() - t0, k)
             return scores
-        *sent, mine = balanced_chunks(k, self.n_workers)
+        *sent, mine = balanced_chunks(k, self.n_workers, self.model.lead())
         # opened here, in the caller's thread, where joblib.parallel_config applies
         parallel = self.parallel.get() if isinstance(self.parallel, LazyParallel) else self.parallel
         remote: dict[str, Any] = {}
