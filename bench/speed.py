@@ -17,10 +17,16 @@
    writes the weights back (PyGAD has no Lamarckian write-back: not timed).
 2. **Population-batched BP** (digits, 64-32-10, :mod:`bench.bp_throughput`'s setup): one
    epoch of P networks trained at once vs P separate trainings, P = 1, 10, 40, 100.
-3. **Scaling**: seconds per generation of ``evolve`` (lamarckian, 1 BP epoch, batch 32,
+3. **Scaling** (n_jobs): seconds per generation of ``evolve`` (lamarckian, 1 BP epoch, batch 32,
    synthetic regression with 10 inputs, 10-16-1 tanh) as the population grows (10 to 400
    individuals, 2,000 samples) and as the data grows (500 to 50,000 samples, population 40),
    for ``n_jobs`` 1 and 2, next to scoring the same individuals one by one.
+
+4. **Parallel**: n_jobs 1 vs 2 per generation on heavy and light generations (the measured
+   cost model decides; interleaved runs; the load average next to each row), and whether
+   the results are identical.
+5. **Resident**: the round trip of one pool task carrying the same data array every call
+   against a fresh copy every call (what residency saves).
 
 Usage::
 
@@ -33,7 +39,9 @@ Prints markdown tables and writes ``bench/results/speed.json``.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
 import random
 import sys
 import time
@@ -197,16 +205,21 @@ def gabp_run(task, cls, mode: str, ga: GAConfig, n_jobs: int, seed: int = 0) -> 
                  hidden_layer_sizes=(HIDDEN,), hidden_activation="tanh",
                  output_activation="softmax" if cls else "identity",
                  loss="cross_entropy" if cls else "mse", mode=mode, ga=ga,
-                 bp=BPConfig(bp_epochs=1, max_epochs=1, learning_rate=0.01, batch_size=32),
+                 bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1, learning_rate=0.01,
+                             batch_size=32),
                  n_baseline=0, n_jobs=n_jobs, seed=seed)
     return {"evaluations": res.n_evaluations, "best_val_loss": res.best_fitness}
 
 
 def warm_up(task) -> float:
     """Start joblib's worker processes (and import gabp in them) before any timing."""
-    _, sec = timed(lambda: gabp_run(task, True, "lamarckian",
-                                    GAConfig(population_size=4, n_generations=1), 2))
-    return sec
+    def run():
+        evolve(task.X_train, task.y_train, task.X_val, task.y_val, hidden_layer_sizes=(4,),
+               ga=GAConfig(population_size=4, n_generations=1),
+               bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1), n_baseline=0,
+               n_jobs=2, parallel_threshold=0, seed=0)
+
+    return timed(run)[1]
 
 
 def best_timed(fn, repeats: int):
@@ -304,7 +317,8 @@ def synthetic(n: int, seed: int = 0):
 def per_generation(X, Y, Xv, Yv, P, n_gen, n_jobs) -> float:
     res = evolve(X, Y, Xv, Yv, hidden_layer_sizes=(16,), mode="lamarckian",
                  ga=GAConfig(population_size=P, n_generations=n_gen),
-                 bp=BPConfig(bp_epochs=1, max_epochs=1, learning_rate=0.01, batch_size=32),
+                 bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1, learning_rate=0.01,
+                             batch_size=32),
                  n_baseline=0, n_jobs=n_jobs, seed=0)
     el = np.asarray(res.logbook.select("elapsed"))
     return float(np.mean(np.diff(el)))
@@ -356,11 +370,127 @@ def scaling(quick: bool, info_rows: list) -> str:
                      "n_jobs=2 speed-up", "one by one s/gen", "batched speed-up"], t_rows))
 
 
+# -- n_jobs = 1 vs 2 on heavy and light generations ------------------------------------------
+
+PARALLEL_CASES = (
+    ("heavy", "lamarckian, P = 400, n = 2,000, Adam 1 epoch", 400, 2000, "adam", "lamarckian"),
+    ("heavy", "lamarckian, P = 40, n = 50,000, Adam 1 epoch", 40, 50000, "adam", "lamarckian"),
+    ("heavy", "baldwinian, P = 100, n = 2,000, LM 1 iteration", 100, 2000, "lm", "baldwinian"),
+    ("light", "lamarckian, P = 40, n = 500, Adam 1 epoch", 40, 500, "adam", "lamarckian"),
+    ("light", "classic, P = 40, n = 500 (forward only)", 40, 500, "adam", "classic"),
+)
+
+
+class _PoolLog(logging.Handler):
+    """Counts the scorer's per-generation choices (its debug records)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.choices: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("generation ") and "): " in msg:
+            self.choices.append(msg.split("): ", 1)[1].split(";", 1)[0])
+
+
+def _parallel_run(X, Y, Xv, Yv, P, optimizer, mode, n_gen, n_jobs,
+                  threshold=None) -> dict[str, Any]:
+    log = _PoolLog()
+    lg = logging.getLogger("gabp.evolution.problem")
+    lg.addHandler(log)
+    lg.setLevel(logging.DEBUG)
+    try:
+        res, wall = timed(lambda: evolve(
+            X, Y, Xv, Yv, hidden_layer_sizes=(16,), mode=mode,
+            ga=GAConfig(population_size=P, n_generations=n_gen),
+            bp=BPConfig(optimizer=optimizer, bp_epochs=1, max_epochs=1, learning_rate=0.01,
+                        batch_size=32),
+            n_baseline=0, n_jobs=n_jobs, seed=0, parallel_threshold=threshold))
+    finally:
+        lg.removeHandler(log)
+    el = np.asarray(res.logbook.select("elapsed"))
+    return {"per_gen_s": float(np.mean(np.diff(el))), "run_s": wall,
+            "pool_generations": log.choices.count("pool"), "params": res.network.params}
+
+
+def parallel(quick: bool, info_rows: list) -> str:
+    n_gen = 3 if quick else 8
+    repeats = 1 if quick else 5
+    cases = PARALLEL_CASES[::3] if quick else PARALLEL_CASES
+    cold = warm_up(problems(True)[0]["task"])
+    rows = []
+    for kind, label, P, n, optimizer, mode in cases:
+        P = min(P, 100) if quick else P
+        X, Y = synthetic(n + n // 4)
+        X, Y, Xv, Yv = X[:n], Y[:n], X[n:], Y[n:]
+        runs: dict[Any, list[dict]] = {1: [], 2: [], "forced": []}
+        for _ in range(repeats):  # interleaved A/B/C
+            for n_jobs in (1, 2, "forced"):
+                runs[n_jobs].append(_parallel_run(
+                    X, Y, Xv, Yv, P, optimizer, mode, n_gen, 2 if n_jobs == "forced" else n_jobs,
+                    0.0 if n_jobs == "forced" else None))
+        same = all(np.array_equal(r["params"], runs[1][0]["params"])
+                   for r in runs[2] + runs["forced"])
+        r = {"kind": kind, "case": label, "population": P, "n_samples": n,
+             "load": os.getloadavg()[0], "identical": same,
+             "pool_generations": runs[2][-1]["pool_generations"], "generations": n_gen}
+        r["gen_forced_pool_s"] = min(x["per_gen_s"] for x in runs["forced"])
+        for n_jobs in (1, 2):
+            r[f"gen_n_jobs_{n_jobs}_s"] = min(x["per_gen_s"] for x in runs[n_jobs])
+            r[f"run_n_jobs_{n_jobs}_s"] = min(x["run_s"] for x in runs[n_jobs])
+        rows.append(r)
+        print(f"parallel {label}: done", file=sys.stderr, flush=True)
+    info_rows.extend(rows)
+    t_rows = [[r["kind"], r["case"], f"{r['gen_n_jobs_1_s']:.4f}", f"{r['gen_n_jobs_2_s']:.4f}",
+               f"{r['gen_n_jobs_1_s'] / r['gen_n_jobs_2_s']:.2f}x",
+               f"{r['run_n_jobs_1_s'] / r['run_n_jobs_2_s']:.2f}x",
+               f"{r['pool_generations']} / {r['generations']}",
+               f"{r['gen_n_jobs_1_s'] / r['gen_forced_pool_s']:.2f}x",
+               "yes" if r["identical"] else "NO", f"{r['load']:.2f}"] for r in rows]
+    return ("n_jobs = 1 vs 2: seconds per generation of evolve (mean of generations 1-"
+            f"{n_gen}, best of {repeats} interleaved runs; 10-16-1 tanh, synthetic regression, "
+            "batch 32); the cost model decides (default parallel_threshold=None); forced pool = "
+            "n_jobs=2 with parallel_threshold=0 (every generation shared); warm worker "
+            f"processes (starting them took {cold:.2f} s)\n\n"
+            + table(["kind", "case", "n_jobs=1 s/gen", "n_jobs=2 s/gen", "speed-up per gen",
+                     "speed-up whole run", "generations on the pool",
+                     "forced pool speed-up per gen", "identical result", "load"], t_rows,
+                    "llrrrrrrrr"))
+
+
+def _echo(*args: Any) -> int:
+    return 0
+
+
+def resident(quick: bool, info_rows: list) -> str:
+    """Round trip of one task carrying data arrays: the same object vs a fresh copy."""
+    from joblib import Parallel, delayed
+
+    sizes = (0.1, 16) if quick else (0.1, 1, 16, 64)
+    repeats = 5 if quick else 15
+    rows = []
+    with Parallel(n_jobs=2) as par:
+        par(delayed(_echo)() for _ in range(2))
+        for mb in sizes:
+            X = np.random.default_rng(0).random(int(mb * 1e6 / 8))
+            same = [timed(partial(par, [delayed(_echo)(X)]))[1] for _ in range(repeats)]
+            fresh = [timed(partial(par, [delayed(_echo)(X.copy())]))[1] for _ in range(repeats)]
+            rows.append({"mb": mb, "same_ms": 1e3 * min(same), "fresh_ms": 1e3 * min(fresh)})
+    info_rows.extend(rows)
+    t_rows = [[f"{r['mb']:g}", f"{r['same_ms']:.1f}", f"{r['fresh_ms']:.1f}"] for r in rows]
+    return ("Data residency: one pool task carrying a data array (n_jobs=2, loky, best of "
+            f"{repeats}); the same array object every call (what gabp passes: joblib "
+            "memory-maps arrays above 1 MB once per `with Parallel`) vs a fresh copy every call "
+            "(dumped again each time)\n\n"
+            + table(["data MB", "same object ms/call", "fresh copy ms/call"], t_rows))
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny budgets (seconds)")
-    ap.add_argument("--parts", default="classic,batched,scaling",
-                    help="comma-separated subset of classic,batched,scaling")
+    ap.add_argument("--parts", default="classic,batched,scaling,parallel,resident",
+                    help="comma-separated subset of classic,batched,scaling,parallel,resident")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/speed.json)")
     args = ap.parse_args(argv)
     info = machine()
@@ -369,7 +499,7 @@ def main(argv: list[str] | None = None) -> dict:
     texts = []
     t0 = time.perf_counter()
     for name, fn in (("classic", classic_budget), ("batched", batched_bp),
-                     ("scaling", scaling)):
+                     ("scaling", scaling), ("parallel", parallel), ("resident", resident)):
         if name in parts:
             rows: list = []
             texts.append(fn(args.quick, rows))

@@ -53,9 +53,12 @@ def _cross_entropy(z: np.ndarray, a: np.ndarray, Y: np.ndarray, out_act: str,
         if lse is None:
             lse = z.max(axis=-1)
             lse -= np.log(a.max(axis=-1))
-        # loss_p = (sum_i lse_pi * sum_k Y_ik - sum_ik z_pik Y_ik) / n
-        zy = z.reshape(z.shape[:-2] + (-1,)) @ Y.reshape(-1)
-        loss = (lse @ Y.sum(axis=-1) - zy) / n
+        # loss_p = (sum_i lse_pi * sum_k Y_ik - sum_ik z_pik Y_ik) / n, each network's sums
+        # in an order that does not depend on how many networks are in the batch (a BLAS
+        # matrix-vector product rounds rows differently by their position in blocks of
+        # rows, so scoring a population in chunks, as n_jobs > 1 does, changed the result)
+        zy = np.einsum("pik,ik->p", z, Y)
+        loss = (np.einsum("pi,i->p", lse, Y.sum(axis=-1)) - zy) / n
     else:  # pragma: no cover - check_loss requires a softmax output
         loss = -np.einsum("pij,ij->p", log_softmax(z), Y) / n
     delta = np.subtract(a, Y, out=out)

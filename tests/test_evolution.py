@@ -273,17 +273,17 @@ def test_bad_data_is_rejected(data):
 
 
 def test_cheap_generations_stay_in_process_with_the_same_result(data, monkeypatch):
-    from gabp.evolution import ga as ga_mod
+    from joblib import Parallel
 
     calls = []
-    original = ga_mod.Parallel.__call__
+    original = Parallel.__call__
 
     def spy(self, iterable):
         calls.append(1)
         return original(self, iterable)
 
-    monkeypatch.setattr(ga_mod.Parallel, "__call__", spy)
-    cheap = run(data, mode="classic", n_jobs=2)  # default threshold: too cheap for the pool
+    monkeypatch.setattr(Parallel, "__call__", spy)
+    cheap = run(data, mode="classic", n_jobs=2)  # the cost model: too cheap for the pool
     assert calls == []
     pooled = run(data, mode="classic", n_jobs=2, parallel_threshold=0)
     assert len(calls) == SMALL_GA.n_generations + 1

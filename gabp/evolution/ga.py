@@ -11,8 +11,9 @@ One loop serves every mode:
 - ``bp``: no evolution; one network trained by BP from the standard initializer.
 
 The population is a ``(P, n_params)`` array whose rows are network parameter vectors, so a
-generation is scored as batches of networks by the population-batched trainer; joblib scores
-the batches in parallel with one pool reused across generations. DEAP provides the toolbox
+generation is scored as batches of networks by the population-batched trainer; with
+``n_jobs`` > 1 a measured cost model (:mod:`gabp._parallel`) shares the generations that pay
+with one joblib pool, opened on first use and reused across generations. DEAP provides the toolbox
 (operators are registered there and may be replaced), ``Statistics``, ``Logbook`` and
 ``HallOfFame``.
 
@@ -34,8 +35,9 @@ from typing import Any
 
 import numpy as np
 from deap import base, tools
-from joblib import Parallel, effective_n_jobs
+from joblib import effective_n_jobs
 
+from .._parallel import LazyParallel
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
 from ..layers import Layer
@@ -241,7 +243,7 @@ def evolve(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
-    parallel_threshold: float = 0.1,
+    parallel_threshold: float | None = None,
     ensemble: int = 1,
 ) -> EvolutionResult:
     """Optimize a network's weights with a genetic algorithm and backpropagation.
@@ -277,10 +279,14 @@ def evolve(
         Write a checkpoint every ``checkpoint_every`` generations (atomic rename).
     resume : bool
         Continue from ``checkpoint_path`` (same data and settings required).
-    parallel_threshold : float
-        With ``n_jobs`` > 1, the first generation is scored in-process and the worker pool
-        is used only if that took at least this many seconds; ``0`` always uses the pool
-        (or the Dask cluster). Results are the same either way.
+    parallel_threshold : float or None
+        With ``n_jobs`` > 1, whether a generation is shared with the worker pool. ``None``
+        (the default): a cost model measured during the run decides (the in-process time
+        per individual, the pool's overhead per task and per byte, its start-up cost
+        against the generations left; see :mod:`gabp._parallel`). ``0``: every generation
+        uses the pool (or the Dask cluster). ``t > 0``: generations predicted to take less
+        than ``t`` seconds in-process stay there, the cost model decides the others.
+        Results are the same either way.
     ensemble : int
         Networks the delivered model averages: the best genome and the next ``k - 1`` best
         distinct ones of the final population (in mode ``"bp"``, ``k`` restarts), each
@@ -295,7 +301,9 @@ def evolve(
     mode, fitness, ga, bp = _check_settings(where, mode, fitness, fitness_on, ga, bp, n_jobs)
     n_baseline = check_int(n_baseline, "n_baseline", where, low=0)
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", where, low=1)
-    parallel_threshold = check_float(parallel_threshold, "parallel_threshold", where, low=0.0)
+    if parallel_threshold is not None:
+        parallel_threshold = float(check_float(parallel_threshold, "parallel_threshold", where,
+                                               low=0.0))
     ensemble = check_int(ensemble, "ensemble", where, low=1, high=ga.population_size)
     X, Y, X_val, Y_val = _validate_data(X, Y, X_val, Y_val, where)
     if (fitness_on == "validation" and X_val is None) and mode != "bp":
@@ -310,8 +318,7 @@ def evolve(
                  loss=loss, ga=ga, bp=bp, n_baseline=n_baseline, seed=seed, ensemble=ensemble)
     ck = Checkpointing(None if checkpoint_path is None else os.fspath(checkpoint_path),
                        checkpoint_every, resume)
-    return _run(run, ensemble, n_jobs, float(parallel_threshold), verbose, callbacks, ck,
-                t_start)
+    return _run(run, ensemble, n_jobs, parallel_threshold, verbose, callbacks, ck, t_start)
 
 
 @dataclass
@@ -402,7 +409,7 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
                   data_fingerprint(X, Y, X_val, Y_val))
 
 
-def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: float,
+def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: float | None,
          verbose: int, callbacks: Sequence[Callable[[GAState], bool]], ck: Checkpointing,
          t_start: float) -> EvolutionResult:
     """Evolve (or, in mode ``"bp"``, draw) the starting weights, then deliver."""
@@ -413,9 +420,10 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
         state, logbook, stop = None, None, "bp"
         best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
     else:
-        with Parallel(n_jobs=n_jobs) as parallel:
+        with LazyParallel(n_jobs) as parallel:
             scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
-                                   run.settings, parallel_threshold)
+                                   run.settings, min_seconds=parallel_threshold,
+                                   n_generations=run.ga.n_generations)
             state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
         best_genome, best_fitness = state.best_genome.copy(), state.best_error
         chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)

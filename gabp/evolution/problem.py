@@ -3,12 +3,13 @@
 A genome is one network's flat parameter vector (see :mod:`gabp.network` for the layout), so
 a batch of genomes of shape ``(k, n_params)`` *is* a population of networks. Scoring is a
 module-level function over plain data (arrays, dicts, ints) so joblib can ship it to worker
-processes or a Dask cluster cheaply; large arrays are memory-mapped by joblib.
+processes or a Dask cluster cheaply; when the pool pays is :mod:`gabp._parallel`'s business.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Hashable
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from joblib import Parallel, delayed
 
+from .._parallel import LazyParallel, PoolCostModel, balanced_chunks, shipped_bytes
 from .._seeding import int_seed, stream
 from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
@@ -124,6 +126,17 @@ def _finite(err: Any) -> np.ndarray:
     return np.where(np.isfinite(err), err, np.inf)
 
 
+#: Bytes the fitness forward pass may hold at once (every layer's pre-activations and
+#: activations); larger populations x data are scored a chunk of networks at a time, which
+#: gives the same errors (each network's pass is independent of the others).
+FITNESS_CHUNK_BYTES = 64e6
+
+
+def _networks_per_chunk(arch: Architecture, n_samples: int, itemsize: int) -> int:
+    values = sum(int(np.prod(out)) for _, out in arch.shapes)  # per sample, every layer
+    return max(1, int(FITNESS_CHUNK_BYTES // max(1, 2 * values * n_samples * itemsize)))
+
+
 def fitness_errors(
     arch: Architecture,
     params: np.ndarray,
@@ -138,7 +151,13 @@ def fitness_errors(
     ``metric``: ``"loss"`` (the training loss without L2), ``"mse"``, ``"rmse"``, ``"mae"``,
     ``"sae"`` (sum of absolute errors, the classic MATLAB fitness) or ``"error_rate"``
     (``1 - accuracy``: argmax of the outputs, or a 0.5 threshold for one sigmoid output).
+    Memory is bounded by :data:`FITNESS_CHUNK_BYTES` (networks are scored in chunks).
     """
+    step = _networks_per_chunk(arch, X.shape[0], params.dtype.itemsize)
+    if params.shape[0] > step:
+        return np.concatenate([fitness_errors(arch, params[i : i + step], X, Y, metric=metric,
+                                              loss=loss)
+                               for i in range(0, params.shape[0], step)])
     with np.errstate(all="ignore"):
         acts, z = forward(arch, params, X)
         if metric == "loss":
@@ -300,57 +319,119 @@ def check_mode(mode: str, where: str) -> str:
     return check_choice(mode, MODES, "mode", where)
 
 
-class ChunkedScorer:
-    """Scores genomes in chunks through one joblib pool (kept open for the whole run).
+def _concatenate(results: list[Scores]) -> Scores:
+    trained = (None if results[0].trained is None
+               else np.concatenate([r.trained for r in results]))
+    return Scores(
+        errors=np.concatenate([r.errors for r in results]),
+        trained=trained,
+        n_steps=np.concatenate([r.n_steps for r in results]),
+        failed=np.concatenate([r.failed for r in results]),
+        sample_passes=np.concatenate([r.sample_passes for r in results]),
+    )
 
-    The first generation is scored in-process and timed; the pool is used from then on
-    only if that took at least ``min_seconds`` (shipping tiny generations to worker
-    processes costs more than it saves). Chunking never changes the scores, so this choice
-    does not affect results.
+
+class ChunkedScorer:
+    """Scores generations in-process or shared with one joblib pool (open for the whole run).
+
+    Every generation is scored in-process unless :class:`gabp._parallel.PoolCostModel`,
+    fed with the measured in-process and pool costs, predicts that sharing it with the pool
+    is faster; then the generation is cut into ``n_workers`` chunks of equal cost (the
+    parent's larger by what it scores during a worker's round trip), ``n_workers - 1`` go to
+    the pool and the parent scores the last one meanwhile. The data arrays are the
+    same objects in every task, so joblib memory-maps the large ones once per run.
+    Chunking never changes the scores, so none of this affects results.
+
+    Parameters
+    ----------
+    parallel : joblib.Parallel or gabp._parallel.LazyParallel
+        Called with the delayed tasks of a pool generation.
+    n_workers : int
+        ``joblib.effective_n_jobs(n_jobs)``; 1 scores everything in-process.
+    arch, data, settings
+        The networks, ``(X, Y, X_fit, Y_fit)`` and :func:`score_genomes`' settings.
+    min_seconds : float or None
+        ``None``: the cost model decides. ``0``: every generation uses the pool (a Dask
+        cluster, tests). ``t > 0``: generations predicted to take less than ``t`` seconds
+        in-process stay there; above, the cost model decides.
+    n_generations : int or None
+        Generations after the first, for the cost model's start-up rule.
+
+    Attributes
+    ----------
+    pooled : list of bool
+        Per call, whether the pool took part (for benchmarks and tests).
     """
 
-    def __init__(self, parallel: Parallel, n_chunks: int, arch: Architecture,
-                 data: tuple[np.ndarray, ...], settings: dict[str, Any],
-                 min_seconds: float) -> None:
+    def __init__(self, parallel: Parallel | LazyParallel, n_workers: int, arch: Architecture,
+                 data: tuple[np.ndarray, ...], settings: dict[str, Any], *,
+                 min_seconds: float | None = None, n_generations: int | None = None) -> None:
         self.parallel = parallel
-        self.n_chunks = max(1, n_chunks)
+        self.n_workers = max(1, n_workers)
         self.arch_dict = arch.to_dict()
         self.data = data
         self.settings = settings
-        self.min_seconds = min_seconds
-        self.use_pool: bool | None = None if self.n_chunks > 1 and min_seconds > 0 else (
-            self.n_chunks > 1)
+        self.force_pool = min_seconds == 0 and self.n_workers > 1
+        self.model = PoolCostModel(self.n_workers, n_generations=n_generations,
+                                   min_seconds=min_seconds or 0.0)
+        self.probed = False
+        self.pooled: list[bool] = []
 
-    def __call__(self, genomes: np.ndarray, seed: int) -> Scores:
+    def _args(self, genomes: np.ndarray, seed: int) -> tuple:
+        return (self.arch_dict, genomes, *self.data, self.settings, seed)
+
+    def _wants_pool(self, genomes: np.ndarray, generation: int) -> bool:
+        if self.force_pool:
+            return True
+        n_bytes = shipped_bytes(genomes, self.settings["mode"] != "classic", self.data,
+                                self.n_workers - 1)
+        if not self.model.use_pool(len(genomes), n_bytes, generation):
+            return False
+        if not self.probed:  # measure the pool's overheads once, then decide again
+            self.probed = True
+            self.model.probe(self.parallel, genomes[: -(-len(genomes) // self.n_workers)])
+            return self.model.use_pool(len(genomes), n_bytes, generation)
+        return True
+
+    def __call__(self, genomes: np.ndarray, seed: int, generation: int = 0) -> Scores:
         """Scores of ``genomes`` (shape ``(k, n_params)``), BP seeded with ``seed``."""
         k = genomes.shape[0]
         if k == 0:
             return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
                           np.zeros(0, dtype=bool), np.zeros(0))
-        chunks = [c for c in np.array_split(np.arange(k), min(self.n_chunks, k)) if len(c)]
-        if self.use_pool:
-            results = self.parallel(
-                delayed(score_genomes)(self.arch_dict, genomes[c], *self.data, self.settings,
-                                       seed)
-                for c in chunks
-            )
-        else:
+        pool = k > 1 and self.n_workers > 1 and self._wants_pool(genomes, generation)
+        if self.n_workers > 1 and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("generation %d (%d individuals): %s; predicted in-process %.4g s, "
+                         "pool %.4g s", generation, k, "pool" if pool else "in-process",
+                         *self.model.predict(k, 0))
+        self.pooled.append(pool)
+        if not pool:
             t0 = time.perf_counter()
-            results = [score_genomes(self.arch_dict, genomes[c], *self.data, self.settings, seed)
-                       for c in chunks]
-            if self.use_pool is None:
-                self.use_pool = time.perf_counter() - t0 >= self.min_seconds
-                logger.debug("generation 0 scored in %.3f s: %s", time.perf_counter() - t0,
-                             "using the worker pool" if self.use_pool else "staying in-process")
-        trained = (None if results[0].trained is None
-                   else np.concatenate([r.trained for r in results]))
-        return Scores(
-            errors=np.concatenate([r.errors for r in results]),
-            trained=trained,
-            n_steps=np.concatenate([r.n_steps for r in results]),
-            failed=np.concatenate([r.failed for r in results]),
-            sample_passes=np.concatenate([r.sample_passes for r in results]),
-        )
+            scores = score_genomes(*self._args(genomes, seed))
+            self.model.observe_local(time.perf_counter() - t0, k)
+            return scores
+        *sent, mine = balanced_chunks(k, self.n_workers, self.model.lead())
+        # opened here, in the caller's thread, where joblib.parallel_config applies
+        parallel = self.parallel.get() if isinstance(self.parallel, LazyParallel) else self.parallel
+        remote: dict[str, Any] = {}
+
+        def dispatch() -> None:
+            try:
+                remote["out"] = parallel(delayed(score_genomes)(*self._args(genomes[c], seed))
+                                         for c in sent)
+            except BaseException as exc:  # re-raised in the calling thread
+                remote["error"] = exc
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=dispatch, name="gabp-pool-dispatch", daemon=True)
+        thread.start()
+        local = score_genomes(*self._args(genomes[mine], seed))
+        thread.join()
+        if "error" in remote:
+            raise remote["error"]
+        self.model.observe_pool(time.perf_counter() - t0, k)
+        self.model.mark_used()
+        return _concatenate([*remote["out"], local])
 
 
 class WeightsProblem:
@@ -383,7 +464,7 @@ class WeightsProblem:
 
     def evaluate(self, genomes: np.ndarray, generation: int) -> Evaluation:
         """Score ``genomes``; Lamarckian mode tells the trained weights back."""
-        scores = self.scorer(genomes, int_seed(self.entropy, _BP, generation))
+        scores = self.scorer(genomes, int_seed(self.entropy, _BP, generation), generation)
         told = genomes
         if self.mode == "lamarckian" and scores.trained is not None:
             write = stream(self.entropy, _LAMARCK, generation).random(len(genomes))

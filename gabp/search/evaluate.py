@@ -7,7 +7,8 @@ averaged over ``n_units`` training units (cross-validation folds x repeated seed
 Configurations that share everything one :func:`gabp.train` call needs (architecture,
 activation, optimizer, batch size, epochs, patience, lags, unit) form a *group* and are
 trained together as one population, with per-network learning rate, momentum and L2 as
-arrays. joblib runs the groups in parallel (one task per group, plain data only).
+arrays. joblib runs the groups in parallel (one task per group, plain data only, the
+costliest groups dispatched first).
 
 Seeds do not depend on grouping or on ``n_jobs``: the initial weights of a configuration come
 from a stream keyed by the configuration itself (and the unit), and the mini-batch order of
@@ -69,6 +70,12 @@ def n_params_of(config: dict[str, Any], n_inputs: int, n_outputs: int,
     """Number of weights and biases of the network ``config`` builds."""
     hidden = network_layers(config, input_shape)
     return Architecture.build((n_inputs, *hidden, n_outputs), where="n_params_of").n_params
+
+
+def _work_per_sample(hidden: tuple, n_inputs: int, n_outputs: int) -> int:
+    """Parameters plus activation values of one sample: a proxy for a group's cost."""
+    arch = Architecture.build((n_inputs, *hidden, n_outputs), where="train_group")
+    return arch.n_params + sum(int(np.prod(out)) for _, out in arch.shapes)
 
 
 def train_group(
@@ -255,7 +262,7 @@ class Evaluator:
                     network_layers(c0, self.settings.get("input_shape")), settings, lr, mu, al,
                     seeds,
                     group_seed(self.entropy, gkey, unit), X, Y, Xv, Yv, unscale)))
-        results = self.parallel(delayed(train_group)(*args) for _, _, args in jobs)
+        results = self._run_jobs([args for _, _, args in jobs])
         per_key: dict[tuple, list] = {k: [None] * self.n_units for k in todo}
         for (members, unit, args), (err, ep, st, sp) in zip(jobs, results, strict=True):
             n_in, n_out = args[7].shape[1], args[8].shape[1]
@@ -270,6 +277,24 @@ class Evaluator:
             self.configs[k] = todo[k]
             self.n_failed += int(not np.all(np.isfinite(errs)))
         self.n_trainings += len(todo) * self.n_units
+
+    def _run_jobs(self, jobs: list[tuple]) -> list[tuple]:
+        """:func:`train_group` on every job, the costliest dispatched first.
+
+        Groups differ a lot in cost (networks x (parameters + activations) x rows x epochs,
+        a proxy), and joblib hands
+        tasks to free workers in the order given: dispatching the largest first (LPT) keeps
+        a worker from starting a large group last while the other idles. Results come back
+        in the jobs' own order, so grouping and order never change a result.
+        """
+        cost = [len(a[5]) * _work_per_sample(a[0], a[7].shape[1], a[8].shape[1])
+                * a[7].shape[0] * a[1]["max_epochs"] for a in jobs]
+        order = sorted(range(len(jobs)), key=lambda i: -cost[i])
+        done = self.parallel(delayed(train_group)(*jobs[i]) for i in order)
+        results: list[tuple] = [()] * len(jobs)
+        for i, res in zip(order, done, strict=True):
+            results[i] = res
+        return results
 
     def state_dict(self) -> dict[str, Any]:
         """The cache and counters as JSON-ready data (a search checkpoint holds them)."""

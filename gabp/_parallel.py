@@ -1,0 +1,288 @@
+"""Scoring a population on worker processes when, and only when, it pays.
+
+The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer`) uses:
+
+- :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks of
+  equal cost (every individual of a generation costs the same: one BP run of ``bp_epochs``
+  epochs on the same data, or one forward pass), the parent's chunk larger by the
+  individuals it scores in the time a worker's round trip takes.
+- :class:`PoolCostModel`: chooses, generation by generation, between scoring in-process and
+  sharing the generation with the pool, from measured costs: the in-process seconds per
+  individual (every in-process generation is timed), the pool's per-task and per-byte costs
+  (no-op probes just before its first generation) and the wall time of its generations once
+  some ran. Starting the worker processes, probing them and a warm-up generation are paid
+  only if the saving over the generations left covers them.
+- :class:`LazyParallel`: the ``joblib.Parallel`` context is opened on first use, so a run
+  that never uses the pool never starts joblib's resource tracker.
+- Data residency: the run's arrays are passed to every task as the *same* objects, so
+  joblib's memmapping (loky and multiprocessing backends; arrays above ``max_nbytes``, 1 MB
+  by default) writes each of them once per ``with Parallel(...)`` block and every later task
+  carries a file reference; smaller arrays are pickled with the task (about 1 ms per MB,
+  counted by the cost model's per-byte term). The Dask backend scatters large arguments
+  itself.
+
+The parent process scores one share of a pool generation itself while the workers score the
+others: with ``n`` workers the generation is cut into ``n`` chunks and ``n - 1`` are sent,
+which leaves no core idle on an ``n``-core machine and halves what crosses process
+boundaries at ``n = 2``. Chunking never changes a score, so none of these choices changes a
+result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+
+logger = logging.getLogger(__name__)
+
+#: Seconds to start worker processes that import gabp, used until one start was measured in
+#: this process (measured: 1.9 s for two loky workers at load 2.7 on the 2-core machine).
+START_PRIOR = 2.0
+#: Seconds per pool task and per byte shipped, used until the probe measured them (measured
+#: here: 10 ms per round trip with warm loky workers, rarely 1-4; pickling ~1 ns per byte).
+PER_CALL_PRIOR = 10e-3
+PER_BYTE_PRIOR = 1e-9
+#: A worker pool used within this many seconds is assumed warm (loky's idle timeout is 300 s).
+WARM_SECONDS = 240.0
+#: The pool must beat in-process scoring by this fraction of the in-process time.
+MARGIN = 0.05
+#: Generations of each mode whose median the predictions use (noise on a shared machine).
+HISTORY = 3
+#: When the pool wins by less than this fraction, every ``RECHECK_EVERY``-th generation is
+#: scored in-process again to refresh that measurement (a busy machine shifts both).
+RECHECK_GAIN = 0.25
+RECHECK_EVERY = 4
+
+#: joblib's default memmapping threshold: larger arrays cross as file references.
+MAX_NBYTES = 1e6
+
+_measured_start: list[float] = []  # start costs measured in this process
+_last_used: dict[int, float] = {}  # workers -> time.monotonic() of the last pool call
+
+
+class LazyParallel:
+    """A ``joblib.Parallel(n_jobs)`` that is opened on first use and closed with this context.
+
+    Opening a process pool's context starts joblib's resource tracker (a Python process, a
+    few hundred ms of CPU on a 2-core machine), which a run that never uses the pool should
+    not pay. Created in the caller's thread on first use, so ``joblib.parallel_config``
+    (a Dask backend, ``max_nbytes``) applies as it would to a plain ``Parallel``.
+    """
+
+    def __init__(self, n_jobs: int | None) -> None:
+        self.n_jobs = n_jobs
+        self._parallel: Parallel | None = None
+
+    def __enter__(self) -> LazyParallel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._parallel is not None:
+            self._parallel.__exit__(*exc)
+            self._parallel = None
+
+    @property
+    def opened(self) -> bool:
+        """Whether the pool's context was opened."""
+        return self._parallel is not None
+
+    def get(self) -> Parallel:
+        """The open ``Parallel`` (opened now if it was not)."""
+        if self._parallel is None:
+            parallel = Parallel(n_jobs=self.n_jobs)
+            parallel.__enter__()
+            self._parallel = parallel
+        return self._parallel
+
+    def __call__(self, iterable: Any) -> list:
+        """Run ``iterable``'s delayed calls on the pool (joblib's ``Parallel.__call__``)."""
+        return self.get()(iterable)
+
+
+def balanced_chunks(k: int, n: int, lead: int = 0) -> list[np.ndarray]:
+    """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of equal cost.
+
+    Sizes differ by at most one, except that the last chunk (the parent's share, which pays
+    no round trip) takes up to ``lead`` more individuals; every chunk keeps at least one.
+    """
+    n = max(1, min(n, k))
+    lead = max(0, min(int(lead), (k - n) // n)) if n > 1 else 0
+    sizes = [len(c) for c in np.array_split(np.arange(k - lead), n)]
+    sizes[-1] += lead
+    bounds = np.cumsum([0, *sizes])
+    return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _median(values: Any) -> float:
+    """Median of a few numbers (``np.median`` costs ~10 us, per generation)."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+
+def _echo(payload: np.ndarray | None) -> np.ndarray | None:
+    """A no-op task: returns its payload (probes the pool's round trip)."""
+    return payload
+
+
+class PoolCostModel:
+    """In-process or pool, per generation, from measured costs.
+
+    Parameters
+    ----------
+    n_workers : int
+        Workers of the pool (``joblib.effective_n_jobs``); the generation is shared by the
+        parent and ``n_workers - 1`` tasks.
+    n_generations : int or None
+        Generations the run will score (after the first); bounds the saving that must pay
+        for starting the workers. ``None``: unknown (the start must pay within one).
+    min_seconds : float
+        Generations predicted to take less than this in-process never use the pool.
+
+    Notes
+    -----
+    With ``k`` individuals, ``c`` the in-process seconds per individual (median of the last
+    ``HISTORY`` in-process generations), ``a`` the seconds per pool task and ``b`` per byte
+    shipped (probed), the predictions are ``local = c k`` and, until a pool generation past
+    the first (a warm-up) was measured, ``pool = c k / n + a (n - 1) + b bytes``; then
+    ``pool = a (n - 1) + w k`` with ``w`` the median of ``(T - a (n - 1)) / k0`` over the
+    last ``HISTORY`` pool generations (``T`` seconds for ``k0`` individuals). The pool is
+    used when ``pool < (1 - MARGIN) local`` and, before its first generation, when
+    ``(local - pool) * remaining generations`` exceeds what trying it costs (starting the
+    workers, the probe, a warm-up generation). Each mode's
+    measurement is refreshed whenever it runs, so a pool that stops paying (a busier
+    machine) hands the generations back; when the pool wins by less than ``RECHECK_GAIN``,
+    every ``RECHECK_EVERY``-th generation is scored in-process to refresh ``c``.
+    """
+
+    def __init__(self, n_workers: int, *, n_generations: int | None = None,
+                 min_seconds: float = 0.0) -> None:
+        self.n = max(1, int(n_workers))
+        self.n_generations = n_generations
+        self.min_seconds = float(min_seconds)
+        self._local: deque[float] = deque(maxlen=HISTORY)  # seconds per individual
+        self._pool: deque[tuple[float, int]] = deque(maxlen=HISTORY)  # (seconds, individuals)
+        self.pool_runs = 0  # pool generations observed (the first is a warm-up, not used)
+        self.pool_streak = 0  # pool generations since the last in-process one
+        self.per_call: float | None = None
+        self.per_byte: float | None = None
+        self.decisions: list[bool] = []
+
+    # -- measurements ----------------------------------------------------------------------
+
+    def observe_local(self, seconds: float, n_items: int) -> None:
+        """A generation of ``n_items`` scored in-process took ``seconds``."""
+        if n_items > 0:
+            self._local.append(seconds / n_items)
+            self.pool_streak = 0
+
+    def observe_pool(self, seconds: float, n_items: int) -> None:
+        """A generation of ``n_items`` shared with the pool took ``seconds`` (wall time).
+
+        The first one is not used: it pays the workers' first calls (imports, buffers, the
+        data's first memory-mapping) and would hand back a pool that pays from then on.
+        """
+        if n_items > 0:
+            self.pool_runs += 1
+            self.pool_streak += 1
+            if self.pool_runs > 1:
+                self._pool.append((seconds, n_items))
+
+    @property
+    def local_per_item(self) -> float | None:
+        """Median in-process seconds per individual of the last ``HISTORY`` generations."""
+        return _median(self._local) if self._local else None
+
+    def probe(self, parallel: Parallel | LazyParallel, payload: np.ndarray) -> None:
+        """Measure the pool's per-call and per-byte costs with two rounds of no-op tasks.
+
+        The first round also starts the workers if they were not running; its time beyond
+        the second's is recorded as this process's start cost.
+        """
+        tasks = self.n - 1
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(None) for _ in range(tasks))
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(None) for _ in range(tasks))
+        empty = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parallel(delayed(_echo)(payload) for _ in range(tasks))
+        full = time.perf_counter() - t0
+        self.per_call = empty / tasks
+        self.per_byte = max(0.0, full - empty) / max(1, 2 * payload.nbytes * tasks)
+        if not self._warm():
+            _measured_start.append(max(0.0, first - empty))
+        _last_used[self.n] = time.monotonic()
+        logger.debug("pool probe: start %.3f s, %.2f ms per call, %.2f ns per byte",
+                     max(0.0, first - empty), 1e3 * self.per_call, 1e9 * self.per_byte)
+
+    # -- predictions -----------------------------------------------------------------------
+
+    def predict(self, n_items: int, n_bytes: int) -> tuple[float, float]:
+        """Predicted ``(in-process, pool)`` seconds for a generation of ``n_items``.
+
+        ``n_bytes``: what one pool generation ships both ways (genomes out, results back,
+        data pickled with each task).
+        """
+        c = self.local_per_item or 0.0
+        a = (PER_CALL_PRIOR if self.per_call is None else self.per_call) * (self.n - 1)
+        if self._pool:  # the median pool generation, scaled to n_items
+            w = _median([max(0.0, t - a) / k for t, k in self._pool])
+            return c * n_items, a + w * n_items
+        b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
+        return c * n_items, c * n_items / self.n + a + b * n_bytes
+
+    def lead(self) -> int:
+        """Individuals the parent's share takes beyond an equal split: the probed round trip
+        of a task divided by the in-process seconds per individual (0 until both exist)."""
+        c = self.local_per_item
+        if self.per_call is None or not c:
+            return 0
+        return int(round(self.per_call / c))
+
+    def _warm(self) -> bool:
+        last = _last_used.get(self.n)
+        return last is not None and time.monotonic() - last < WARM_SECONDS
+
+    def start_cost(self, local: float = 0.0) -> float:
+        """Seconds still to pay before the pool's measurements count: starting the workers,
+        probing them, and a warm-up generation (counted as one more in-process ``local``)."""
+        probe = 0.0 if self.per_call is not None else 3 * PER_CALL_PRIOR * (self.n - 1)
+        cost = probe + (local if self.pool_runs == 0 else 0.0)
+        if self._warm():
+            return cost
+        return cost + (float(np.median(_measured_start)) if _measured_start else START_PRIOR)
+
+    def use_pool(self, n_items: int, n_bytes: int, generation: int) -> bool:
+        """Whether generation ``generation`` (``n_items`` individuals) should use the pool."""
+        if self.n < 2 or n_items < 2 or self.local_per_item is None:
+            return False
+        local, pool = self.predict(n_items, n_bytes)
+        if local < self.min_seconds or pool >= (1.0 - MARGIN) * local:
+            return False
+        start = self.start_cost(local)
+        if start > 0.0:
+            remaining = 1 if self.n_generations is None else max(
+                1, self.n_generations - generation + 1)
+            if (local - pool) * remaining <= start:
+                return False
+        # a narrow win rests on an in-process time measured a while ago: measure it again
+        return not (pool > (1.0 - RECHECK_GAIN) * local and self.pool_streak >= RECHECK_EVERY)
+
+    def mark_used(self) -> None:
+        """Record that the pool just scored (it stays warm for a while)."""
+        _last_used[self.n] = time.monotonic()
+
+
+def shipped_bytes(genomes: np.ndarray, returns_genomes: bool, data: tuple[Any, ...],
+                  n_tasks: int) -> int:
+    """Bytes a pool generation ships: genomes out and back, small data with every task."""
+    both_ways = genomes.nbytes * (2 if returns_genomes else 1)
+    small = sum(a.nbytes for a in data if isinstance(a, np.ndarray) and a.nbytes <= MAX_NBYTES)
+    return int(both_ways * n_tasks // (n_tasks + 1) + n_tasks * small)
