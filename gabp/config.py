@@ -538,7 +538,7 @@ def training_bytes(bp: BPConfig, n_networks: int, arch: Architecture, n_rows: in
     trainer splits to stay within its ``memory_budget`` (256 MB). ``"auto"`` is counted as
     the largest of its choices.
     """
-    item = np.dtype(bp.dtype).itemsize
+    item = np.dtype("float64" if bp.dtype == "auto" else bp.dtype).itemsize  # the larger
     units = sum(arch.layer_sizes)
     names = ("lm", "lbfgs", "adam") if bp.optimizer == "auto" else (bp.optimizer,)
     peak = 0

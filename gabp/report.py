@@ -534,7 +534,8 @@ def _overview(run: runs.Run) -> list[str]:
         cost = f"- gradient steps, {model_label(m)} in total: {int(m['gabp_total_steps']):,}"
         if "gabp_total_sample_passes" in m:
             cost += (f"; cost {float(m['gabp_total_sample_passes']):,.0f} sample-passes; "
-                     f"BP solver: {m.get('optimizer')}")
+                     f"BP solver: {m.get('optimizer')}"
+                     + (f" ({m['dtype']})" if m.get("dtype") else ""))
         if int(m.get("ensemble", 1)) > 1:
             cost += f"; the model averages {m['ensemble']} networks"
         lines.append(cost)

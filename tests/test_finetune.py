@@ -124,6 +124,34 @@ def test_auto_optimizer_is_resolved_once_and_recorded():
     assert res.config["bp"]["optimizer"] == "auto"
 
 
+@pytest.mark.parametrize(("optimizer", "dtype"), [("adam", "float32"), ("sgd", "float32"),
+                                                  ("lm", "float64"), ("lbfgs", "float64")])
+def test_auto_dtype_is_float32_for_mini_batch_optimizers_only(optimizer, dtype, monkeypatch):
+    seen = []
+    real_train = ga_mod.train
+
+    def spy(net, *args, **kwargs):
+        seen.append(net.params.dtype.name)
+        return real_train(net, *args, **kwargs)
+
+    monkeypatch.setattr(ga_mod, "train", spy)  # the fine-tune and the baseline
+    res = run(mode="baldwinian", bp=replace(BP, optimizer=optimizer), n_baseline=2)
+    assert BP.dtype == "auto" and res.config["bp"]["dtype"] == "auto"
+    assert res.dtype == dtype
+    assert seen and set(seen) == {dtype}
+    assert res.network.params.dtype == np.float64  # the delivered model
+    pinned = run(mode="baldwinian", bp=replace(BP, optimizer=optimizer, dtype="float64"))
+    assert pinned.dtype == "float64"
+
+
+def test_float32_and_float64_runs_agree_closely():
+    """The 'auto' float32 default changes results by rounding, not the model's quality."""
+    a = run(mode="lamarckian")
+    b = run(mode="lamarckian", bp=replace(BP, dtype="float64"))
+    assert (a.dtype, b.dtype) == ("float32", "float64")
+    assert abs(a.val_error - b.val_error) <= 1e-3 * max(b.val_error, 1e-12) + 1e-5
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "lm"])
 def test_baseline_budget_is_the_runs_sample_passes(optimizer):
     res = run(mode="baldwinian", n_baseline=2, bp=replace(BP, optimizer=optimizer))
@@ -148,3 +176,12 @@ def test_a_config_whose_lm_system_cannot_fit_is_refused_before_the_folder(tmp_pa
     arch = Architecture.build((4, 10, 1))
     small, big = (training_bytes(BPConfig(optimizer=o), 40, arch, 500) for o in ("adam", "lm"))
     assert big > small  # the normal equations are counted
+
+
+def test_estimators_default_to_auto_precision():
+    X, y, _, _ = DATA
+    reg = GABPRegressor(population_size=4, n_generations=1, optimizer="adam", max_epochs=3,
+                        random_state=0).fit(X, y)
+    assert reg.dtype == "auto" and reg.result_.dtype == "float32"
+    with pytest.raises(ValueError, match=r"'dtype'"):
+        GABPRegressor(dtype="float16").fit(X, y)

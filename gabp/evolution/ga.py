@@ -69,6 +69,7 @@ from .problem import (
     check_mode,
     ensemble_error,
     fitness_errors,
+    resolve_dtype,
     score_genomes,
 )
 
@@ -139,6 +140,9 @@ class EvolutionResult:
         fine-tune, plus the forward passes of the fitness evaluations.
     optimizer : str
         The BP optimizer used (``"auto"`` resolved).
+    dtype : str
+        Precision of the BP training (``"auto"`` resolved: float32 for the mini-batch
+        optimizers, float64 for the full-batch solvers).
     kept_start : ndarray of shape (n_members,), bool
         Members whose fine-tune did not improve on its starting weights (they were kept).
     ensemble : int
@@ -165,6 +169,7 @@ class EvolutionResult:
     config: dict[str, Any] = field(default_factory=dict)
     total_sample_passes: float = 0.0
     optimizer: str = ""
+    dtype: str = ""
     kept_start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=bool))
 
     @property
@@ -396,10 +401,10 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
     solver = (resolve_optimizer(arch, X.shape[0], loss, ga.population_size, alpha=bp.alpha,
                                 has_validation=X_val is not None and bp.early_stopping)
               if bp.optimizer == "auto" else bp.optimizer)
-    bp_run = replace(bp, optimizer=solver)
+    bp_run = replace(bp, optimizer=solver, dtype=resolve_dtype(bp.dtype, solver))
     settings = {
         "mode": mode, "fitness": fitness, "loss": loss, "bp_epochs": bp.bp_epochs,
-        "dtype": bp.dtype, "train_kwargs": bp_run.train_kwargs(),
+        "dtype": bp_run.dtype, "train_kwargs": bp_run.train_kwargs(),
     }
     train_kw = dict(loss=loss, early_stopping=bp.early_stopping, patience=bp.patience,
                     **bp_run.train_kwargs())
@@ -453,7 +458,7 @@ def _deliver(run: _Setup, starts: np.ndarray, state: EngineState | None, logbook
              evo_passes: float, t_start: float) -> EvolutionResult:
     """Fine-tune the starting weights, train the baseline, assemble the result."""
     arch, X_fit, Y_fit = run.arch, run.data[2], run.data[3]
-    final, history, kept_start = _fine_tune(arch, starts, run.data, run.bp, run.train_kw,
+    final, history, kept_start = _fine_tune(arch, starts, run.data, run.bp_run, run.train_kw,
                                             run.val_kw, run.fitness, run.loss, run.entropy)
     total_steps = int(evo_steps + history.n_steps.sum())
     total_passes = float(evo_passes + history.sample_passes.sum())
@@ -474,7 +479,7 @@ def _deliver(run: _Setup, starts: np.ndarray, state: EngineState | None, logbook
         total_steps=total_steps, generations=0 if state is None else state.generation,
         stop_reason=stop, elapsed=time.perf_counter() - t_start, seed=run.entropy,
         config=run.config, total_sample_passes=total_passes, optimizer=run.bp_run.optimizer,
-        kept_start=kept_start,
+        dtype=run.bp_run.dtype, kept_start=kept_start,
     )
 
 

@@ -311,7 +311,7 @@ class GABPForecaster(_BaseEstimator):
         crossover: str = "blend",
         mutation: str = "gaussian",
         bounds: tuple[float, float] | None = None,
-        dtype: str = "float64",
+        dtype: str = "auto",
         n_baseline: int = 0,
         ensemble: int = 1,
         n_jobs: int | None = None,
