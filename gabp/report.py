@@ -351,16 +351,22 @@ def _confusion_figure(plotting: Any, m: dict[str, Any], part: str) -> Any:
     """GA-BP's confusion counts, beside the best plain-BP restart's when there is one."""
     cm, bcm = _confusion(m, part), _confusion(m, part, baseline=True)
     panels = [(model_label(m), cm)] + ([("plain BP (restart best on val)", bcm)] if bcm else [])
+    titles = []
+    for name, c in panels:
+        counts = np.asarray(c["counts"])
+        titles.append(f"{name}, {part}: {int(np.trace(counts))} of {int(counts.sum())} correct")
     k = len(cm["labels"])
     side = max(3.6, 0.42 * k + 1.6)
-    fig = plotting.new_figure((side * len(panels) + 0.6, side))
+    # a panel is as wide as its title and its row labels need (about 0.08 inch a character
+    # at the default font size), so neither is cut at the figure's edge
+    label_w = 0.08 * max(len(str(v)) for v in cm["labels"])
+    width = max(side, 0.08 * max(len(t) for t in titles)) + label_w
+    fig = plotting.new_figure((width * len(panels) + 0.6, side))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for a, (name, c) in zip(axes, panels, strict=True):
+    for a, (_, c), title in zip(axes, panels, titles, strict=True):
         plotting.plot_confusion_matrix(c["counts"], c["labels"], ax=a,
                                        colorbar=len(panels) == 1)
-        counts = np.asarray(c["counts"])
-        a.set_title(f"{name}, {part}: {int(np.trace(counts))} of {int(counts.sum())} correct",
-                    fontsize="medium")
+        a.set_title(title, fontsize="medium")
     return axes[0]
 
 

@@ -323,3 +323,23 @@ def test_search_run_hyperparameter_panels_carry_the_searched_ranges(tmp_path, mo
         "tanh", "relu", "sigmoid"]
     records = [float(r["learning_rate"]) for r in run.search]
     np.testing.assert_allclose(lr.lines[0].get_ydata(), records)  # real values, not [0, 1]
+
+
+@pytest.mark.parametrize("labels", [["a", "b", "c"],
+                                    ["cultivar_a", "cultivar_b", "cultivar_c"],
+                                    [f"a rather long class name {i}" for i in range(2)]])
+def test_confusion_figure_titles_and_labels_fit_inside_the_figure(labels):
+    k = len(labels)
+    cm = {"labels": labels, "counts": (np.eye(k, dtype=int) * 12).tolist()}
+    metrics = {"mode": "baldwinian", "gabp": {"test": {"confusion_matrix": cm}},
+               "baseline": {"best_by_val": 0, "per_restart": [{"test": {"confusion_matrix": cm}}]}}
+    ax = report._confusion_figure(plotting, metrics, "test")
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [a.title for a in fig.axes] + [t for a in fig.axes for t in a.get_yticklabels()]
+    assert len(fig.axes) == 2
+    for t in texts:
+        ext = t.get_window_extent(renderer)
+        assert ext.x0 >= box.x0 - 1 and ext.x1 <= box.x1 + 1, t.get_text()
