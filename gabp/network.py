@@ -19,6 +19,12 @@ stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the G
 difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
 once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
+
+With ``GABP_KERNELS=numba`` (the optional extra ``gabp[fast]``) a dense layer's bias add and
+ReLU, the ReLU derivative of the backward pass, a dense softmax output's bias add, row
+maximum and shift, and the softmax cross-entropy's loss and ``dL/dz`` are compiled passes
+(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the loss value
+differs by rounding (its sums are added in another order).
 """
 
 from __future__ import annotations
