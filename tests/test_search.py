@@ -168,6 +168,28 @@ def test_cache_hits_counted_and_grouping_does_not_change_errors():
             np.testing.assert_allclose(alone([c]), together[i : i + 1], rtol=1e-9)
 
 
+def test_groups_train_in_the_precision_their_optimizer_resolves_to(monkeypatch):
+    """float32 for mini-batch optimizers, float64 for LM and 'auto' (as the refit's estimator)."""
+    from gabp.search import evaluate
+
+    seen = {}
+    real_train = evaluate.train
+
+    def spy(net, *args, optimizer, **kwargs):
+        seen[optimizer] = net.params.dtype.name
+        return real_train(net, *args, optimizer=optimizer, **kwargs)
+
+    monkeypatch.setattr(evaluate, "train", spy)
+    space = SearchSpace({"optimizer": Categorical(["sgd", "adam", "lm", "auto"])},
+                        {**TINY, "batch_size": 32})
+    configs = [space.decode(np.array([g])) for g in (0.1, 0.4, 0.6, 0.9)]
+    assert [c["optimizer"] for c in configs] == ["sgd", "adam", "lm", "auto"]
+    with Parallel(n_jobs=1) as par:
+        errors = _evaluator(par)(configs)
+    assert np.isfinite(errors).all()
+    assert seen == {"sgd": "float32", "adam": "float32", "lm": "float64", "auto": "float64"}
+
+
 # ------------------------------------------------------------------------------ search
 
 

@@ -24,7 +24,7 @@ from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
 from ..losses import LOSSES
 from ..network import Architecture, Network, forward, init_params
-from ..optimizers import OPTIMIZERS, SECOND_ORDER
+from ..optimizers import FIRST_ORDER, OPTIMIZERS
 from ..trainer import train
 from .engine import Evaluation
 
@@ -41,11 +41,12 @@ DTYPE_CHOICES = ("auto", "float64", "float32")
 
 
 def resolve_dtype(dtype: str, optimizer: str) -> str:
-    """``dtype`` with "auto" resolved for the (resolved) ``optimizer``: float32 for the
-    mini-batch optimizers, float64 for the full-batch solvers."""
+    """``dtype`` with "auto" resolved for ``optimizer``: float32 for the mini-batch optimizers
+    (sgd, momentum, nesterov, adam), float64 for the full-batch solvers and an unresolved
+    ``"auto"`` optimizer."""
     if dtype != "auto":
         return dtype
-    return "float64" if optimizer in SECOND_ORDER else "float32"
+    return "float32" if optimizer in FIRST_ORDER else "float64"
 
 
 @dataclass(frozen=True)

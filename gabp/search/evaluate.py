@@ -28,7 +28,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from .._seeding import int_seed
-from ..evolution.problem import fitness_errors
+from ..evolution.problem import fitness_errors, resolve_dtype
 from ..network import Architecture, Network, forward, init_params
 from ..trainer import train
 from .space import CNN_NAMES, network_layers
@@ -130,7 +130,11 @@ def train_group(
                                   hidden_activation=settings["activation"],
                                   output_activation=settings["output_activation"],
                                   where="train_group")
-        params = np.concatenate([init_params(arch, 1, rng=int(s)) for s in init_seeds])
+        # the precision the refit's estimator uses too (dtype "auto": float32 for the
+        # mini-batch optimizers, float64 for the full-batch solvers and "auto")
+        dtype = resolve_dtype("auto", settings["optimizer"])
+        params = np.concatenate([init_params(arch, 1, rng=int(s), dtype=dtype)
+                                 for s in init_seeds])
         net = Network.from_architecture(arch, params)
         hist = train(net, X, Y, loss=settings["loss"], optimizer=settings["optimizer"],
                      learning_rate=learning_rate, momentum=momentum, alpha=alpha,
