@@ -11,6 +11,11 @@ network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the 
 - ``profile``: where one epoch's time goes at P = 40 (shuffle, forward, loss, backward,
   divergence checks, optimizer), each phase timed inside the real loop, and the optimizer's
   time with the compiled Adam step (``GABP_KERNELS=numba``, when numba is installed);
+  ``throughput`` and ``ga`` also time ``GABP_KERNELS=numba`` with only the Adam step
+  compiled and with the elementwise passes too;
+- ``fused``: each elementwise pass of a mini-batch (bias add + ReLU, ReLU', bias add +
+  softmax, cross-entropy loss + ``dL/dz``, and a candidate bias-gradient sum), NumPy's
+  against the compiled one of ``GABP_KERNELS=numba``, interleaved, P = 40;
 - ``kernels``: the first layer's products as one shared-input GEMM
   ``x (n, in) @ W.transpose(1, 0, 2).reshape(in, P * out)`` against the batched matmul gabp
   uses, with one and two BLAS threads;
@@ -45,6 +50,7 @@ import numpy as np
 from _common import machine, machine_line, table, write_json
 from threadpoolctl import threadpool_limits
 
+import gabp.network as network
 import gabp.optimizers as optimizers
 from gabp import Network, train
 from gabp.data import load_dataset, split_task
@@ -55,7 +61,7 @@ from gabp.trainer import _MiniBatch
 N_HIDDEN = 32
 N_CLASSES = 10
 BATCH = 32
-PARTS = ("throughput", "profile", "kernels", "threads", "ga")
+PARTS = ("throughput", "profile", "fused", "kernels", "threads", "ga")
 
 
 def load_problem() -> tuple[np.ndarray, np.ndarray, Any]:
@@ -82,25 +88,41 @@ def best_of(fn: Callable[[], Any], repeats: int, clock: Callable[[], float] = CP
     return min(times)
 
 
+#: The implementations timed: NumPy passes (the default), the compiled Adam step alone, and
+#: the compiled Adam step with the compiled elementwise passes (all of ``GABP_KERNELS=numba``).
+KERNEL_SETS = {"numpy": "NumPy", "numba-adam": "numba Adam",
+               "numba": "numba Adam + elementwise"}
+
+
 def available_kernels() -> tuple[str, ...]:
-    """``("numpy",)``, plus ``"numba"`` when numba is installed (``gabp[fast]``)."""
+    """``("numpy",)``, plus the two numba sets when numba is installed (``gabp[fast]``)."""
     try:
         import numba  # noqa: F401
     except ImportError:
         return ("numpy",)
-    return ("numpy", "numba")
+    return tuple(KERNEL_SETS)
 
 
 @contextlib.contextmanager
 def kernels(name: str) -> Iterator[None]:
-    """Run with ``GABP_KERNELS=name`` (the Adam step's implementation), restored afterwards."""
+    """Run with the kernel set ``name`` (:data:`KERNEL_SETS`), restored afterwards.
+
+    ``"numba-adam"`` is ``GABP_KERNELS=numba`` with the elementwise passes of
+    :class:`gabp.network._Backprop` left to NumPy (the state of the previous round).
+    """
     old = os.environ.get("GABP_KERNELS")
-    os.environ["GABP_KERNELS"] = name
+    os.environ["GABP_KERNELS"] = "numpy" if name == "numpy" else "numba"
     optimizers._FUSED.pop("adam", None)
+    elementwise = network._elementwise_kernels
+    if name == "numba-adam":
+        network._elementwise_kernels = lambda dtype: None
     try:
         optimizers._fused_adam()  # compile outside any timing
+        for dtype in (np.float32, np.float64):
+            network._elementwise_kernels(np.dtype(dtype))
         yield
     finally:
+        network._elementwise_kernels = elementwise
         if old is None:
             os.environ.pop("GABP_KERNELS", None)
         else:
@@ -328,7 +350,9 @@ def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict],
             floor = gemm_floor(n, P, dtype, max(repeats, 5))
             rows.append({
                 "dtype": name, "P": P, "ms_per_net_epoch": 1e3 * tb["numpy"] / P,
-                "numba_ms_per_net_epoch": 1e3 * tb["numba"] / P if "numba" in tb else None,
+                "numba_ms_per_net_epoch":
+                    1e3 * tb["numba-adam"] / P if "numba" in tb else None,
+                "fused_ms_per_net_epoch": 1e3 * tb["numba"] / P if "numba" in tb else None,
                 "separate_ms_per_net_epoch": 1e3 * ts / P,
                 "speedup_vs_separate": ts / tb["numpy"],
                 "floor_ms_per_net_epoch": 1e3 * floor,
@@ -337,11 +361,13 @@ def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict],
                 "sklearn_ms_per_epoch": None if (sk is None or P != 1) else 1e3 * sk,
             })
     text = table(
-        ["dtype", "P", "ms / network-epoch", "with GABP_KERNELS=numba", "one by one",
+        ["dtype", "P", "ms / network-epoch", "numba Adam", "numba Adam + elementwise",
+         "one by one",
          "batched speed-up", "GEMM floor ms", "GEMM GFLOP/s", "epoch / floor",
          "sklearn ms / epoch"],
         [[r["dtype"], r["P"], f"{r['ms_per_net_epoch']:.3f}",
           "—" if r["numba_ms_per_net_epoch"] is None else f"{r['numba_ms_per_net_epoch']:.3f}",
+          "—" if r["fused_ms_per_net_epoch"] is None else f"{r['fused_ms_per_net_epoch']:.3f}",
           f"{r['separate_ms_per_net_epoch']:.3f}", f"{r['speedup_vs_separate']:.1f}x",
           f"{r['floor_ms_per_net_epoch']:.3f}", f"{r['gemm_gflops']:.0f}",
           f"{r['ratio_to_floor']:.2f}x",
@@ -349,16 +375,21 @@ def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict],
          for r in rows])
     head = (f"Per network-epoch on {n} rows (64-{N_HIDDEN}-{N_CLASSES} relu/softmax, "
             f"cross-entropy, Adam, batch {BATCH}; best of {repeats}, {epochs} epochs; the "
-            f"default NumPy Adam and, interleaved, the compiled one). FLOPs of the weight "
+            f"default NumPy passes and, interleaved, GABP_KERNELS=numba with only the Adam step "
+            f"compiled and with the elementwise passes compiled too). FLOPs of the weight "
             f"products per network-epoch: {epoch_flops(n) / 1e6:.1f} M.")
     return rows, head + "\n\n" + text
 
 
 def part_profile(X, Y, epochs: int, sizes=(40,)) -> tuple[dict, str]:
     res = {}
+    sets = ("numpy", "numba") if "numba" in available_kernels() else ("numpy",)
     for dtype in (np.float32, np.float64):
         for P in sizes:
-            res[f"{np.dtype(dtype).name} P={P}"] = profile_step(X, Y, P, dtype, epochs)
+            for k in sets:  # the NumPy passes, and everything GABP_KERNELS=numba compiles
+                with kernels(k):
+                    res[f"{np.dtype(dtype).name} P={P} {KERNEL_SETS[k]}"] = profile_step(
+                        X, Y, P, dtype, epochs)
     cols = list(res)
     phases = list(next(iter(res.values())))
     rows = []
@@ -429,6 +460,123 @@ def part_kernels(P: int, repeats: int) -> tuple[list[dict], str]:
     return rows, text
 
 
+def _bias_sums(delta, gb):  # pragma: no cover - compiled (a candidate, measured only)
+    """``gb[p, 0, j] = sum_i delta[p, i, j]``, rows added in order (NumPy: ``ones @ delta``)."""
+    for p in range(delta.shape[0]):
+        for j in range(delta.shape[2]):
+            gb[p, 0, j] = 0.0
+        for i in range(delta.shape[1]):
+            for j in range(delta.shape[2]):
+                gb[p, 0, j] += delta[p, i, j]
+
+
+def elementwise_cases(P: int, dtype) -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """Each elementwise pass of one mini-batch: (NumPy, compiled), on the trainer's shapes.
+
+    The in-place passes restore their input first; that copy is timed alone and subtracted.
+    The bias-gradient sum is a candidate kernel defined here (not in gabp): it is measured
+    against the ``ones @ delta`` product gabp makes.
+    """
+    import numba
+
+    from gabp._kernels import compiled
+    from gabp.activations import ACTIVATIONS, softmax, softmax_shifted
+    from gabp.losses import LOSSES
+
+    dtype = np.dtype(dtype)
+    t = dtype.type
+    rng = np.random.default_rng(0)
+    n, h, k = BATCH, N_HIDDEN, N_CLASSES
+    arch = Architecture.build((64, h, k), hidden_activation="relu", output_activation="softmax")
+    params = rng.normal(size=(P, arch.n_params)).astype(dtype)
+    (_, b1), (_, b2) = arch.views(params)
+    z1_0 = rng.normal(size=(P, n, h)).astype(dtype)
+    z2_0 = (3 * rng.normal(size=(P, n, k))).astype(dtype)
+    z1, z2, a2 = z1_0.copy(), z2_0.copy(), np.empty((P, n, k), dtype)
+    rmax, rsum, lse = (np.empty((P, n), dtype) for _ in range(3))
+    a1 = np.maximum(z1_0 + b1, 0.0)
+    d1 = rng.normal(size=(P, n, h)).astype(dtype)
+    Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    softmax(z2_0 + b2, a2, rowmax=rmax, rowsum=rsum)
+    zs = z2_0 + b2
+    delta = np.empty_like(a2)
+    gb, ones = np.empty((P, 1, h), dtype), np.ones((1, n), dtype)
+    k_relu, k_grad = compiled("bias_relu"), compiled("relu_grad")
+    k_shift, k_ce = compiled("bias_shift"), compiled("softmax_ce")
+    k_sums = numba.njit(nogil=True, error_model="numpy", boundscheck=False)(_bias_sums)
+
+    def np_bias_relu():
+        np.copyto(z1, z1_0)
+        z1.__iadd__(b1)
+        np.maximum(z1, 0.0, out=z1)
+
+    def nb_bias_relu():
+        np.copyto(z1, z1_0)
+        k_relu(z1, np.ascontiguousarray(b1[:, 0]), t(0))
+
+    def np_bias_softmax():
+        np.copyto(z2, z2_0)
+        z2.__iadd__(b2)
+        softmax(z2, a2, rowmax=rmax, rowsum=rsum)
+
+    def nb_bias_softmax():
+        np.copyto(z2, z2_0)
+        k_shift(z2, np.ascontiguousarray(b2[:, 0]), a2, rmax)
+        softmax_shifted(a2, rsum)
+
+    def lse_pass():
+        np.log(rsum, out=lse)
+        lse.__iadd__(rmax)
+
+    def np_loss():
+        lse_pass()
+        LOSSES["cross_entropy"](zs, a2, Y, "softmax", lse=lse, out=delta)
+
+    def nb_loss():
+        lse_pass()
+        k_ce(zs, a2, Y, lse, t(n), t(1.0 / n), delta, np.empty(P, dtype))
+
+    return {
+        "copy (subtracted from the in-place passes)": (lambda: np.copyto(z1, z1_0),
+                                                       lambda: np.copyto(z2, z2_0)),
+        f"bias add + ReLU, hidden z ({P}, {n}, {h})": (np_bias_relu, nb_bias_relu),
+        f"ReLU' into the delta ({P}, {n}, {h})": (
+            lambda: ACTIVATIONS["relu"].mul_derivative(d1, a1),
+            lambda: k_grad(d1, a1, t(0), t(1))),
+        f"bias add + softmax, output ({P}, {n}, {k})": (np_bias_softmax, nb_bias_softmax),
+        "cross-entropy loss + dL/dz": (np_loss, nb_loss),
+        f"bias-gradient sum ({P}, {n}, {h}) -> ({P}, 1, {h}) [candidate]":
+            (lambda: np.matmul(ones, d1, out=gb), lambda: k_sums(d1, gb)),
+    }
+
+
+def part_fused(repeats: int, P: int = 40) -> tuple[list[dict], str]:
+    """The compiled elementwise passes against NumPy's, per mini-batch, interleaved."""
+    if "numba" not in available_kernels():
+        return [], "numba is not installed: no compiled passes to time."
+    rows = []
+    with kernels("numba"), threadpool_limits(1, "blas"), np.errstate(all="ignore"):
+        for dtype in (np.float32, np.float64):
+            cases = elementwise_cases(P, dtype)
+            best: dict[tuple[str, int], float] = {}
+            for _ in range(max(repeats, 5)):  # NumPy and compiled interleaved, best of each
+                for name, pair in cases.items():
+                    for j, fn in enumerate(pair):
+                        us = 1e6 * per_call(fn, 1, CPU, calls=300)
+                        best[name, j] = min(best.get((name, j), np.inf), us)
+            copy = dict(enumerate(best[next(iter(cases)), j] for j in range(2)))
+            for name in list(cases)[1:]:
+                sub = [copy[0] if "hidden" in name else copy[1] if "output" in name else 0.0
+                       for _ in range(2)]
+                t_np, t_nb = best[name, 0] - sub[0], best[name, 1] - sub[1]
+                rows.append({"dtype": np.dtype(dtype).name, "P": P, "pass": name,
+                             "numpy_us": t_np, "numba_us": t_nb, "speedup": t_np / t_nb})
+    text = table(["dtype", "pass (one mini-batch of 32)", "NumPy µs", "numba µs", "NumPy / numba"],
+                 [[r["dtype"], r["pass"], f"{r['numpy_us']:.1f}", f"{r['numba_us']:.1f}",
+                   f"{r['speedup']:.2f}x"] for r in rows], align="llrrr")
+    return rows, text
+
+
 def part_threads(X, Y, epochs: int, repeats: int, P: int = 40) -> tuple[list[dict], str]:
     rows = []
     for dtype in (np.float32, np.float64):
@@ -486,10 +634,10 @@ def part_ga(task, quick: bool, repeats: int) -> tuple[list[dict], str]:
             with kernels(k):
                 rows.append({"kernels": k,
                              **ga_vs_sklearn(task, dtype, pop, gens, bp_epochs, repeats)})
-    text = table(["GA-BP dtype", "Adam", "individuals x generations x epochs",
+    text = table(["GA-BP dtype", "kernels", "individuals x generations x epochs",
                   "network-epochs", "gabp s", "sklearn fits", "sklearn s (one by one)",
                   "gabp speed-up"],
-                 [[r["dtype"], r["kernels"],
+                 [[r["dtype"], KERNEL_SETS[r["kernels"]],
                    f"{r['population']} x {r['generations']} x {r['bp_epochs']}",
                    f"{r['network_epochs']:.0f}", f"{r['gabp_s']:.2f}",
                    f"{r['sklearn_fits']:.0f}",
@@ -528,6 +676,7 @@ def main(argv: list[str] | None = None) -> dict:
     sections = {
         "throughput": lambda: part_throughput(X, Y, sizes, epochs, repeats),
         "profile": lambda: part_profile(X, Y, max(3, 2 * repeats)),
+        "fused": lambda: part_fused(repeats),
         "kernels": lambda: part_kernels(40, max(repeats, 3)),
         "threads": lambda: part_threads(X, Y, epochs, repeats),
         "ga": lambda: part_ga(task, args.quick, 1 if args.quick else 2),

@@ -88,9 +88,18 @@ def softmax(
     else:
         np.max(z, axis=-1, out=zmax)
     np.subtract(z, zmax[..., None], out=out)
+    return softmax_shifted(out, ssum)
+
+
+def softmax_shifted(out: np.ndarray, rowsum: np.ndarray) -> np.ndarray:
+    """Finish a softmax in place: ``out`` holds ``z - max z`` and becomes ``softmax(z)``.
+
+    ``rowsum`` (shape ``out.shape[:-1]``) is filled with ``sum exp(z - max z)``. The second
+    half of :func:`softmax`, shared with the compiled bias+shift pass (``GABP_KERNELS``).
+    """
     np.exp(out, out=out)  # in (0, 1], the row maximum is exactly 1
-    np.matmul(out, np.ones(k, z.dtype), out=ssum)
-    out /= ssum[..., None]
+    np.matmul(out, np.ones(out.shape[-1], out.dtype), out=rowsum)
+    out /= rowsum[..., None]
     return out
 
 

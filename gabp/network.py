@@ -19,6 +19,12 @@ stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the G
 difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
 once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
+
+With ``GABP_KERNELS=numba`` (the optional extra ``gabp[fast]``) a dense layer's bias add and
+ReLU, the ReLU derivative of the backward pass, a dense softmax output's bias add, row
+maximum and shift, and the softmax cross-entropy's loss and ``dL/dz`` are compiled passes
+(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the loss value
+differs by rounding (its sums are added in another order).
 """
 
 from __future__ import annotations
@@ -32,8 +38,15 @@ from typing import Any
 import numpy as np
 
 from ._files import NpzReader, atomic_open
+from ._kernels import compiled, warm
 from ._validation import check_array, check_choice, check_float, check_int, fail
-from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, softmax
+from .activations import (
+    ACTIVATIONS,
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    softmax,
+    softmax_shifted,
+)
 from .layers import Conv2D, Dense, Layer, Reshape, layer_from_dict, layer_to_dict
 from .losses import LOSS_OUTPUT, LOSSES
 
@@ -352,6 +365,33 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
+#: the compiled elementwise passes of the dense step (:mod:`gabp._kernels`)
+_ELEMENTWISE = ("bias_relu", "relu_grad", "bias_shift", "softmax_ce")
+_WARMED: set[np.dtype] = set()
+
+
+def _elementwise_kernels(dtype: np.dtype) -> dict[str, Any] | None:
+    """The compiled bias+ReLU, ReLU', bias+softmax-shift and softmax/CE passes, or ``None``.
+
+    ``None`` unless ``GABP_KERNELS=numba`` (a bad value raises here, before any training).
+    Each kernel is compiled (or loaded from numba's disk cache) once per process and dtype,
+    so no training step pays for it.
+    """
+    if compiled(_ELEMENTWISE[0]) is None:
+        return None
+    kernels = {name: compiled(name) for name in _ELEMENTWISE}
+    if dtype not in _WARMED:
+        t = dtype.type
+        one, row = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype)
+        warm(kernels["bias_relu"], one.copy(), row, t(0))
+        warm(kernels["bias_shift"], one.copy(), row, one.copy(), row.copy())
+        warm(kernels["relu_grad"], one.copy(), one, t(0), t(1))
+        warm(kernels["softmax_ce"], one, one, row, row, t(1), t(1), one.copy(),
+             np.empty(1, dtype))
+        _WARMED.add(dtype)
+    return kernels
+
+
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
@@ -416,6 +456,14 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
+        #: GABP_KERNELS=numba: the compiled passes, and per layer the one it uses ("relu" for
+        #: a dense ReLU layer, "softmax" for a dense softmax output; None: NumPy's passes)
+        self.kernels = _elementwise_kernels(params.dtype)
+        self.fused: list[str | None] = [None] * len(self.units)
+        if self.kernels is not None:
+            for i, (unit, name) in enumerate(zip(self.units, arch.activations, strict=True)):
+                if isinstance(unit, Dense) and name == ("relu" if i < self.last else "softmax"):
+                    self.fused[i] = name
 
     def _get_buffers(self, n: int, dtype: np.dtype) -> _Workspace:
         key = (n, dtype)
@@ -435,8 +483,20 @@ class _Backprop:
         self._bufs = bufs
         acts = [X]
         a = X
+        fuse = dtype == self.params.dtype  # the kernels are compiled for one dtype
         for i, unit in enumerate(self.units):
             W, b = self.layers[i]
+            if fuse and self.fused[i] is not None:  # GABP_KERNELS=numba: a dense layer's
+                z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then one pass
+                bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
+                if i < self.last:
+                    self.kernels["bias_relu"](z, bias, dtype.type(0))
+                    a = z
+                else:  # z += b, row max and z - max in one pass; then NumPy's exp
+                    self.kernels["bias_shift"](z, bias, bufs.a_out, bufs.rowmax)
+                    a = softmax_shifted(bufs.a_out, bufs.rowsum)
+                acts.append(a)
+                continue
             z = unit.linear(a, W, b, bufs.layers[i])
             if i < self.last:
                 name = self.hidden[i]
@@ -457,6 +517,14 @@ class _Backprop:
         """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
         acts, z, bufs = self._acts, self._z, self._bufs
         if loss == "cross_entropy" and self.out_act == "softmax":
+            if self.fused[-1] is not None and z.dtype == Y.dtype == self.params.dtype:
+                lse = np.log(bufs.rowsum, out=bufs.lse)  # as below
+                lse += bufs.rowmax
+                t, n = z.dtype.type, z.shape[-2]  # loss and dL/dz in one compiled pass
+                value = np.empty(self.P, z.dtype)
+                self.kernels["softmax_ce"](z, acts[-1], Y, lse, t(n), t(1.0 / n),
+                                           bufs.delta_out, value)
+                return value, bufs.delta_out
             # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
             lse = np.log(bufs.rowsum, out=bufs.lse)
             lse += bufs.rowmax
@@ -467,7 +535,10 @@ class _Backprop:
         """Write the gradient of the last :meth:`forward` into ``grad`` from ``delta = dL/dz``."""
         acts, bufs = self._acts, self._bufs
         for i in range(self.last, self.first - 1, -1):
-            if i < self.last and self.hidden[i] != "identity":
+            if self.fused[i] == "relu" and delta.dtype == self.params.dtype:
+                t = delta.dtype.type
+                self.kernels["relu_grad"](delta, acts[i + 1], t(0), t(1))
+            elif i < self.last and self.hidden[i] != "identity":
                 self.acts[i].mul_derivative(delta, acts[i + 1], bufs.tmp[i])
             gW, gb = self.glayers[i]
             delta = self.units[i].backward(delta, acts[i], self.layers[i][0], gW, gb,

@@ -24,11 +24,10 @@ with the same arithmetic in the same order: bit-identical results, faster traini
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
-from ._threads import rescan_blas
+from ._kernels import compiled, warm
 from .solvers.options import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER
 
 __all__ = [
@@ -179,10 +178,8 @@ class Adam(Optimizer):
         kernel = _fused_adam()  # a bad GABP_KERNELS value or no numba fails here, not later
         if kernel is not None:  # compile (or load from the disk cache) outside the training
             e = np.zeros((1, 0), dtype)
-            kernel(e, e, e, e, e.dtype.type(1), np.zeros(1, dtype), e.dtype.type(1),
-                   e.dtype.type(1), self._all[:1])
-            if _FUSED.pop("rescan", False):  # numba has loaded SciPy's OpenBLAS: limit it too
-                rescan_blas()
+            warm(kernel, e, e, e, e, e.dtype.type(1), np.zeros(1, dtype), e.dtype.type(1),
+                 e.dtype.type(1), self._all[:1])
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""
@@ -262,55 +259,19 @@ class Adam(Optimizer):
 
 
 
-def _adam_rows(p, g, m, v, c_m, c_g, b2, eps, active):  # pragma: no cover - compiled
-    """One Adam step over rows ``r`` of ``p`` (see :meth:`Adam._update`, same arithmetic)."""
-    for r in range(p.shape[0]):
-        cg = c_g[r]
-        if active[r]:
-            for j in range(p.shape[1]):
-                gj = g[r, j]
-                mj = m[r, j] * c_m + gj * cg
-                vj = v[r, j] * b2 + gj * gj
-                m[r, j] = mj
-                v[r, j] = vj
-                p[r, j] += mj / (np.sqrt(vj) + eps)
-        else:  # a frozen network: its moments move on, its parameters do not
-            for j in range(p.shape[1]):
-                gj = g[r, j]
-                m[r, j] = m[r, j] * c_m + gj * cg
-                v[r, j] = v[r, j] * b2 + gj * gj
-
-
-#: Values of the ``GABP_KERNELS`` environment variable.
-KERNELS = ("numpy", "numba")
+#: The compiled Adam step per process (``None``: the NumPy passes); see :func:`_fused_adam`.
 _FUSED: dict[str, object] = {}
 
 
 def _fused_adam():
     """The compiled one-pass Adam step if ``GABP_KERNELS=numba`` is set, else ``None``.
 
-    numba is the optional extra ``gabp[fast]``; the kernel is compiled on first use (about a
-    second, then cached on disk). ``error_model="numpy"`` keeps IEEE division (no per-element
-    zero check), so the loops vectorize; no fast-math, so no operation is reordered or fused.
-    The NumPy passes stay the default (what CI tests), numba installed or not.
+    numba is the optional extra ``gabp[fast]``; the kernel (:func:`gabp._kernels.adam_rows`)
+    is compiled on first use (about a second, then cached on disk). The NumPy passes stay
+    the default (what CI tests), numba installed or not.
     """
     if "adam" not in _FUSED:
-        choice = os.environ.get("GABP_KERNELS", "numpy").strip().lower() or "numpy"
-        if choice not in KERNELS:
-            raise ValueError(f"The GABP_KERNELS environment variable must be one of "
-                             f"{', '.join(KERNELS)}. Got {choice!r} instead.")
-        _FUSED["adam"] = None
-        if choice == "numba":
-            try:
-                import numba
-            except ImportError:
-                raise ValueError("GABP_KERNELS=numba needs numba: pip install 'gabp[fast]' "
-                                 "(or unset GABP_KERNELS for the NumPy passes).") from None
-            if "compiled" not in _FUSED:  # one dispatcher per process
-                _FUSED["compiled"] = numba.njit(cache=True, nogil=True, error_model="numpy",
-                                                boundscheck=False)(_adam_rows)
-                _FUSED["rescan"] = True
-            _FUSED["adam"] = _FUSED["compiled"]
+        _FUSED["adam"] = compiled("adam_rows")
     return _FUSED["adam"]
 
 
