@@ -70,6 +70,20 @@ def compiled(name: str) -> Callable[..., Any] | None:
     return fn
 
 
+def check_kernels() -> str:
+    """Validate ``GABP_KERNELS`` now, before any work: the value, and numba when it is chosen.
+
+    Training checks it too, but inside a GA a failing training is one failed individual;
+    the public doors (:func:`gabp.evolution.evolve`, the search, a TOML config) call this
+    first so a bad setting is one clear ``ValueError`` instead of a run of failures.
+    Returns the validated choice.
+    """
+    choice = selected()
+    if choice == "numba":
+        compiled("adam_rows")  # imports numba (the kernel itself compiles on first use)
+    return choice
+
+
 def warm(fn: Callable[..., Any], *args: Any) -> None:
     """Call ``fn`` on tiny arguments so it compiles (or loads from the disk cache) now.
 

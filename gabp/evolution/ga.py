@@ -37,6 +37,7 @@ import numpy as np
 from deap import base, tools
 from joblib import effective_n_jobs
 
+from .._kernels import check_kernels
 from .._parallel import LazyParallel
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
@@ -351,6 +352,7 @@ def _check_settings(where: str, mode: str, fitness: str, fitness_on: str, ga: An
                     n_jobs: Any) -> tuple[str, str, GAConfig, BPConfig]:
     mode = check_mode(mode, where)
     fitness = check_fitness(fitness, where)
+    check_kernels()  # a bad GABP_KERNELS would otherwise fail every individual
     if fitness_on not in ("validation", "train"):
         fail("fitness_on", where, "'validation' or 'train'", fitness_on)
     if ga is not None and not isinstance(ga, GAConfig):

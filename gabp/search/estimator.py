@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel
 
+from .._kernels import check_kernels
 from .._seeding import int_seed
 from .._validation import check_array, check_choice, check_float, check_int, fail
 from ..data.encoding import OneHotEncoder
@@ -207,6 +208,7 @@ class EvolutionarySearch(_BaseEstimator):
 
     def _validate(self, where: str) -> dict[str, Any]:
         check_choice(self.task, TASKS, "task", where)
+        check_kernels()  # a bad GABP_KERNELS would otherwise fail every configuration
         if self.space is None:
             space = default_space(self.task)
         elif isinstance(self.space, SearchSpace):
