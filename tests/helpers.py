@@ -15,3 +15,8 @@ def gabp(*args: str, cwd: os.PathLike | str) -> subprocess.CompletedProcess:
                PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "gabp", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def logbook_records(logbook) -> list[dict]:
+    """A logbook's records without their wall-clock column (what must repeat for a seed)."""
+    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]

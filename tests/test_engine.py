@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import logbook_records
 
 from gabp.evolution import GAConfig, evolve, load_checkpoint
 from gabp.evolution.engine import (
@@ -37,12 +38,8 @@ def _search(**kw):
     return EvolutionarySearch("regression", **kw)
 
 
-def _records(logbook):
-    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]
-
-
 def _same_search(a, b):
-    assert _records(a.logbook_) == _records(b.logbook_)
+    assert logbook_records(a.logbook_) == logbook_records(b.logbook_)
     assert a.best_params_ == b.best_params_ and a.best_score_ == b.best_score_
     assert a.history_ == b.history_
     assert (a.n_trainings_, a.n_cache_hits_, a.n_failed_) == (

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import logbook_records
 
 from gabp.evolution import BPConfig, GAConfig, evolve, load_checkpoint, score_genomes
 from gabp.evolution import problem as problem_mod
@@ -31,10 +32,6 @@ def run(data, **kw):
     args = dict(hidden_layer_sizes=(6,), ga=SMALL_GA, bp=SMALL_BP, n_baseline=0, seed=7)
     args.update(kw)
     return evolve(X, y, Xv, yv, **args)
-
-
-def _records(logbook):
-    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]
 
 
 @pytest.mark.parametrize("mode", ["classic", "baldwinian", "lamarckian"])
@@ -72,7 +69,7 @@ def test_only_changed_individuals_are_evaluated(data):
 def test_same_seed_same_result_across_n_jobs(data):
     a = run(data, mode="lamarckian", n_jobs=1, n_baseline=2)
     b = run(data, mode="lamarckian", n_jobs=2, n_baseline=2, parallel_threshold=0)
-    assert _records(a.logbook) == _records(b.logbook)
+    assert logbook_records(a.logbook) == logbook_records(b.logbook)
     np.testing.assert_array_equal(a.best_genome, b.best_genome)
     np.testing.assert_array_equal(a.network.params, b.network.params)
     np.testing.assert_array_equal(a.baseline.val_errors, b.baseline.val_errors)
@@ -165,7 +162,7 @@ def test_resume_gives_the_same_result(data, tmp_path):
     assert part.stop_reason == "callback" and part.generations == 3
     assert load_checkpoint(ck)["generation"] == 3
     resumed = run(data, mode="lamarckian", n_baseline=1, checkpoint_path=ck, resume=True)
-    assert _records(resumed.logbook) == _records(full.logbook)
+    assert logbook_records(resumed.logbook) == logbook_records(full.logbook)
     np.testing.assert_array_equal(resumed.best_genome, full.best_genome)
     np.testing.assert_array_equal(resumed.network.params, full.network.params)
     assert resumed.total_steps == full.total_steps
@@ -288,6 +285,6 @@ def test_cheap_generations_stay_in_process_with_the_same_result(data, monkeypatc
     pooled = run(data, mode="classic", n_jobs=2, parallel_threshold=0)
     assert len(calls) == SMALL_GA.n_generations + 1
     np.testing.assert_array_equal(cheap.best_genome, pooled.best_genome)
-    assert _records(cheap.logbook) == _records(pooled.logbook)
+    assert logbook_records(cheap.logbook) == logbook_records(pooled.logbook)
     with pytest.raises(ValueError, match="'parallel_threshold' parameter"):
         run(data, parallel_threshold=-1)

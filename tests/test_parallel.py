@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import logbook_records
 from joblib import Parallel
 
 from gabp import _parallel
@@ -28,10 +29,6 @@ def _run(data, **kw):
     args = dict(hidden_layer_sizes=(5,), ga=GA, bp=BP, n_baseline=0, seed=11)
     args.update(kw)
     return evolve(X, y, Xv, yv, **args)
-
-
-def _records(logbook):
-    return [{k: v for k, v in r.items() if k != "elapsed"} for r in logbook]
 
 
 @pytest.fixture
@@ -154,7 +151,7 @@ def test_pool_and_in_process_give_identical_results(data, mode, tasks):
     np.testing.assert_array_equal(local.best_genome, pooled.best_genome)
     np.testing.assert_array_equal(local.population, pooled.population)
     np.testing.assert_array_equal(local.network.params, pooled.network.params)
-    assert _records(local.logbook) == _records(pooled.logbook)
+    assert logbook_records(local.logbook) == logbook_records(pooled.logbook)
 
 
 def test_cost_model_path_gives_the_same_result_whichever_way_it_chooses(data, monkeypatch,
@@ -165,7 +162,7 @@ def test_cost_model_path_gives_the_same_result_whichever_way_it_chooses(data, mo
     assert tasks == [1, 1]  # generations 1 and 2 were shared with the pool
     ref = _run(data, mode="lamarckian", n_jobs=1)
     np.testing.assert_array_equal(mixed.network.params, ref.network.params)
-    assert _records(mixed.logbook) == _records(ref.logbook)
+    assert logbook_records(mixed.logbook) == logbook_records(ref.logbook)
 
 
 def test_an_error_in_the_pool_reaches_the_caller(data, monkeypatch):
@@ -283,4 +280,4 @@ def test_classification_fitness_does_not_depend_on_the_chunks(mode):
     two = evolve(X[:150], Y[:150], X[150:], Y[150:], n_jobs=2, parallel_threshold=0, **kw)
     np.testing.assert_array_equal(one.errors, two.errors)
     np.testing.assert_array_equal(one.network.params, two.network.params)
-    assert _records(one.logbook) == _records(two.logbook)
+    assert logbook_records(one.logbook) == logbook_records(two.logbook)
