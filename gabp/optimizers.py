@@ -175,11 +175,13 @@ class Adam(Optimizer):
         self._all = np.ones(shape[0], dtype=bool)
         self._rows = np.empty(shape[0], dtype)
         self.t = 0
-        kernel = _fused_adam()  # a bad GABP_KERNELS value or no numba fails here, not later
-        if kernel is not None:  # compile (or load from the disk cache) outside the training
+        #: the compiled one-pass step if ``GABP_KERNELS=numba`` (:func:`gabp._kernels.compiled`,
+        #: cached per process), else None; a bad value or no numba fails here, not later
+        self._kernel = compiled("adam_rows")
+        if self._kernel is not None:  # compile (or load from the disk cache) outside training
             e = np.zeros((1, 0), dtype)
-            warm(kernel, e, e, e, e, e.dtype.type(1), np.zeros(1, dtype), e.dtype.type(1),
-                 e.dtype.type(1), self._all[:1])
+            warm(self._kernel, e, e, e, e, e.dtype.type(1), np.zeros(1, dtype),
+                 e.dtype.type(1), e.dtype.type(1), self._all[:1])
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""
@@ -205,7 +207,7 @@ class Adam(Optimizer):
         results are bit-identical.
         """
         same = params.dtype == self._m.dtype == grad.dtype
-        kernel = _fused_adam() if same else None
+        kernel = self._kernel if same else None
         if kernel is None:
             return super().step(params, grad, active)
         self._flush_subnormals()
@@ -255,24 +257,6 @@ class Adam(Optimizer):
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that make up the optimizer's state."""
         return {"m": self.m, "v": self.v, "t": np.array(self.t)}
-
-
-
-
-#: The compiled Adam step per process (``None``: the NumPy passes); see :func:`_fused_adam`.
-_FUSED: dict[str, object] = {}
-
-
-def _fused_adam():
-    """The compiled one-pass Adam step if ``GABP_KERNELS=numba`` is set, else ``None``.
-
-    numba is the optional extra ``gabp[fast]``; the kernel (:func:`gabp._kernels.adam_rows`)
-    is compiled on first use (about a second, then cached on disk). The NumPy passes stay
-    the default (what CI tests), numba installed or not.
-    """
-    if "adam" not in _FUSED:
-        _FUSED["adam"] = compiled("adam_rows")
-    return _FUSED["adam"]
 
 
 def make_optimizer(

@@ -159,51 +159,40 @@ def test_fused_adam_is_bit_identical_to_the_numpy_passes(dtype, rng, monkeypatch
     # the optional compiled step (GABP_KERNELS=numba, gabp[fast]) must not change a single
     # bit: shared and per-network rates, frozen rows, gradients over nine orders of magnitude
     pytest.importorskip("numba")
-    import gabp.optimizers as opts
 
-    monkeypatch.setenv("GABP_KERNELS", "numba")
-    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
-    fused = opts._fused_adam()
-    assert fused is not None
+    def adam(kernels, rate):
+        monkeypatch.setenv("GABP_KERNELS", kernels)  # read when the optimizer is built
+        return make_optimizer("adam", (4, 257), learning_rate=rate, dtype=dtype)
+
     lr = np.array([1e-3, 3e-2, 5e-4, 1e-3])
     for rate in (1e-3, lr):
-        ref, new = (make_optimizer("adam", (4, 257), learning_rate=rate, dtype=dtype)
-                    for _ in range(2))
+        ref, new = adam("numpy", rate), adam("numba", rate)
+        assert ref._kernel is None and new._kernel is not None
         p_ref = rng.normal(size=(4, 257)).astype(dtype)
         p_new = p_ref.copy()
         active = np.array([True, False, True, True])
         for k in range(12):
             g = (rng.normal(size=(4, 257)) * 10.0 ** rng.integers(-6, 3)).astype(dtype)
             mask = active if k % 3 == 2 else None
-            monkeypatch.setitem(opts._FUSED, "adam", None)
             ref.step(p_ref, g, mask)
-            monkeypatch.setitem(opts._FUSED, "adam", fused)
             new.step(p_new, g, mask)
             np.testing.assert_array_equal(p_new, p_ref)
         np.testing.assert_array_equal(new.m, ref.m)
         np.testing.assert_array_equal(new.v, ref.v)
-    monkeypatch.delitem(opts._FUSED, "adam")
 
 
 @pytest.mark.parametrize(("value", "fused"), [("", False), ("numpy", False), ("NumPy ", False)])
 def test_numpy_passes_are_the_default(value, fused, monkeypatch):
-    import gabp.optimizers as opts
-
     monkeypatch.setenv("GABP_KERNELS", value)
-    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
-    assert (opts._fused_adam() is not None) == fused
-    monkeypatch.delitem(opts._FUSED, "adam")
+    opt = make_optimizer("adam", (2, 3), learning_rate=1e-3)
+    assert (opt._kernel is not None) == fused
 
 
 def test_unknown_kernels_value_is_refused(monkeypatch):
-    import gabp.optimizers as opts
-
     monkeypatch.setenv("GABP_KERNELS", "cuda")
-    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
     with pytest.raises(ValueError, match="GABP_KERNELS environment variable must be one of "
                        "numpy, numba. Got 'cuda'"):
-        opts._fused_adam()
-    monkeypatch.delitem(opts._FUSED, "adam", raising=False)
+        make_optimizer("adam", (2, 3), learning_rate=1e-3)
 
 
 @pytest.mark.parametrize("name", ["adam", "momentum"])
