@@ -336,8 +336,7 @@ class _Setup:
     fitness: str
     loss: str
     ga: GAConfig
-    bp: BPConfig
-    bp_run: BPConfig  # ``bp`` with "auto" resolved
+    bp_run: BPConfig  # the caller's ``bp`` with "auto" (optimizer, dtype) resolved
     n_baseline: int
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # X, Y, X_fit, Y_fit
     val_kw: dict[str, Any]
@@ -411,7 +410,7 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
     train_kw = dict(loss=loss, early_stopping=bp.early_stopping, patience=bp.patience,
                     **bp_run.train_kwargs())
     val_kw = {"X_val": X_val, "Y_val": Y_val} if X_val is not None else {}
-    return _Setup(arch, mode, fitness, loss, ga, bp, bp_run, n_baseline,
+    return _Setup(arch, mode, fitness, loss, ga, bp_run, n_baseline,
                   (X, Y, X_fit, Y_fit), val_kw, settings, train_kw, entropy, config,
                   data_fingerprint(X, Y, X_val, Y_val))
 
