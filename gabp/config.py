@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 
-from ._kernels import check_kernels
 from ._validation import check_float, check_int
 from .evolution.config import GAConfig
 from .evolution.problem import FITNESS_METRICS, MODES, BPConfig
@@ -241,10 +240,6 @@ def resolve_config(
     if "search" in raw:
         out["search"] = dict(raw["search"])
     _check_semantics(rep, out, base_dir)
-    try:
-        check_kernels()  # the environment's GABP_KERNELS, before any run folder exists
-    except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
     return out
 
 

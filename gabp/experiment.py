@@ -25,6 +25,7 @@ import numpy as np
 
 from . import runs
 from ._files import remove_temporaries
+from ._kernels import check_kernels
 from ._seeding import int_seed
 from ._validation import check_int, fail
 from .config import (
@@ -413,6 +414,7 @@ def run_experiment(
         os.path.basename(cfg["data"]["csv"]))[0])
     ga, bp = ga_config(cfg), bp_config(cfg)
     # Everything below up to new_run_dir checks data and memory: no folder exists yet.
+    check_kernels()  # the environment's GABP_KERNELS (not the config's fault: no file name)
     try:
         task_name, task_reason = infer_task(cfg["data"])
         if cfg["data"]["csv"] is not None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from gabp import _kernels
-from gabp.config import ConfigError, resolve_config
 from gabp.evolution import BPConfig, GAConfig, evolve
 from gabp.evolution import ga as ga_mod
+from gabp.experiment import run_experiment
 from gabp.search import EvolutionarySearch
 
 X = np.random.default_rng(0).uniform(-1, 1, (40, 2))
@@ -39,11 +39,12 @@ def test_evolve_refuses_numba_kernels_without_numba_before_any_work(no_numba, mo
                bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1), n_baseline=0)
 
 
-def test_search_and_config_refuse_it_too(no_numba):
+def test_search_and_a_config_run_refuse_it_too(no_numba, tmp_path):
     with pytest.raises(ValueError, match=r"gabp\[fast\]"):
         EvolutionarySearch(n_generations=1, population_size=2).fit(X, Y[:, 0])
-    with pytest.raises(ConfigError, match=r"^cfg\.toml: GABP_KERNELS=numba needs numba"):
-        resolve_config({"data": {"dataset": "xor"}}, source="cfg.toml")
+    with pytest.raises(ValueError, match=r"^GABP_KERNELS=numba needs numba"):
+        run_experiment({"data": {"dataset": "xor"}}, out=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before the run folder exists
 
 
 def test_an_unknown_kernel_choice_is_named(monkeypatch):
