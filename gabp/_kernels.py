@@ -1,11 +1,28 @@
-"""Optional compiled kernels (``GABP_KERNELS=numba``): the one place that decides.
+"""Compiled kernels when numba is there (``GABP_KERNELS``): the one place that decides.
 
 The environment variable ``GABP_KERNELS`` picks the implementation of the first-order step's
-elementwise passes: ``numpy`` (the default, what CI tests) or ``numba`` (the optional extra
-``gabp[fast]``). :func:`compiled` returns a kernel by name, or ``None`` on the NumPy path;
-an unknown value, or ``numba`` without numba installed, raises a ``ValueError``.
+elementwise passes:
 
-The kernels, written here as plain Python loops and compiled on first use (cached on disk):
+- ``auto`` (the default, also when unset or empty): the compiled kernels when numba (the
+  optional extra ``gabp[fast]``) can be imported, else the NumPy passes, silently. CI installs
+  ``.[test]`` without numba, so the NumPy path is what it tests. An installed numba whose
+  import fails (for example one built for another NumPy) logs one warning and the NumPy
+  passes are used.
+- ``numpy``: the NumPy passes, always.
+- ``numba``: the compiled kernels; a ``ValueError`` if numba cannot be imported.
+
+:func:`selected` resolves the setting to ``"numpy"`` or ``"numba"``; :func:`compiled` returns
+a kernel by name, or ``None`` on the NumPy path; an unknown value raises a ``ValueError``.
+Whether numba is installed is checked with :func:`importlib.util.find_spec` (no import);
+numba itself is imported, once per process, when a setting that may use it is first resolved
+(``import gabp`` never imports it).
+
+The kernels, written here as plain Python loops and compiled on first use, are cached on disk
+by numba (``__pycache__`` beside this file when it is writable, else numba's user-wide cache
+directory; ``NUMBA_CACHE_DIR`` overrides both). Compiling costs about 1 s per dtype once; a
+process that loads them from the cache pays about 0.3 s, numba's import included
+(``bench/README.md``). Every kernel gives bit-identical results to the NumPy passes except
+the loss value of ``softmax_ce``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
 - ``bias_relu``: ``z += b; z = max(z, 0)`` in one pass, bit-identical.
@@ -24,6 +41,9 @@ per-element zero check) so loops vectorize; no fast-math, so nothing is reordere
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -32,23 +52,61 @@ import numpy as np
 
 from ._threads import rescan_blas
 
-#: Values of the ``GABP_KERNELS`` environment variable.
-KERNELS = ("numpy", "numba")
+logger = logging.getLogger(__name__)
+
+#: Values of the ``GABP_KERNELS`` environment variable (``auto`` when unset or empty).
+KERNELS = ("auto", "numpy", "numba")
 _COMPILED: dict[str, Callable[..., Any]] = {}
 _PENDING_RESCAN: list[bool] = []
+#: numba, looked for once per process: {"module": the module or None, "error": why its
+#: import failed ("" if it worked or numba is not installed), "warned": auto said so}
+_NUMBA: dict[str, Any] = {}
 
 
-def selected() -> str:
-    """The validated value of ``GABP_KERNELS`` (``"numpy"`` when unset or empty)."""
-    choice = os.environ.get("GABP_KERNELS", "numpy").strip().lower() or "numpy"
+def _numba() -> Any:
+    """The numba module, or ``None`` if it is not installed or its import fails (once)."""
+    if not _NUMBA:
+        module, error = None, ""
+        try:
+            if importlib.util.find_spec("numba") is not None:
+                module = importlib.import_module("numba")
+        except Exception as exc:  # any broken install (an ImportError, or worse)
+            error = f"{type(exc).__name__}: {exc}"
+        _NUMBA.update(module=module, error=error, warned=False)
+    return _NUMBA["module"]
+
+
+def _requested() -> str:
+    """The validated value of ``GABP_KERNELS`` (``"auto"`` when unset or empty)."""
+    choice = os.environ.get("GABP_KERNELS", "").strip().lower() or "auto"
     if choice not in KERNELS:
         raise ValueError(f"The GABP_KERNELS environment variable must be one of "
                          f"{', '.join(KERNELS)}. Got {choice!r} instead.")
     return choice
 
 
+def selected() -> str:
+    """The kernels ``GABP_KERNELS`` resolves to: ``"numpy"`` or ``"numba"``.
+
+    ``auto`` (or unset) is ``"numba"`` when numba can be imported, else ``"numpy"``; an
+    installed numba whose import fails logs one warning. ``numba`` is ``"numba"`` whether
+    or not numba can be imported (:func:`compiled` and :func:`check_kernels` raise then).
+    """
+    choice = _requested()
+    if choice != "auto":
+        return choice
+    if _numba() is not None:
+        return "numba"
+    if _NUMBA["error"] and not _NUMBA["warned"]:
+        _NUMBA["warned"] = True
+        logger.warning("numba is installed but its import failed (%s): gabp uses its NumPy "
+                       "passes (set GABP_KERNELS=numpy to say so and silence this).",
+                       _NUMBA["error"])
+    return "numpy"
+
+
 def compiled(name: str) -> Callable[..., Any] | None:
-    """The compiled kernel ``name`` if ``GABP_KERNELS=numba``, else ``None``.
+    """The compiled kernel ``name`` if ``GABP_KERNELS`` resolves to numba, else ``None``.
 
     Parameters
     ----------
@@ -59,11 +117,11 @@ def compiled(name: str) -> Callable[..., Any] | None:
         return None
     fn = _COMPILED.get(name)
     if fn is None:
-        try:
-            import numba
-        except ImportError:
-            raise ValueError("GABP_KERNELS=numba needs numba: pip install 'gabp[fast]' "
-                             "(or unset GABP_KERNELS for the NumPy passes).") from None
+        numba = _numba()
+        if numba is None:
+            why = f" (its import failed: {_NUMBA['error']})" if _NUMBA["error"] else ""
+            raise ValueError(f"GABP_KERNELS=numba needs numba{why}: pip install 'gabp[fast]' "
+                             "(or unset GABP_KERNELS: without numba the NumPy passes run).")
         fn = _COMPILED[name] = numba.njit(cache=True, nogil=True, error_model="numpy",
                                           boundscheck=False)(_SOURCES[name])
         _PENDING_RESCAN.append(True)
@@ -71,12 +129,17 @@ def compiled(name: str) -> Callable[..., Any] | None:
 
 
 def check_kernels() -> str:
-    """Validate ``GABP_KERNELS`` now, before any work: the value, and numba when it is chosen.
+    """Resolve and validate ``GABP_KERNELS`` now, before any work; returns the choice.
 
-    Training checks it too, but inside a GA a failing training is one failed individual;
-    the public doors (:func:`gabp.evolution.evolve`, the search, a TOML config) call this
-    first so a bad setting is one clear ``ValueError`` instead of a run of failures.
-    Returns the validated choice.
+    The value, and numba's import when it resolves to ``"numba"``. Training checks it too,
+    but inside a GA a failing training is one failed individual; the public doors
+    (:func:`gabp.evolution.evolve`, the search, a TOML config run) call this first so a bad
+    setting is one clear ``ValueError`` instead of a run of failures.
+
+    Returns
+    -------
+    str
+        ``"numpy"`` or ``"numba"``, as :func:`selected`.
     """
     choice = selected()
     if choice == "numba":

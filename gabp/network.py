@@ -20,11 +20,11 @@ difference. :class:`_Backprop` is the one forward and backward pass (training, e
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
 once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 
-With ``GABP_KERNELS=numba`` (the optional extra ``gabp[fast]``) a dense layer's bias add and
-ReLU, the ReLU derivative of the backward pass, a dense softmax output's bias add, row
-maximum and shift, and the softmax cross-entropy's loss and ``dL/dz`` are compiled passes
-(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the loss value
-differs by rounding (its sums are added in another order).
+With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
+chooses) a dense layer's bias add and ReLU, the ReLU derivative of the backward pass, a
+dense softmax output's bias add, row maximum and shift, and the softmax cross-entropy's loss
+and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
+the NumPy passes, the loss value differs by rounding (its sums are added in another order).
 """
 
 from __future__ import annotations
@@ -373,7 +373,8 @@ _WARMED: set[np.dtype] = set()
 def _elementwise_kernels(dtype: np.dtype) -> dict[str, Any] | None:
     """The compiled bias+ReLU, ReLU', bias+softmax-shift and softmax/CE passes, or ``None``.
 
-    ``None`` unless ``GABP_KERNELS=numba`` (a bad value raises here, before any training).
+    ``None`` unless ``GABP_KERNELS`` resolves to numba (a bad value raises here, before any
+    training).
     Each kernel is compiled (or loaded from numba's disk cache) once per process and dtype,
     so no training step pays for it.
     """
@@ -456,7 +457,7 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
-        #: GABP_KERNELS=numba: the compiled passes, and per layer the one it uses ("relu" for
+        #: compiled kernels on: the compiled passes, and per layer the one it uses ("relu" for
         #: a dense ReLU layer, "softmax" for a dense softmax output; None: NumPy's passes)
         self.kernels = _elementwise_kernels(params.dtype)
         self.fused: list[str | None] = [None] * len(self.units)
@@ -486,7 +487,7 @@ class _Backprop:
         fuse = dtype == self.params.dtype  # the kernels are compiled for one dtype
         for i, unit in enumerate(self.units):
             W, b = self.layers[i]
-            if fuse and self.fused[i] is not None:  # GABP_KERNELS=numba: a dense layer's
+            if fuse and self.fused[i] is not None:  # compiled kernels: a dense layer's
                 z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then one pass
                 bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
                 if i < self.last:
