@@ -20,9 +20,9 @@ numba itself is imported, once per process, when a setting that may use it is fi
 The kernels, written here as plain Python loops and compiled on first use, are cached on disk
 by numba (``__pycache__`` beside this file when it is writable, else numba's user-wide cache
 directory; ``NUMBA_CACHE_DIR`` overrides both). Compiling costs about 1 s per dtype once; a
-process that loads them from the cache pays about 0.3 s, numba's import included
-(``bench/README.md``). Every kernel gives bit-identical results to the NumPy passes except
-the loss value of ``softmax_ce``:
+process that loads them from the cache pays about 0.4 s, numba's import included
+(``bench/bp_throughput.py --parts compile``). Every kernel gives bit-identical results to
+the NumPy passes except the loss value of ``softmax_ce``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
 - ``bias_relu``: ``z += b; z = max(z, 0)`` in one pass, bit-identical.
