@@ -18,8 +18,10 @@ numba itself is imported, once per process, when a setting that may use it is fi
 (``import gabp`` never imports it).
 
 The kernels, written here as plain Python loops and compiled on first use, are cached on disk
-by numba (``__pycache__`` beside this file when it is writable, else numba's user-wide cache
-directory; ``NUMBA_CACHE_DIR`` overrides both). Compiling costs about 1 s per dtype once; a
+by numba: in ``NUMBA_CACHE_DIR`` if it is set and writable, else in ``__pycache__`` beside
+this file when that is writable (an editable or a user-owned install), else in numba's
+user-wide folder (``~/.cache/numba``); with none writable they are compiled in every process
+(one warning). Compiling costs about 1 s per dtype once; a
 process that loads them from the cache pays about 0.4 s, numba's import included
 (``bench/bp_throughput.py --parts compile``). Every kernel gives bit-identical results to
 the NumPy passes except the loss value of ``softmax_ce``:
@@ -59,8 +61,9 @@ KERNELS = ("auto", "numpy", "numba")
 _COMPILED: dict[str, Callable[..., Any]] = {}
 _PENDING_RESCAN: list[bool] = []
 #: numba, looked for once per process: {"module": the module or None, "error": why its
-#: import failed ("" if it worked or numba is not installed), "warned": auto said so}
+#: import failed ("" if it worked or numba is not installed), "warned": the warnings given}
 _NUMBA: dict[str, Any] = {}
+_OPTIONS = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 
 
 def _numba() -> Any:
@@ -72,7 +75,7 @@ def _numba() -> Any:
                 module = importlib.import_module("numba")
         except Exception as exc:  # any broken install (an ImportError, or worse)
             error = f"{type(exc).__name__}: {exc}"
-        _NUMBA.update(module=module, error=error, warned=False)
+        _NUMBA.update(module=module, error=error, warned=set())
     return _NUMBA["module"]
 
 
@@ -97,8 +100,8 @@ def selected() -> str:
         return choice
     if _numba() is not None:
         return "numba"
-    if _NUMBA["error"] and not _NUMBA["warned"]:
-        _NUMBA["warned"] = True
+    if _NUMBA["error"] and "import" not in _NUMBA["warned"]:
+        _NUMBA["warned"].add("import")
         logger.warning("numba is installed but its import failed (%s): gabp uses its NumPy "
                        "passes (set GABP_KERNELS=numpy to say so and silence this).",
                        _NUMBA["error"])
@@ -122,8 +125,16 @@ def compiled(name: str) -> Callable[..., Any] | None:
             why = f" (its import failed: {_NUMBA['error']})" if _NUMBA["error"] else ""
             raise ValueError(f"GABP_KERNELS=numba needs numba{why}: pip install 'gabp[fast]' "
                              "(or unset GABP_KERNELS: without numba the NumPy passes run).")
-        fn = _COMPILED[name] = numba.njit(cache=True, nogil=True, error_model="numpy",
-                                          boundscheck=False)(_SOURCES[name])
+        try:
+            fn = numba.njit(cache=True, **_OPTIONS)(_SOURCES[name])
+        except RuntimeError as exc:  # no writable cache folder (a read-only install, no HOME)
+            if "cache" not in _NUMBA["warned"]:
+                _NUMBA["warned"].add("cache")
+                logger.warning("numba cannot cache gabp's compiled kernels (%s): every process "
+                               "compiles them again (about 1 s); set NUMBA_CACHE_DIR to a "
+                               "writable folder.", exc)
+            fn = numba.njit(cache=False, **_OPTIONS)(_SOURCES[name])
+        _COMPILED[name] = fn
         _PENDING_RESCAN.append(True)
     return fn
 

@@ -34,10 +34,11 @@ def fresh(monkeypatch):
 
 class _FakeNumba(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds ``numba``; importing it raises ``error``, or gives a module whose ``njit``
-    returns the Python function itself."""
+    returns the Python function itself (and, with ``cacheless``, raises numba's error for
+    ``cache=True`` where no cache folder is writable)."""
 
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
+    def __init__(self, error: Exception | None, cacheless: bool = False) -> None:
+        self.error, self.cacheless = error, cacheless
 
     def find_spec(self, name, path=None, target=None):
         return importlib.util.spec_from_loader(name, self) if name == "numba" else None
@@ -48,15 +49,20 @@ class _FakeNumba(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         if self.error is not None:
             raise self.error
-        module.njit = lambda **options: (lambda fn: fn)
+        module.njit = self.njit
+
+    def njit(self, cache: bool, **options):
+        if cache and self.cacheless:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return lambda fn: fn
 
 
-def _install(monkeypatch, error: Exception | None) -> None:
+def _install(monkeypatch, error: Exception | None, cacheless: bool = False) -> None:
     # sys.modules' "numba" entry, whatever it was (or its absence), is restored afterwards:
     # the setitem records it, the delitem leaves numba to be found on sys.meta_path
     monkeypatch.setitem(sys.modules, "numba", None)
     monkeypatch.delitem(sys.modules, "numba")
-    monkeypatch.setattr(sys, "meta_path", [_FakeNumba(error), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", [_FakeNumba(error, cacheless), *sys.meta_path])
 
 
 @pytest.fixture
@@ -124,6 +130,19 @@ def test_numpy_never_looks_for_numba(broken_numba, monkeypatch, caplog):
     with caplog.at_level(logging.DEBUG, logger="gabp"):
         assert _kernels.check_kernels() == "numpy"
     assert _kernels._NUMBA == {} and caplog.records == []
+
+
+def test_without_a_writable_cache_folder_the_kernels_compile_uncached(fresh, monkeypatch,
+                                                                       caplog):
+    # a read-only install with no writable HOME: numba refuses cache=True when decorating
+    _install(monkeypatch, None, cacheless=True)
+    monkeypatch.delenv("GABP_KERNELS", raising=False)
+    with caplog.at_level(logging.WARNING, logger="gabp._kernels"):
+        assert _kernels.compiled("adam_rows") is _kernels.adam_rows
+        assert _kernels.compiled("bias_relu") is _kernels.bias_relu
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "numba cannot cache gabp's compiled kernels"]
+    assert "set NUMBA_CACHE_DIR to a writable folder" in caplog.text
 
 
 # -- numba, forced -----------------------------------------------------------------------------
