@@ -4,11 +4,12 @@ The environment variable ``GABP_KERNELS`` picks the implementation of the first-
 elementwise passes:
 
 - ``auto`` (the default, also when unset or empty): the compiled kernels when numba (the
-  optional extra ``gabp[fast]``) can be imported, else the NumPy passes, silently. CI installs
-  ``.[test]`` without numba, so the NumPy path is what it tests. An installed numba whose
-  import fails (for example one built for another NumPy) logs one warning and the NumPy
-  passes are used.
-- ``numpy``: the NumPy passes, always.
+  optional extra ``gabp[fast]``) can be imported, else the NumPy passes, silently. An
+  installed numba whose import fails (for example one built for another NumPy) logs one
+  warning and the NumPy passes are used.
+- ``numpy``: the NumPy passes, always. The test suite (and so CI) runs with this unless told
+  otherwise (``tests/conftest.py``): ``.[test]`` brings numba in through skforecast, and the
+  compiled kernels have their own tests, bit for bit against the NumPy passes.
 - ``numba``: the compiled kernels; a ``ValueError`` if numba cannot be imported.
 
 :func:`selected` resolves the setting to ``"numpy"`` or ``"numba"``; :func:`compiled` returns

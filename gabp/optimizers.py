@@ -15,7 +15,8 @@ Adam's step is ten NumPy passes over the parameters. When the optional extra ``g
 (numba) is installed it is one compiled pass with the same arithmetic in the same order:
 bit-identical results, faster training (``bench/bp_throughput.py``). ``GABP_KERNELS``
 (:mod:`gabp._kernels`) chooses: ``auto``, the default, compiles when numba can be imported;
-``numpy`` keeps the NumPy passes (what CI tests: its ``.[test]`` has no numba).
+``numpy`` keeps the NumPy passes (what the test suite runs, besides the compiled step's own
+tests).
 
 :data:`OPTIMIZERS` lists every name :func:`gabp.train` accepts: these four
 (:data:`FIRST_ORDER`), the full-batch solvers of :mod:`gabp.solvers` (:data:`SECOND_ORDER`:

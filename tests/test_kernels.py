@@ -1,7 +1,7 @@
 """The optional compiled elementwise passes (numba, ``gabp[fast]``) against the NumPy passes.
 
-Skipped where numba is absent: CI installs ``.[test]`` without numba, so there the default
-``GABP_KERNELS=auto`` is the NumPy path, which is what it tests.
+Skipped where numba is absent. The rest of the suite runs the NumPy passes
+(``tests/conftest.py`` sets ``GABP_KERNELS=numpy`` unless it is set); these tests set it.
 """
 
 import numpy as np

@@ -189,7 +189,7 @@ HAS_NUMBA = importlib.util.find_spec("numba") is not None
 @pytest.mark.parametrize(("value", "fused"), [("", HAS_NUMBA), ("auto", HAS_NUMBA),
                                               ("numpy", False), ("NumPy ", False)])
 def test_the_kernel_setting_chooses_adams_step(value, fused, monkeypatch):
-    # unset / auto: compiled exactly when numba is installed (not in CI's .[test]); numpy: never
+    # unset / auto: compiled exactly when numba is installed; numpy: never
     monkeypatch.setenv("GABP_KERNELS", value)
     opt = make_optimizer("adam", (2, 3), learning_rate=1e-3)
     assert (opt._kernel is not None) == fused
