@@ -189,6 +189,13 @@ def _median(values: Any) -> float:
     return float(v[mid]) if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
 
 
+def stamped(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and the wall-clock time it returned (a pool task's finish, comparable
+    with the parent's clock on the same machine)."""
+    out = fn(*args)
+    return out, time.time()
+
+
 def _echo(payload: np.ndarray | None) -> np.ndarray | None:
     """A no-op task: returns its payload (probes the pool's round trip)."""
     return payload
@@ -231,6 +238,7 @@ class PoolCostModel:
         self.min_seconds = float(min_seconds)
         self._local: deque[float] = deque(maxlen=HISTORY)  # seconds per individual
         self._pool: deque[tuple[float, int]] = deque(maxlen=HISTORY)  # (seconds, individuals)
+        self._leads: deque[float] = deque(maxlen=HISTORY)  # balancing leads measured
         self.pool_runs = 0  # pool generations observed (the first is a warm-up, not used)
         self.pool_streak = 0  # pool generations since the last in-process one
         self.per_call: float | None = None
@@ -300,9 +308,23 @@ class PoolCostModel:
         b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
         return c * n_items, c * n_items / self.n + a + b * n_bytes
 
+    def observe_balance(self, lead: int, lateness: float, per_item: float) -> None:
+        """A pool generation cut with ``lead`` ended with the last worker's result
+        ``lateness`` seconds after the parent finished its share (negative: before); the
+        parent took ``per_item`` seconds per individual. The lead that would have ended them
+        together is ``lead + lateness / per_item`` (the parent's share exceeds a worker's by
+        ``lead`` individuals). The warm-up generation is not used (see :meth:`observe_pool`).
+        """
+        if per_item > 0 and self.pool_runs > 1:
+            self._leads.append(lead + lateness / per_item)
+
     def lead(self) -> int:
-        """Individuals the parent's share takes beyond an equal split: the probed round trip
-        of a task divided by the in-process seconds per individual (0 until both exist)."""
+        """Individuals the parent's share takes beyond an equal split: the median balancing
+        lead of the last ``HISTORY`` pool generations once measured, before that the probed
+        round trip of a task divided by the in-process seconds per individual (0 until both
+        exist)."""
+        if self._leads:
+            return max(0, int(round(_median(self._leads))))
         c = self.local_per_item
         if self.per_call is None or not c:
             return 0

@@ -67,6 +67,22 @@ def test_lead_is_the_round_trip_in_individuals():
     assert model.lead() == 4
 
 
+def test_lead_follows_the_measured_balance_after_the_warm_up():
+    model = PoolCostModel(2)
+    model.observe_local(1.0, 400)
+    model.per_call = 0.01
+    model.observe_pool(0.5, 400)  # the warm-up generation: not used
+    model.observe_balance(4, 0.2, 2.5e-3)
+    assert model.lead() == 4
+    for lateness in (5e-3, 4e-3, 50e-3):  # the last worker came 5, 4 and 50 ms late
+        model.observe_pool(0.5, 400)
+        model.observe_balance(4, lateness, 2.5e-3)
+    assert model.lead() == 4 + 2  # the median: 5 ms = two individuals more for the parent
+    for _ in range(3):  # the workers finished 30 ms early: the parent's share shrinks
+        model.observe_balance(6, -30e-3, 2.5e-3)
+    assert model.lead() == 0  # never negative
+
+
 def test_shipped_bytes_count_genomes_both_ways_and_small_data_per_task():
     genomes = np.zeros((10, 50))  # 4,000 bytes
     small, big = np.zeros(100), np.zeros(200_000)  # 800 bytes pickled, 1.6 MB memory-mapped

@@ -23,6 +23,7 @@ from .._parallel import (
     PoolCostModel,
     balanced_chunks,
     shipped_bytes,
+    stamped,
     start_tasks,
 )
 from .._seeding import int_seed, stream
@@ -437,20 +438,24 @@ class ChunkedScorer:
             scores = score_genomes(*self._args(genomes, seed))
             self.model.observe_local(time.perf_counter() - t0, k)
             return scores
-        *sent, mine = balanced_chunks(k, self.n_workers, self.model.lead())
+        lead = self.model.lead()
+        *sent, mine = balanced_chunks(k, self.n_workers, lead)
         t0 = time.perf_counter()
         # started here, in the caller's thread, where joblib.parallel_config applies
-        wait = start_tasks(self.parallel, score_genomes,
-                           [self._args(genomes[c], seed) for c in sent])
+        wait = start_tasks(self.parallel, stamped,
+                           [(score_genomes, *self._args(genomes[c], seed)) for c in sent])
         local = score_genomes(*self._args(genomes[mine], seed))
+        t_local, local_end = time.perf_counter() - t0, time.time()
         try:
-            remote = wait()
+            remote, ends = zip(*wait(), strict=True)
         except BrokenExecutor as exc:  # a worker died (killed, out of memory): not a score
             logger.warning("the worker pool failed (%s: %s); scoring in-process from now on",
                            type(exc).__name__, exc)
             self.broken = True
             remote = [score_genomes(*self._args(genomes[c], seed)) for c in sent]
+            return _concatenate([*remote, local])
         self.model.observe_pool(time.perf_counter() - t0, k)
+        self.model.observe_balance(lead, max(ends) - local_end, t_local / len(mine))
         self.model.mark_used()
         return _concatenate([*remote, local])
 
