@@ -14,6 +14,14 @@ The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer
   only if the saving over the generations left covers them.
 - :class:`LazyParallel`: the ``joblib.Parallel`` context is opened on first use, so a run
   that never uses the pool never starts joblib's resource tracker.
+- :func:`start_tasks`: the tasks of a pool generation, started before the parent scores its
+  own share. With joblib's default process backend (loky) they go as futures to the very
+  executor the open ``Parallel`` context configured (same workers, same thread limits, same
+  memmapping folder), so a result is collected the moment it arrives: ``Parallel.__call__``
+  itself polls its tasks every 10 ms, which cost a pool generation 5 ms on average (about a
+  tenth of a heavy generation's time on 2 cores). Any other backend (Dask, threads,
+  ``multiprocessing``), or a joblib whose internals differ, runs the same tasks through
+  ``Parallel`` in a dispatch thread.
 - Data residency: the run's arrays are passed to every task as the *same* objects, so
   joblib's memmapping (loky and multiprocessing backends; arrays above ``max_nbytes``, 1 MB
   by default) writes each of them once per ``with Parallel(...)`` block and every later task
@@ -31,12 +39,15 @@ result.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib._parallel_backends import LokyBackend
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +115,59 @@ class LazyParallel:
         return self.get()(iterable)
 
 
+def _loky_futures(parallel: Parallel) -> tuple[Any, Callable[[], None]] | None:
+    """The loky executor behind an open ``Parallel`` context and a function that points its
+    memmapping at that context's folder; ``None`` for any other backend (or joblib layout)."""
+    backend = getattr(parallel, "_backend", None)
+    if not isinstance(backend, LokyBackend):
+        return None
+    executor = getattr(backend, "_workers", None)
+    manager = getattr(executor, "_temp_folder_manager", None)
+    context = getattr(parallel, "_id", None)
+    if executor is None or context is None or not hasattr(manager, "set_current_context"):
+        return None
+    # what joblib's own dispatch does while pickling a batch: arrays above max_nbytes are
+    # dumped into (and cleaned up with) this Parallel context's folder
+    return executor, lambda: manager.set_current_context(context)
+
+
+def start_tasks(parallel: Parallel | LazyParallel, fn: Callable[..., Any],
+                calls: Sequence[tuple]) -> Callable[[], list]:
+    """Start ``fn(*args)`` for every ``args`` of ``calls`` on the pool; return a function that
+    waits for the results and returns them in order (re-raising a task's exception).
+
+    Call it before the parent's own work: the tasks run meanwhile. With the loky backend they
+    are futures of the open context's executor; otherwise ``parallel`` runs them in a
+    dispatch thread.
+    """
+    if isinstance(parallel, LazyParallel):
+        parallel = parallel.get()
+    loky = _loky_futures(parallel)
+    if loky is not None:
+        executor, use_context = loky
+        use_context()
+        futures = [executor.submit(fn, *args) for args in calls]
+        return lambda: [f.result() for f in futures]
+    box: dict[str, Any] = {}
+
+    def dispatch() -> None:
+        try:
+            box["out"] = parallel(delayed(fn)(*args) for args in calls)
+        except BaseException as exc:  # re-raised in the waiting thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=dispatch, name="gabp-pool-dispatch", daemon=True)
+    thread.start()
+
+    def wait() -> list:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["out"]
+
+    return wait
+
+
 def balanced_chunks(k: int, n: int, lead: int = 0) -> list[np.ndarray]:
     """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of equal cost.
 
@@ -123,6 +187,13 @@ def _median(values: Any) -> float:
     v = sorted(values)
     mid = len(v) // 2
     return float(v[mid]) if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+
+def stamped(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and the wall-clock time it returned (a pool task's finish, comparable
+    with the parent's clock on the same machine)."""
+    out = fn(*args)
+    return out, time.time()
 
 
 def _echo(payload: np.ndarray | None) -> np.ndarray | None:
@@ -167,6 +238,7 @@ class PoolCostModel:
         self.min_seconds = float(min_seconds)
         self._local: deque[float] = deque(maxlen=HISTORY)  # seconds per individual
         self._pool: deque[tuple[float, int]] = deque(maxlen=HISTORY)  # (seconds, individuals)
+        self._leads: deque[float] = deque(maxlen=HISTORY)  # balancing leads measured
         self.pool_runs = 0  # pool generations observed (the first is a warm-up, not used)
         self.pool_streak = 0  # pool generations since the last in-process one
         self.per_call: float | None = None
@@ -205,15 +277,13 @@ class PoolCostModel:
         the second's is recorded as this process's start cost.
         """
         tasks = self.n - 1
-        t0 = time.perf_counter()
-        parallel(delayed(_echo)(None) for _ in range(tasks))
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        parallel(delayed(_echo)(None) for _ in range(tasks))
-        empty = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        parallel(delayed(_echo)(payload) for _ in range(tasks))
-        full = time.perf_counter() - t0
+
+        def round_trip(arg: np.ndarray | None) -> float:
+            t0 = time.perf_counter()
+            start_tasks(parallel, _echo, [(arg,)] * tasks)()
+            return time.perf_counter() - t0
+
+        first, empty, full = round_trip(None), round_trip(None), round_trip(payload)
         self.per_call = empty / tasks
         self.per_byte = max(0.0, full - empty) / max(1, 2 * payload.nbytes * tasks)
         if not self._warm():
@@ -238,9 +308,23 @@ class PoolCostModel:
         b = PER_BYTE_PRIOR if self.per_byte is None else self.per_byte
         return c * n_items, c * n_items / self.n + a + b * n_bytes
 
+    def observe_balance(self, lead: int, lateness: float, per_item: float) -> None:
+        """A pool generation cut with ``lead`` ended with the last worker's result
+        ``lateness`` seconds after the parent finished its share (negative: before); the
+        parent took ``per_item`` seconds per individual. The lead that would have ended them
+        together is ``lead + lateness / per_item`` (the parent's share exceeds a worker's by
+        ``lead`` individuals). The warm-up generation is not used (see :meth:`observe_pool`).
+        """
+        if per_item > 0 and self.pool_runs > 1:
+            self._leads.append(lead + lateness / per_item)
+
     def lead(self) -> int:
-        """Individuals the parent's share takes beyond an equal split: the probed round trip
-        of a task divided by the in-process seconds per individual (0 until both exist)."""
+        """Individuals the parent's share takes beyond an equal split: the median balancing
+        lead of the last ``HISTORY`` pool generations once measured, before that the probed
+        round trip of a task divided by the in-process seconds per individual (0 until both
+        exist)."""
+        if self._leads:
+            return max(0, int(round(_median(self._leads))))
         c = self.local_per_item
         if self.per_call is None or not c:
             return 0

@@ -270,16 +270,16 @@ def test_bad_data_is_rejected(data):
 
 
 def test_cheap_generations_stay_in_process_with_the_same_result(data, monkeypatch):
-    from joblib import Parallel
+    from gabp.evolution import problem
 
     calls = []
-    original = Parallel.__call__
+    original = problem.start_tasks
 
-    def spy(self, iterable):
+    def spy(parallel, fn, tasks):
         calls.append(1)
-        return original(self, iterable)
+        return original(parallel, fn, tasks)
 
-    monkeypatch.setattr(Parallel, "__call__", spy)
+    monkeypatch.setattr(problem, "start_tasks", spy)
     cheap = run(data, mode="classic", n_jobs=2)  # the cost model: too cheap for the pool
     assert calls == []
     pooled = run(data, mode="classic", n_jobs=2, parallel_threshold=0)

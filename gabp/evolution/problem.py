@@ -9,16 +9,23 @@ processes or a Dask cluster cheaply; when the pool pays is :mod:`gabp._parallel`
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Hashable
+from concurrent.futures import BrokenExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel
 
-from .._parallel import LazyParallel, PoolCostModel, balanced_chunks, shipped_bytes
+from .._parallel import (
+    LazyParallel,
+    PoolCostModel,
+    balanced_chunks,
+    shipped_bytes,
+    stamped,
+    start_tasks,
+)
 from .._seeding import int_seed, stream
 from .._threads import single_blas_thread
 from .._validation import check_choice, check_float, check_int
@@ -357,7 +364,9 @@ class ChunkedScorer:
     parent's larger by what it scores during a worker's round trip), ``n_workers - 1`` go to
     the pool and the parent scores the last one meanwhile. The data arrays are the
     same objects in every task, so joblib memory-maps the large ones once per run.
-    Chunking never changes the scores, so none of this affects results.
+    Chunking never changes the scores, so none of this affects results. If a worker dies
+    (killed, out of memory), its chunk is scored in-process, with a warning, and so is the
+    rest of the run.
 
     Parameters
     ----------
@@ -392,6 +401,7 @@ class ChunkedScorer:
         self.model = PoolCostModel(self.n_workers, n_generations=n_generations,
                                    min_seconds=min_seconds or 0.0)
         self.probed = False
+        self.broken = False  # a worker died: the rest of the run is scored in-process
         self.pooled: list[bool] = []
 
     def _args(self, genomes: np.ndarray, seed: int) -> tuple:
@@ -416,7 +426,8 @@ class ChunkedScorer:
         if k == 0:
             return Scores(np.zeros(0), None, np.zeros(0, dtype=np.int64),
                           np.zeros(0, dtype=bool), np.zeros(0))
-        pool = k > 1 and self.n_workers > 1 and self._wants_pool(genomes, generation)
+        pool = (k > 1 and self.n_workers > 1 and not self.broken
+                and self._wants_pool(genomes, generation))
         if self.n_workers > 1 and logger.isEnabledFor(logging.DEBUG):
             logger.debug("generation %d (%d individuals): %s; predicted in-process %.4g s, "
                          "pool %.4g s", generation, k, "pool" if pool else "in-process",
@@ -427,28 +438,26 @@ class ChunkedScorer:
             scores = score_genomes(*self._args(genomes, seed))
             self.model.observe_local(time.perf_counter() - t0, k)
             return scores
-        *sent, mine = balanced_chunks(k, self.n_workers, self.model.lead())
-        # opened here, in the caller's thread, where joblib.parallel_config applies
-        parallel = self.parallel.get() if isinstance(self.parallel, LazyParallel) else self.parallel
-        remote: dict[str, Any] = {}
-
-        def dispatch() -> None:
-            try:
-                remote["out"] = parallel(delayed(score_genomes)(*self._args(genomes[c], seed))
-                                         for c in sent)
-            except BaseException as exc:  # re-raised in the calling thread
-                remote["error"] = exc
-
+        lead = self.model.lead()
+        *sent, mine = balanced_chunks(k, self.n_workers, lead)
         t0 = time.perf_counter()
-        thread = threading.Thread(target=dispatch, name="gabp-pool-dispatch", daemon=True)
-        thread.start()
+        # started here, in the caller's thread, where joblib.parallel_config applies
+        wait = start_tasks(self.parallel, stamped,
+                           [(score_genomes, *self._args(genomes[c], seed)) for c in sent])
         local = score_genomes(*self._args(genomes[mine], seed))
-        thread.join()
-        if "error" in remote:
-            raise remote["error"]
+        t_local, local_end = time.perf_counter() - t0, time.time()
+        try:
+            remote, ends = zip(*wait(), strict=True)
+        except BrokenExecutor as exc:  # a worker died (killed, out of memory): not a score
+            logger.warning("the worker pool failed (%s: %s); scoring in-process from now on",
+                           type(exc).__name__, exc)
+            self.broken = True
+            remote = [score_genomes(*self._args(genomes[c], seed)) for c in sent]
+            return _concatenate([*remote, local])
         self.model.observe_pool(time.perf_counter() - t0, k)
+        self.model.observe_balance(lead, max(ends) - local_end, t_local / len(mine))
         self.model.mark_used()
-        return _concatenate([*remote["out"], local])
+        return _concatenate([*remote, local])
 
 
 class WeightsProblem:
