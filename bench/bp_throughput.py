@@ -62,6 +62,7 @@ import numpy as np
 from _common import machine, machine_line, table, write_json
 from threadpoolctl import threadpool_limits
 
+import gabp._kernels as _kernels
 import gabp.network as network
 import gabp.optimizers as optimizers
 from gabp import Network, train
@@ -124,16 +125,14 @@ def kernels(name: str) -> Iterator[None]:
     """
     old = os.environ.get("GABP_KERNELS")
     os.environ["GABP_KERNELS"] = "numpy" if name == "numpy" else "numba"
-    elementwise = network._elementwise_kernels
-    if name == "numba-adam":
-        network._elementwise_kernels = lambda dtype: None
+    if name == "numba-adam":  # the dense step (gabp.network._Backprop) gets no kernels
+        network.prepare = lambda dtype: None
     try:
         for dtype in (np.float32, np.float64):  # compile outside any timing
-            optimizers.Adam((1, 1), 1e-3, dtype=dtype)
-            network._elementwise_kernels(np.dtype(dtype))
+            _kernels.prepare(dtype)
         yield
     finally:
-        network._elementwise_kernels = elementwise
+        network.prepare = _kernels.prepare
         if old is None:
             os.environ.pop("GABP_KERNELS", None)
         else:

@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 #: Values of the ``GABP_KERNELS`` environment variable (``auto`` when unset or empty).
 KERNELS = ("auto", "numpy", "numba")
 _COMPILED: dict[str, Callable[..., Any]] = {}
+_READY: set[np.dtype] = set()  # dtypes every kernel was called with (compiled or loaded)
 _PENDING_RESCAN: list[bool] = []
 #: numba, looked for once per process: {"module": the module or None, "error": why its
 #: import failed ("" if it worked or numba is not installed), "warned": the warnings given}
@@ -159,16 +160,39 @@ def check_kernels() -> str:
     return choice
 
 
-def warm(fn: Callable[..., Any], *args: Any) -> None:
-    """Call ``fn`` on tiny arguments so it compiles (or loads from the disk cache) now.
+def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
+    """Every compiled kernel, ready for ``dtype``; ``None`` on the NumPy path.
 
-    Compiling can load another BLAS library (SciPy's OpenBLAS); the BLAS thread limit then
-    rescans the loaded libraries on its next use.
+    Once per process and dtype each kernel is called on tiny arguments, so it compiles (or
+    loads from numba's disk cache) now and no training step pays for it. The GA calls this
+    before its first generation, whose timing the process-pool cost model uses: the one-off
+    0.3-1 s would otherwise make every individual look several times dearer. Compiling can
+    load another BLAS library (SciPy's OpenBLAS); the BLAS thread limit then rescans the
+    loaded libraries on its next use.
+
+    Parameters
+    ----------
+    dtype : numpy dtype or its name
+        ``float32`` or ``float64``: the parameters' and data's precision.
     """
-    fn(*args)
+    if selected() != "numba":
+        return None
+    kernels = {name: compiled(name) for name in _SOURCES}
+    dtype = np.dtype(dtype)
+    if dtype not in _READY:
+        t = dtype.type
+        one, row, empty = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype), np.zeros((1, 0), dtype)
+        kernels["adam_rows"](empty, empty, empty, empty, t(1), np.zeros(1, dtype), t(1), t(1),
+                             np.ones(1, dtype=bool))
+        kernels["bias_relu"](one.copy(), row, t(0))
+        kernels["bias_shift"](one.copy(), row, one.copy(), row.copy())
+        kernels["relu_grad"](one.copy(), one, t(0), t(1))
+        kernels["softmax_ce"](one, one, row, row, t(1), t(1), one.copy(), np.empty(1, dtype))
+        _READY.add(dtype)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
         rescan_blas()
+    return kernels
 
 
 # The kernels (compiled by numba; plain Python would be correct and very slow).

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ._files import NpzReader, atomic_open
-from ._kernels import compiled, warm
+from ._kernels import prepare
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import (
     ACTIVATIONS,
@@ -365,34 +365,6 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
-#: the compiled elementwise passes of the dense step (:mod:`gabp._kernels`)
-_ELEMENTWISE = ("bias_relu", "relu_grad", "bias_shift", "softmax_ce")
-_WARMED: set[np.dtype] = set()
-
-
-def _elementwise_kernels(dtype: np.dtype) -> dict[str, Any] | None:
-    """The compiled bias+ReLU, ReLU', bias+softmax-shift and softmax/CE passes, or ``None``.
-
-    ``None`` unless ``GABP_KERNELS`` resolves to numba (a bad value raises here, before any
-    training).
-    Each kernel is compiled (or loaded from numba's disk cache) once per process and dtype,
-    so no training step pays for it.
-    """
-    if compiled(_ELEMENTWISE[0]) is None:
-        return None
-    kernels = {name: compiled(name) for name in _ELEMENTWISE}
-    if dtype not in _WARMED:
-        t = dtype.type
-        one, row = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype)
-        warm(kernels["bias_relu"], one.copy(), row, t(0))
-        warm(kernels["bias_shift"], one.copy(), row, one.copy(), row.copy())
-        warm(kernels["relu_grad"], one.copy(), one, t(0), t(1))
-        warm(kernels["softmax_ce"], one, one, row, row, t(1), t(1), one.copy(),
-             np.empty(1, dtype))
-        _WARMED.add(dtype)
-    return kernels
-
-
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
@@ -459,7 +431,7 @@ class _Backprop:
         self._buffers: dict[tuple, _Workspace] = {}
         #: compiled kernels on: the compiled passes, and per layer the one it uses ("relu" for
         #: a dense ReLU layer, "softmax" for a dense softmax output; None: NumPy's passes)
-        self.kernels = _elementwise_kernels(params.dtype)
+        self.kernels = prepare(params.dtype)  # a bad value raises here, before any training
         self.fused: list[str | None] = [None] * len(self.units)
         if self.kernels is not None:
             for i, (unit, name) in enumerate(zip(self.units, arch.activations, strict=True)):

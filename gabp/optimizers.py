@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ._kernels import compiled, warm
+from ._kernels import prepare
 from .solvers.options import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER
 
 __all__ = [
@@ -177,14 +177,11 @@ class Adam(Optimizer):
         self._all = np.ones(shape[0], dtype=bool)
         self._rows = np.empty(shape[0], dtype)
         self.t = 0
-        #: the compiled one-pass step if ``GABP_KERNELS`` resolves to numba
-        #: (:func:`gabp._kernels.compiled`, cached per process), else None; a bad value, or
-        #: ``GABP_KERNELS=numba`` without numba, fails here, not later
-        self._kernel = compiled("adam_rows")
-        if self._kernel is not None:  # compile (or load from the disk cache) outside training
-            e = np.zeros((1, 0), dtype)
-            warm(self._kernel, e, e, e, e, e.dtype.type(1), np.zeros(1, dtype),
-                 e.dtype.type(1), e.dtype.type(1), self._all[:1])
+        #: the compiled one-pass step if ``GABP_KERNELS`` resolves to numba, compiled (or
+        #: loaded from the disk cache) here, outside training (:func:`gabp._kernels.prepare`),
+        #: else None; a bad value, or ``GABP_KERNELS=numba`` without numba, fails here
+        kernels = prepare(dtype)
+        self._kernel = None if kernels is None else kernels["adam_rows"]
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""

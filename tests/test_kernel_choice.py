@@ -30,6 +30,7 @@ def fresh(monkeypatch):
     """No numba looked for or compiled in this process yet (restored afterwards)."""
     monkeypatch.setattr(_kernels, "_NUMBA", {})
     monkeypatch.setattr(_kernels, "_COMPILED", {})
+    monkeypatch.setattr(_kernels, "_READY", set())
 
 
 class _FakeNumba(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -123,6 +124,43 @@ def test_auto_falls_back_to_numpy_with_one_warning_when_numba_is_broken(broken_n
     ref = Network((2, 3, 1), seed=0)
     train(ref, X, Y, optimizer="adam", epochs=2, batch_size=8, seed=0)
     np.testing.assert_array_equal(net.params, ref.params)
+
+
+def test_prepare_readies_every_kernel_once_per_dtype(importable_numba, monkeypatch):
+    monkeypatch.delenv("GABP_KERNELS", raising=False)
+    calls = []
+    for name, fn in _kernels._SOURCES.items():  # the fake njit returns these: count calls
+        def counted(*args, _fn=fn, _name=name):
+            calls.append((_name, args[0].dtype))
+            return _fn(*args)
+        monkeypatch.setitem(_kernels._SOURCES, name, counted)
+    kernels = _kernels.prepare("float32")
+    assert sorted(kernels) == sorted(_kernels._SOURCES)
+    assert sorted(n for n, _ in calls) == sorted(_kernels._SOURCES)  # each called once
+    assert {d for _, d in calls} == {np.dtype(np.float32)}
+    _kernels.prepare(np.float32)
+    assert len(calls) == 5  # ready already
+    _kernels.prepare(np.float64)
+    assert len(calls) == 10
+    monkeypatch.setenv("GABP_KERNELS", "numpy")
+    assert _kernels.prepare("float32") is None
+
+
+def test_evolve_readies_the_kernels_before_the_first_generation(monkeypatch):
+    # the first generation's time feeds the process-pool cost model: no compile inside it
+    events = []
+    monkeypatch.setattr(ga_mod, "prepare", lambda dtype: events.append(f"prepare {dtype}"))
+    scorer = ga_mod.ChunkedScorer
+
+    def recorded(*args, **kwargs):
+        events.append("scorer")
+        return scorer(*args, **kwargs)
+
+    monkeypatch.setattr(ga_mod, "ChunkedScorer", recorded)
+    evolve(X, Y, hidden_layer_sizes=(3,), ga=GAConfig(population_size=4, n_generations=1),
+           bp=BPConfig(optimizer="adam", bp_epochs=1, max_epochs=1, dtype="float32"),
+           fitness_on="train", n_baseline=0)
+    assert events[:2] == ["prepare float32", "scorer"]
 
 
 def test_numpy_never_looks_for_numba(broken_numba, monkeypatch, caplog):
