@@ -12,19 +12,19 @@ elementwise passes:
   compiled kernels have their own tests, bit for bit against the NumPy passes.
 - ``numba``: the compiled kernels; a ``ValueError`` if numba cannot be imported.
 
-:func:`selected` resolves the setting to ``"numpy"`` or ``"numba"``; :func:`compiled` returns
-a kernel by name, or ``None`` on the NumPy path; an unknown value raises a ``ValueError``.
-Whether numba is installed is checked with :func:`importlib.util.find_spec` (no import);
-numba itself is imported, once per process, when a setting that may use it is first resolved
-(``import gabp`` never imports it).
+:func:`selected` resolves the setting to ``"numpy"`` or ``"numba"``; :func:`prepare` returns
+every kernel ready for a dtype and :func:`compiled` one kernel by name, or ``None`` on the
+NumPy path; an unknown value raises a ``ValueError``. Whether numba is installed is checked
+with :func:`importlib.util.find_spec` (no import); numba itself is imported, once per
+process, when a setting that may use it is first resolved (``import gabp`` never imports it).
 
 The kernels, written here as plain Python loops and compiled on first use, are cached on disk
 by numba: in ``NUMBA_CACHE_DIR`` if it is set and writable, else in ``__pycache__`` beside
 this file when that is writable (an editable or a user-owned install), else in numba's
 user-wide folder (``~/.cache/numba``); with none writable they are compiled in every process
-(one warning). Compiling costs about 1 s per dtype once; a
-process that loads them from the cache pays about 0.4 s, numba's import included
-(``bench/bp_throughput.py --parts compile``). Every kernel gives bit-identical results to
+(one warning). Compiling costs about 1 s per dtype once; a process that loads them from the
+cache pays about 0.3 s, numba's import included (``bench/bp_throughput.py --parts
+compile``). Every kernel gives bit-identical results to
 the NumPy passes except the loss value of ``softmax_ce``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
