@@ -424,9 +424,13 @@ def parallel(quick: bool, info_rows: list) -> str:
         P = min(P, 100) if quick else P
         X, Y = synthetic(n + n // 4)
         X, Y, Xv, Yv = X[:n], Y[:n], X[n:], Y[n:]
-        runs: dict[Any, list[dict]] = {1: [], 2: [], "forced": []}
-        for _ in range(repeats):  # interleaved A/B/C
-            for n_jobs in (1, 2, "forced"):
+        runs: dict[Any, list[dict]] = {1: [], 2: [], "forced": [], "half": []}
+        for _ in range(repeats):  # interleaved A/B/C/D
+            for n_jobs in (1, 2, "forced", "half"):
+                if n_jobs == "half":  # the best two processes can do: each scores P / 2
+                    runs["half"].append(_parallel_run(X, Y, Xv, Yv, -(-P // 2), optimizer,
+                                                      mode, n_gen, 1))
+                    continue
                 runs[n_jobs].append(_parallel_run(
                     X, Y, Xv, Yv, P, optimizer, mode, n_gen, 2 if n_jobs == "forced" else n_jobs,
                     0.0 if n_jobs == "forced" else None))
@@ -436,6 +440,7 @@ def parallel(quick: bool, info_rows: list) -> str:
              "load": os.getloadavg()[0], "identical": same,
              "pool_generations": runs[2][-1]["pool_generations"], "generations": n_gen}
         r["gen_forced_pool_s"] = min(x["per_gen_s"] for x in runs["forced"])
+        r["gen_half_population_s"] = min(x["per_gen_s"] for x in runs["half"])
         for n_jobs in (1, 2):
             r[f"gen_n_jobs_{n_jobs}_s"] = min(x["per_gen_s"] for x in runs[n_jobs])
             r[f"run_n_jobs_{n_jobs}_s"] = min(x["run_s"] for x in runs[n_jobs])
@@ -447,16 +452,20 @@ def parallel(quick: bool, info_rows: list) -> str:
                f"{r['run_n_jobs_1_s'] / r['run_n_jobs_2_s']:.2f}x",
                f"{r['pool_generations']} / {r['generations']}",
                f"{r['gen_n_jobs_1_s'] / r['gen_forced_pool_s']:.2f}x",
+               f"{r['gen_n_jobs_1_s'] / r['gen_half_population_s']:.2f}x",
                "yes" if r["identical"] else "NO", f"{r['load']:.2f}"] for r in rows]
     return ("n_jobs = 1 vs 2: seconds per generation of evolve (mean of generations 1-"
             f"{n_gen}, best of {repeats} interleaved runs; 10-16-1 tanh, synthetic regression, "
             "batch 32); the cost model decides (default parallel_threshold=None); forced pool = "
-            "n_jobs=2 with parallel_threshold=0 (every generation shared); warm worker "
+            "n_jobs=2 with parallel_threshold=0 (every generation shared); ceiling = n_jobs=1 "
+            "time of the population over that of half the population (what each of two "
+            "processes scores: a batched population's step has a fixed cost, so halving it "
+            "does not halve the time); warm worker "
             f"processes (starting them took {cold:.2f} s)\n\n"
             + table(["kind", "case", "n_jobs=1 s/gen", "n_jobs=2 s/gen", "speed-up per gen",
                      "speed-up whole run", "generations on the pool",
-                     "forced pool speed-up per gen", "identical result", "load"], t_rows,
-                    "llrrrrrrrr"))
+                     "forced pool speed-up per gen", "ceiling", "identical result", "load"],
+                    t_rows, "llrrrrrrrrr"))
 
 
 def _echo(*args: Any) -> int:

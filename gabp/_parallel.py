@@ -4,8 +4,9 @@ The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer
 
 - :func:`balanced_chunks`: a generation's ``k`` genomes cut into ``n`` contiguous chunks of
   equal cost (every individual of a generation costs the same: one BP run of ``bp_epochs``
-  epochs on the same data, or one forward pass), the parent's chunk larger by the
-  individuals it scores in the time a worker's round trip takes.
+  epochs on the same data, or one forward pass), the parent's chunk larger by a lead
+  (:meth:`PoolCostModel.lead`: from the workers' measured finish times, so that all end
+  together).
 - :class:`PoolCostModel`: chooses, generation by generation, between scoring in-process and
   sharing the generation with the pool, from measured costs: the in-process seconds per
   individual (every in-process generation is timed), the pool's per-task and per-byte costs
@@ -22,12 +23,13 @@ The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer
   tenth of a heavy generation's time on 2 cores). Any other backend (Dask, threads,
   ``multiprocessing``), or a joblib whose internals differ, runs the same tasks through
   ``Parallel`` in a dispatch thread.
-- Data residency: the run's arrays are passed to every task as the *same* objects, so
-  joblib's memmapping (loky and multiprocessing backends; arrays above ``max_nbytes``, 1 MB
-  by default) writes each of them once per ``with Parallel(...)`` block and every later task
-  carries a file reference; smaller arrays are pickled with the task (about 1 ms per MB,
-  counted by the cost model's per-byte term). The Dask backend scatters large arguments
-  itself.
+- Data residency: with the loky backend the run's data arrays are written once per run to
+  memory-mapped files (:meth:`LazyParallel.resident`), and every task carries file
+  references instead of the data, whatever its size. Other process backends get the arrays
+  as the *same* objects every time, so joblib's memmapping (arrays above ``max_nbytes``,
+  1 MB by default) writes each of them once per ``with Parallel(...)`` block; smaller
+  arrays are pickled with each task (about 1 ms per MB, counted by the cost model's
+  per-byte term). The Dask backend scatters large arguments itself.
 
 The parent process scores one share of a pool generation itself while the workers score the
 others: with ``n`` workers the generation is cut into ``n`` chunks and ``n - 1`` are sent,
@@ -39,6 +41,9 @@ result.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -88,6 +93,8 @@ class LazyParallel:
     def __init__(self, n_jobs: int | None) -> None:
         self.n_jobs = n_jobs
         self._parallel: Parallel | None = None
+        self._folder: str | None = None
+        self._resident: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __enter__(self) -> LazyParallel:
         return self
@@ -96,6 +103,40 @@ class LazyParallel:
         if self._parallel is not None:
             self._parallel.__exit__(*exc)
             self._parallel = None
+        self._resident.clear()
+        if self._folder is not None:  # workers keep their maps of unlinked files (POSIX)
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    def resident(self, arrays: Sequence[Any]) -> tuple[Any, ...]:
+        """``arrays`` as read-only memory maps of files written once for this context.
+
+        With the loky backend a task's memory-mapped argument crosses as a file reference
+        whatever its size (joblib pickles only arrays above ``max_nbytes`` that way, and
+        smaller ones with every task), so data passed as these maps is sent once per run.
+        Any other backend, and anything that is not a non-empty array, gets the argument
+        itself. The files live in ``JOBLIB_TEMP_FOLDER``, else ``/dev/shm`` when it has room,
+        else the system's temporary folder, and are deleted when the context closes.
+        """
+        if _loky_futures(self.get()) is None:
+            return tuple(arrays)
+        out = []
+        for a in arrays:
+            if not isinstance(a, np.ndarray) or a.size == 0 or isinstance(a, np.memmap):
+                out.append(a)
+                continue
+            kept = self._resident.get(id(a))
+            if kept is None:  # the original is kept too, so its id is not reused
+                kept = self._resident[id(a)] = (a, self._dump(a))
+            out.append(kept[1])
+        return tuple(out)
+
+    def _dump(self, a: np.ndarray) -> np.ndarray:
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="gabp-data-", dir=_temp_root(a.nbytes))
+        path = os.path.join(self._folder, f"{len(self._resident)}.npy")
+        np.save(path, np.ascontiguousarray(a), allow_pickle=False)
+        return np.load(path, mmap_mode="r")
 
     @property
     def opened(self) -> bool:
@@ -113,6 +154,21 @@ class LazyParallel:
     def __call__(self, iterable: Any) -> list:
         """Run ``iterable``'s delayed calls on the pool (joblib's ``Parallel.__call__``)."""
         return self.get()(iterable)
+
+
+def _temp_root(nbytes: int) -> str | None:
+    """Where :meth:`LazyParallel.resident` writes: ``JOBLIB_TEMP_FOLDER``, else ``/dev/shm``
+    if it is writable and has room for the data (twice over), else the system default."""
+    root = os.environ.get("JOBLIB_TEMP_FOLDER")
+    if root:
+        return root
+    shm = "/dev/shm"
+    try:
+        if os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2 * nbytes + 2**26:
+            return shm
+    except OSError:
+        pass
+    return None
 
 
 def _loky_futures(parallel: Parallel) -> tuple[Any, Callable[[], None]] | None:

@@ -234,6 +234,22 @@ def test_loky_tasks_are_futures_of_the_open_context_and_other_backends_use_paral
         assert lazy.opened
 
 
+def test_resident_data_is_written_once_and_deleted_with_the_context():
+    X, y = np.arange(12.0).reshape(4, 3), np.arange(4)
+    with _parallel.LazyParallel(2) as lazy:
+        rX, ry, none = lazy.resident((X, y, None))
+        assert isinstance(rX, np.memmap) and isinstance(ry, np.memmap) and none is None
+        np.testing.assert_array_equal(rX, X)
+        assert lazy.resident((X, y))[0] is rX  # the same array: the same file
+        folder = lazy._folder
+        assert sorted(os.listdir(folder)) == ["0.npy", "1.npy"]
+        # a task sees the data (sent as a file reference, whatever its size)
+        assert _parallel.start_tasks(lazy, np.sum, [(rX,)])() == [X.sum()]
+    assert not os.path.exists(folder)
+    with parallel_config(backend="threading"), _parallel.LazyParallel(2) as lazy:
+        assert lazy.resident((X,))[0] is X  # no process pool: nothing to write
+
+
 def test_scorer_probes_once_then_follows_the_model(monkeypatch):
     arch = Architecture.build((3, 4, 1))
     rng = np.random.default_rng(0)

@@ -404,8 +404,16 @@ class ChunkedScorer:
         self.broken = False  # a worker died: the rest of the run is scored in-process
         self.pooled: list[bool] = []
 
-    def _args(self, genomes: np.ndarray, seed: int) -> tuple:
-        return (self.arch_dict, genomes, *self.data, self.settings, seed)
+    def _args(self, genomes: np.ndarray, seed: int, data: tuple | None = None) -> tuple:
+        return (self.arch_dict, genomes, *(self.data if data is None else data), self.settings,
+                seed)
+
+    def _pool_data(self) -> tuple:
+        """The data as the pool's tasks carry it: written once per run where the pool can
+        map files (:meth:`gabp._parallel.LazyParallel.resident`), else the arrays."""
+        if isinstance(self.parallel, LazyParallel):
+            return self.parallel.resident(self.data)
+        return self.data
 
     def _wants_pool(self, genomes: np.ndarray, generation: int) -> bool:
         if self.force_pool:
@@ -442,8 +450,9 @@ class ChunkedScorer:
         *sent, mine = balanced_chunks(k, self.n_workers, lead)
         t0 = time.perf_counter()
         # started here, in the caller's thread, where joblib.parallel_config applies
+        data = self._pool_data()
         wait = start_tasks(self.parallel, stamped,
-                           [(score_genomes, *self._args(genomes[c], seed)) for c in sent])
+                           [(score_genomes, *self._args(genomes[c], seed, data)) for c in sent])
         local = score_genomes(*self._args(genomes[mine], seed))
         t_local, local_end = time.perf_counter() - t0, time.time()
         try:
