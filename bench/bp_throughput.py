@@ -21,7 +21,15 @@ network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the 
   uses, with one and two BLAS threads;
 - ``threads``: P = 40 training with OpenBLAS on one thread (what ``train`` does) and on two;
 - ``ga``: Baldwinian GA-BP on digits (40 individuals x 5 generations x 20 Adam epochs)
-  against the same number of network-epochs as one-by-one scikit-learn MLP fits.
+  against the same number of network-epochs as one-by-one scikit-learn MLP fits;
+- ``compile``: what the compiled kernels cost a fresh process before its first epoch (wall
+  time of its first ``train`` of 40 networks minus its second), with an empty numba cache
+  (``NUMBA_CACHE_DIR`` a new temporary folder) and with that cache filled, in-process and in
+  each of two fresh joblib (loky) workers; the NumPy path's for reference.
+
+Every timing runs with ``GABP_KERNELS`` set explicitly: the columns and rows labelled numba
+with ``numba``, everything else (the NumPy columns, one by one, the threads section) with
+``numpy``, whatever the default ``auto`` would resolve to on this machine.
 
 Usage (from the repository root, so that this checkout's gabp is imported)::
 
@@ -40,7 +48,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,6 +62,7 @@ import numpy as np
 from _common import machine, machine_line, table, write_json
 from threadpoolctl import threadpool_limits
 
+import gabp._kernels as _kernels
 import gabp.network as network
 import gabp.optimizers as optimizers
 from gabp import Network, train
@@ -61,7 +74,7 @@ from gabp.trainer import _MiniBatch
 N_HIDDEN = 32
 N_CLASSES = 10
 BATCH = 32
-PARTS = ("throughput", "profile", "fused", "kernels", "threads", "ga")
+PARTS = ("throughput", "profile", "fused", "kernels", "threads", "ga", "compile")
 
 
 def load_problem() -> tuple[np.ndarray, np.ndarray, Any]:
@@ -112,16 +125,14 @@ def kernels(name: str) -> Iterator[None]:
     """
     old = os.environ.get("GABP_KERNELS")
     os.environ["GABP_KERNELS"] = "numpy" if name == "numpy" else "numba"
-    elementwise = network._elementwise_kernels
-    if name == "numba-adam":
-        network._elementwise_kernels = lambda dtype: None
+    if name == "numba-adam":  # the dense step (gabp.network._Backprop) gets no kernels
+        network.prepare = lambda dtype: None
     try:
         for dtype in (np.float32, np.float64):  # compile outside any timing
-            optimizers.Adam((1, 1), 1e-3, dtype=dtype)
-            network._elementwise_kernels(np.dtype(dtype))
+            _kernels.prepare(dtype)
         yield
     finally:
-        network._elementwise_kernels = elementwise
+        network.prepare = _kernels.prepare
         if old is None:
             os.environ.pop("GABP_KERNELS", None)
         else:
@@ -359,7 +370,7 @@ def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict],
                 "sklearn_ms_per_epoch": None if (sk is None or P != 1) else 1e3 * sk,
             })
     text = table(
-        ["dtype", "P", "ms / network-epoch", "numba Adam", "numba Adam + elementwise",
+        ["dtype", "P", "NumPy ms / network-epoch", "numba Adam", "numba Adam + elementwise",
          "one by one",
          "batched speed-up", "GEMM floor ms", "GEMM GFLOP/s", "epoch / floor",
          "sklearn ms / epoch"],
@@ -373,7 +384,8 @@ def part_throughput(X, Y, sizes, epochs: int, repeats: int) -> tuple[list[dict],
          for r in rows])
     head = (f"Per network-epoch on {n} rows (64-{N_HIDDEN}-{N_CLASSES} relu/softmax, "
             f"cross-entropy, Adam, batch {BATCH}; best of {repeats}, {epochs} epochs; the "
-            f"default NumPy passes and, interleaved, GABP_KERNELS=numba with only the Adam step "
+            f"NumPy passes (GABP_KERNELS=numpy; one by one, the speed-up and the floor ratio "
+            f"are theirs) and, interleaved, GABP_KERNELS=numba with only the Adam step "
             f"compiled and with the elementwise passes compiled too). FLOPs of the weight "
             f"products per network-epoch: {epoch_flops(n) / 1e6:.1f} M.")
     return rows, head + "\n\n" + text
@@ -644,6 +656,70 @@ def part_ga(task, quick: bool, repeats: int) -> tuple[list[dict], str]:
     return rows, text
 
 
+#: Run by :func:`part_compile` in a fresh interpreter: the wall seconds of two ``train`` calls
+#: (P = 40, one epoch on 256 rows) in this process, or with argument ``workers`` in each of
+#: two fresh loky workers; prints them as JSON.
+_FIRST_TRAINS = """
+import json, sys, time
+import numpy as np
+from joblib import Parallel, delayed
+
+def trains(dtype):
+    from gabp import Network, train
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (256, 64)).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 256)]
+    out = []
+    for _ in range(2):
+        net = Network((64, 32, 10), hidden_activation="relu", output_activation="softmax",
+                      n_networks=40, seed=1, dtype=dtype)
+        t = time.perf_counter()
+        train(net, X, Y, loss="cross_entropy", optimizer="adam", epochs=1, batch_size=32)
+        out.append(time.perf_counter() - t)
+    return out
+
+if sys.argv[2] == "workers":
+    with Parallel(n_jobs=2) as par:
+        par(delayed(abs)(1) for _ in range(2))  # start both workers first
+        print(json.dumps(par(delayed(trains)(sys.argv[1]) for _ in range(2))))
+else:
+    print(json.dumps([trains(sys.argv[1])]))
+"""
+
+
+def first_train_cost(dtype: str, where: str, kernels_: str, cache: str) -> float:
+    """Seconds a fresh process (``where="process"``) or the slower of two fresh workers
+    (``"workers"``) spends in its first ``train`` beyond its second."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, GABP_KERNELS=kernels_, NUMBA_CACHE_DIR=cache,
+               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _FIRST_TRAINS, dtype, where], env=env,
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    return max(first - second for first, second in json.loads(out))
+
+
+def part_compile(repeats: int) -> tuple[list[dict], str]:
+    """The compiled kernels' one-off cost per fresh process, cold and warm numba cache."""
+    if "numba" not in available_kernels():
+        return [], "numba is not installed: nothing is compiled."
+    rows = []
+    for dtype in ("float32", "float64"):
+        for where in ("process", "workers"):
+            best: dict[str, float] = {}
+            for _ in range(repeats):  # interleaved, best of each
+                with tempfile.TemporaryDirectory() as cache:
+                    for case, k in (("numpy", "numpy"), ("cold", "numba"), ("warm", "numba")):
+                        s = first_train_cost(dtype, where, k, cache)
+                        best[case] = min(best.get(case, np.inf), s)
+            rows.append({"dtype": dtype, "where": where, **{f"{k}_s": v for k, v in best.items()}})
+    text = table(["dtype", "fresh", "NumPy s", "numba, empty cache s", "numba, cache filled s"],
+                 [[r["dtype"], "process" if r["where"] == "process" else "joblib worker (of 2)",
+                   f"{r['numpy_s']:.2f}", f"{r['cold_s']:.2f}", f"{r['warm_s']:.2f}"]
+                  for r in rows])
+    return rows, (f"First train (P = 40) minus the second in a fresh interpreter, wall seconds, "
+                  f"best of {repeats}; numba's import included:\n\n" + text)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer networks and repeats")
@@ -666,6 +742,7 @@ def main(argv: list[str] | None = None) -> dict:
     repeats = args.repeats or (2 if args.quick else 3)
     epochs = args.epochs or (1 if args.quick else 3)
     X, Y, task = load_problem()
+    os.environ["GABP_KERNELS"] = "numpy"  # what no label says is numba is the NumPy path
     info = machine()
     print(machine_line(info), "\n")
     result: dict[str, Any] = {"machine": info, "config": {
@@ -678,6 +755,7 @@ def main(argv: list[str] | None = None) -> dict:
         "kernels": lambda: part_kernels(40, max(repeats, 3)),
         "threads": lambda: part_threads(X, Y, epochs, repeats),
         "ga": lambda: part_ga(task, args.quick, 1 if args.quick else 2),
+        "compile": lambda: part_compile(1 if args.quick else 3),
     }
     for name in PARTS:
         if name in parts:

@@ -1,11 +1,31 @@
-"""Optional compiled kernels (``GABP_KERNELS=numba``): the one place that decides.
+"""Compiled kernels when numba is there (``GABP_KERNELS``): the one place that decides.
 
 The environment variable ``GABP_KERNELS`` picks the implementation of the first-order step's
-elementwise passes: ``numpy`` (the default, what CI tests) or ``numba`` (the optional extra
-``gabp[fast]``). :func:`compiled` returns a kernel by name, or ``None`` on the NumPy path;
-an unknown value, or ``numba`` without numba installed, raises a ``ValueError``.
+elementwise passes:
 
-The kernels, written here as plain Python loops and compiled on first use (cached on disk):
+- ``auto`` (the default, also when unset or empty): the compiled kernels when numba (the
+  optional extra ``gabp[fast]``) can be imported, else the NumPy passes, silently. An
+  installed numba whose import fails (for example one built for another NumPy) logs one
+  warning and the NumPy passes are used.
+- ``numpy``: the NumPy passes, always. The test suite (and so CI) runs with this unless told
+  otherwise (``tests/conftest.py``): ``.[test]`` brings numba in through skforecast, and the
+  compiled kernels have their own tests, bit for bit against the NumPy passes.
+- ``numba``: the compiled kernels; a ``ValueError`` if numba cannot be imported.
+
+:func:`selected` resolves the setting to ``"numpy"`` or ``"numba"``; :func:`prepare` returns
+every kernel ready for a dtype and :func:`compiled` one kernel by name, or ``None`` on the
+NumPy path; an unknown value raises a ``ValueError``. Whether numba is installed is checked
+with :func:`importlib.util.find_spec` (no import); numba itself is imported, once per
+process, when a setting that may use it is first resolved (``import gabp`` never imports it).
+
+The kernels, written here as plain Python loops and compiled on first use, are cached on disk
+by numba: in ``NUMBA_CACHE_DIR`` if it is set and writable, else in ``__pycache__`` beside
+this file when that is writable (an editable or a user-owned install), else in numba's
+user-wide folder (``~/.cache/numba``); with none writable they are compiled in every process
+(one warning). Compiling costs about 1 s per dtype once; a process that loads them from the
+cache pays about 0.3 s, numba's import included (``bench/bp_throughput.py --parts
+compile``). Every kernel gives bit-identical results to
+the NumPy passes except the loss value of ``softmax_ce``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
 - ``bias_relu``: ``z += b; z = max(z, 0)`` in one pass, bit-identical.
@@ -24,6 +44,9 @@ per-element zero check) so loops vectorize; no fast-math, so nothing is reordere
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -32,23 +55,63 @@ import numpy as np
 
 from ._threads import rescan_blas
 
-#: Values of the ``GABP_KERNELS`` environment variable.
-KERNELS = ("numpy", "numba")
+logger = logging.getLogger(__name__)
+
+#: Values of the ``GABP_KERNELS`` environment variable (``auto`` when unset or empty).
+KERNELS = ("auto", "numpy", "numba")
 _COMPILED: dict[str, Callable[..., Any]] = {}
+_READY: set[np.dtype] = set()  # dtypes every kernel was called with (compiled or loaded)
 _PENDING_RESCAN: list[bool] = []
+#: numba, looked for once per process: {"module": the module or None, "error": why its
+#: import failed ("" if it worked or numba is not installed), "warned": the warnings given}
+_NUMBA: dict[str, Any] = {}
+_OPTIONS = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 
 
-def selected() -> str:
-    """The validated value of ``GABP_KERNELS`` (``"numpy"`` when unset or empty)."""
-    choice = os.environ.get("GABP_KERNELS", "numpy").strip().lower() or "numpy"
+def _numba() -> Any:
+    """The numba module, or ``None`` if it is not installed or its import fails (once)."""
+    if not _NUMBA:
+        module, error = None, ""
+        try:
+            if importlib.util.find_spec("numba") is not None:
+                module = importlib.import_module("numba")
+        except Exception as exc:  # any broken install (an ImportError, or worse)
+            error = f"{type(exc).__name__}: {exc}"
+        _NUMBA.update(module=module, error=error, warned=set())
+    return _NUMBA["module"]
+
+
+def _requested() -> str:
+    """The validated value of ``GABP_KERNELS`` (``"auto"`` when unset or empty)."""
+    choice = os.environ.get("GABP_KERNELS", "").strip().lower() or "auto"
     if choice not in KERNELS:
         raise ValueError(f"The GABP_KERNELS environment variable must be one of "
                          f"{', '.join(KERNELS)}. Got {choice!r} instead.")
     return choice
 
 
+def selected() -> str:
+    """The kernels ``GABP_KERNELS`` resolves to: ``"numpy"`` or ``"numba"``.
+
+    ``auto`` (or unset) is ``"numba"`` when numba can be imported, else ``"numpy"``; an
+    installed numba whose import fails logs one warning. ``numba`` is ``"numba"`` whether
+    or not numba can be imported (:func:`compiled` and :func:`check_kernels` raise then).
+    """
+    choice = _requested()
+    if choice != "auto":
+        return choice
+    if _numba() is not None:
+        return "numba"
+    if _NUMBA["error"] and "import" not in _NUMBA["warned"]:
+        _NUMBA["warned"].add("import")
+        logger.warning("numba is installed but its import failed (%s): gabp uses its NumPy "
+                       "passes (set GABP_KERNELS=numpy to say so and silence this).",
+                       _NUMBA["error"])
+    return "numpy"
+
+
 def compiled(name: str) -> Callable[..., Any] | None:
-    """The compiled kernel ``name`` if ``GABP_KERNELS=numba``, else ``None``.
+    """The compiled kernel ``name`` if ``GABP_KERNELS`` resolves to numba, else ``None``.
 
     Parameters
     ----------
@@ -59,24 +122,37 @@ def compiled(name: str) -> Callable[..., Any] | None:
         return None
     fn = _COMPILED.get(name)
     if fn is None:
+        numba = _numba()
+        if numba is None:
+            why = f" (its import failed: {_NUMBA['error']})" if _NUMBA["error"] else ""
+            raise ValueError(f"GABP_KERNELS=numba needs numba{why}: pip install 'gabp[fast]' "
+                             "(or unset GABP_KERNELS: without numba the NumPy passes run).")
         try:
-            import numba
-        except ImportError:
-            raise ValueError("GABP_KERNELS=numba needs numba: pip install 'gabp[fast]' "
-                             "(or unset GABP_KERNELS for the NumPy passes).") from None
-        fn = _COMPILED[name] = numba.njit(cache=True, nogil=True, error_model="numpy",
-                                          boundscheck=False)(_SOURCES[name])
+            fn = numba.njit(cache=True, **_OPTIONS)(_SOURCES[name])
+        except RuntimeError as exc:  # no writable cache folder (a read-only install, no HOME)
+            if "cache" not in _NUMBA["warned"]:
+                _NUMBA["warned"].add("cache")
+                logger.warning("numba cannot cache gabp's compiled kernels (%s): every process "
+                               "compiles them again (about 1 s); set NUMBA_CACHE_DIR to a "
+                               "writable folder.", exc)
+            fn = numba.njit(cache=False, **_OPTIONS)(_SOURCES[name])
+        _COMPILED[name] = fn
         _PENDING_RESCAN.append(True)
     return fn
 
 
 def check_kernels() -> str:
-    """Validate ``GABP_KERNELS`` now, before any work: the value, and numba when it is chosen.
+    """Resolve and validate ``GABP_KERNELS`` now, before any work; returns the choice.
 
-    Training checks it too, but inside a GA a failing training is one failed individual;
-    the public doors (:func:`gabp.evolution.evolve`, the search, a TOML config) call this
-    first so a bad setting is one clear ``ValueError`` instead of a run of failures.
-    Returns the validated choice.
+    The value, and numba's import when it resolves to ``"numba"``. Training checks it too,
+    but inside a GA a failing training is one failed individual; the public doors
+    (:func:`gabp.evolution.evolve`, the search, a TOML config run) call this first so a bad
+    setting is one clear ``ValueError`` instead of a run of failures.
+
+    Returns
+    -------
+    str
+        ``"numpy"`` or ``"numba"``, as :func:`selected`.
     """
     choice = selected()
     if choice == "numba":
@@ -84,16 +160,39 @@ def check_kernels() -> str:
     return choice
 
 
-def warm(fn: Callable[..., Any], *args: Any) -> None:
-    """Call ``fn`` on tiny arguments so it compiles (or loads from the disk cache) now.
+def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
+    """Every compiled kernel, ready for ``dtype``; ``None`` on the NumPy path.
 
-    Compiling can load another BLAS library (SciPy's OpenBLAS); the BLAS thread limit then
-    rescans the loaded libraries on its next use.
+    Once per process and dtype each kernel is called on tiny arguments, so it compiles (or
+    loads from numba's disk cache) now and no training step pays for it. The GA calls this
+    before its first generation, whose timing the process-pool cost model uses: the one-off
+    0.3-1 s would otherwise make every individual look several times dearer. Compiling can
+    load another BLAS library (SciPy's OpenBLAS); the BLAS thread limit then rescans the
+    loaded libraries on its next use.
+
+    Parameters
+    ----------
+    dtype : numpy dtype or its name
+        ``float32`` or ``float64``: the parameters' and data's precision.
     """
-    fn(*args)
+    if selected() != "numba":
+        return None
+    kernels = {name: compiled(name) for name in _SOURCES}
+    dtype = np.dtype(dtype)
+    if dtype not in _READY:
+        t = dtype.type
+        one, row, empty = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype), np.zeros((1, 0), dtype)
+        kernels["adam_rows"](empty, empty, empty, empty, t(1), np.zeros(1, dtype), t(1), t(1),
+                             np.ones(1, dtype=bool))
+        kernels["bias_relu"](one.copy(), row, t(0))
+        kernels["bias_shift"](one.copy(), row, one.copy(), row.copy())
+        kernels["relu_grad"](one.copy(), one, t(0), t(1))
+        kernels["softmax_ce"](one, one, row, row, t(1), t(1), one.copy(), np.empty(1, dtype))
+        _READY.add(dtype)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
         rescan_blas()
+    return kernels
 
 
 # The kernels (compiled by numba; plain Python would be correct and very slow).

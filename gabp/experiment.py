@@ -25,7 +25,7 @@ import numpy as np
 
 from . import runs
 from ._files import remove_temporaries
-from ._kernels import check_kernels
+from ._kernels import check_kernels, selected
 from ._seeding import int_seed
 from ._validation import check_int, fail
 from .config import (
@@ -244,6 +244,7 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         "gabp_total_sample_passes": result.total_sample_passes,
         "optimizer": result.optimizer,
         "dtype": result.dtype,
+        "kernels": selected(),  # GABP_KERNELS resolved: "numpy" or "numba"
         "ensemble": result.ensemble,
         "fine_tune_kept_start": result.kept_start.tolist(),
         "n_evaluations": result.n_evaluations,

@@ -20,11 +20,11 @@ difference. :class:`_Backprop` is the one forward and backward pass (training, e
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
 once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 
-With ``GABP_KERNELS=numba`` (the optional extra ``gabp[fast]``) a dense layer's bias add and
-ReLU, the ReLU derivative of the backward pass, a dense softmax output's bias add, row
-maximum and shift, and the softmax cross-entropy's loss and ``dL/dz`` are compiled passes
-(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the loss value
-differs by rounding (its sums are added in another order).
+With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
+chooses) a dense layer's bias add and ReLU, the ReLU derivative of the backward pass, a
+dense softmax output's bias add, row maximum and shift, and the softmax cross-entropy's loss
+and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
+the NumPy passes, the loss value differs by rounding (its sums are added in another order).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ._files import NpzReader, atomic_open
-from ._kernels import compiled, warm
+from ._kernels import prepare
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import (
     ACTIVATIONS,
@@ -365,33 +365,6 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
-#: the compiled elementwise passes of the dense step (:mod:`gabp._kernels`)
-_ELEMENTWISE = ("bias_relu", "relu_grad", "bias_shift", "softmax_ce")
-_WARMED: set[np.dtype] = set()
-
-
-def _elementwise_kernels(dtype: np.dtype) -> dict[str, Any] | None:
-    """The compiled bias+ReLU, ReLU', bias+softmax-shift and softmax/CE passes, or ``None``.
-
-    ``None`` unless ``GABP_KERNELS=numba`` (a bad value raises here, before any training).
-    Each kernel is compiled (or loaded from numba's disk cache) once per process and dtype,
-    so no training step pays for it.
-    """
-    if compiled(_ELEMENTWISE[0]) is None:
-        return None
-    kernels = {name: compiled(name) for name in _ELEMENTWISE}
-    if dtype not in _WARMED:
-        t = dtype.type
-        one, row = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype)
-        warm(kernels["bias_relu"], one.copy(), row, t(0))
-        warm(kernels["bias_shift"], one.copy(), row, one.copy(), row.copy())
-        warm(kernels["relu_grad"], one.copy(), one, t(0), t(1))
-        warm(kernels["softmax_ce"], one, one, row, row, t(1), t(1), one.copy(),
-             np.empty(1, dtype))
-        _WARMED.add(dtype)
-    return kernels
-
-
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
@@ -456,9 +429,9 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
-        #: GABP_KERNELS=numba: the compiled passes, and per layer the one it uses ("relu" for
+        #: compiled kernels on: the compiled passes, and per layer the one it uses ("relu" for
         #: a dense ReLU layer, "softmax" for a dense softmax output; None: NumPy's passes)
-        self.kernels = _elementwise_kernels(params.dtype)
+        self.kernels = prepare(params.dtype)  # a bad value raises here, before any training
         self.fused: list[str | None] = [None] * len(self.units)
         if self.kernels is not None:
             for i, (unit, name) in enumerate(zip(self.units, arch.activations, strict=True)):
@@ -486,7 +459,7 @@ class _Backprop:
         fuse = dtype == self.params.dtype  # the kernels are compiled for one dtype
         for i, unit in enumerate(self.units):
             W, b = self.layers[i]
-            if fuse and self.fused[i] is not None:  # GABP_KERNELS=numba: a dense layer's
+            if fuse and self.fused[i] is not None:  # compiled kernels: a dense layer's
                 z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then one pass
                 bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
                 if i < self.last:

@@ -11,10 +11,12 @@ shape). Hyperparameters may be scalars or one value per network (shape ``(P,)``)
 - ``adam``: ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``
 
-Adam's step is ten NumPy passes over the parameters. With ``GABP_KERNELS=numba`` in the
-environment and the optional extra ``gabp[fast]`` (numba) installed it is one compiled pass
-with the same arithmetic in the same order: bit-identical results, faster training
-(``bench/bp_throughput.py``). The NumPy passes stay the default.
+Adam's step is ten NumPy passes over the parameters. When the optional extra ``gabp[fast]``
+(numba) is installed it is one compiled pass with the same arithmetic in the same order:
+bit-identical results, faster training (``bench/bp_throughput.py``). ``GABP_KERNELS``
+(:mod:`gabp._kernels`) chooses: ``auto``, the default, compiles when numba can be imported;
+``numpy`` keeps the NumPy passes (what the test suite runs, besides the compiled step's own
+tests).
 
 :data:`OPTIMIZERS` lists every name :func:`gabp.train` accepts: these four
 (:data:`FIRST_ORDER`), the full-batch solvers of :mod:`gabp.solvers` (:data:`SECOND_ORDER`:
@@ -27,7 +29,7 @@ import math
 
 import numpy as np
 
-from ._kernels import compiled, warm
+from ._kernels import prepare
 from .solvers.options import FIRST_ORDER, OPTIMIZERS, SECOND_ORDER
 
 __all__ = [
@@ -175,13 +177,11 @@ class Adam(Optimizer):
         self._all = np.ones(shape[0], dtype=bool)
         self._rows = np.empty(shape[0], dtype)
         self.t = 0
-        #: the compiled one-pass step if ``GABP_KERNELS=numba`` (:func:`gabp._kernels.compiled`,
-        #: cached per process), else None; a bad value or no numba fails here, not later
-        self._kernel = compiled("adam_rows")
-        if self._kernel is not None:  # compile (or load from the disk cache) outside training
-            e = np.zeros((1, 0), dtype)
-            warm(self._kernel, e, e, e, e, e.dtype.type(1), np.zeros(1, dtype),
-                 e.dtype.type(1), e.dtype.type(1), self._all[:1])
+        #: the compiled one-pass step if ``GABP_KERNELS`` resolves to numba, compiled (or
+        #: loaded from the disk cache) here, outside training (:func:`gabp._kernels.prepare`),
+        #: else None; a bad value, or ``GABP_KERNELS=numba`` without numba, fails here
+        kernels = prepare(dtype)
+        self._kernel = None if kernels is None else kernels["adam_rows"]
 
     def _scale(self, t: int) -> float:
         """``r_t / lr``."""
@@ -202,9 +202,9 @@ class Adam(Optimizer):
     def step(self, params: np.ndarray, grad: np.ndarray, active: np.ndarray | None = None) -> None:
         """Apply one update to ``params`` in place (rows with ``active`` False untouched).
 
-        With ``GABP_KERNELS=numba`` (and numba, the optional extra ``gabp[fast]``) the ten
-        passes are one compiled pass with the same arithmetic in the same order, so the
-        results are bit-identical.
+        With the compiled kernels (numba, the optional extra ``gabp[fast]``, and
+        ``GABP_KERNELS`` unset, ``auto`` or ``numba``) the ten passes are one compiled pass
+        with the same arithmetic in the same order, so the results are bit-identical.
         """
         same = params.dtype == self._m.dtype == grad.dtype
         kernel = self._kernel if same else None

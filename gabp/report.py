@@ -539,9 +539,10 @@ def _overview(run: runs.Run) -> list[str]:
     if "gabp_total_steps" in m:
         cost = f"- gradient steps, {model_label(m)} in total: {int(m['gabp_total_steps']):,}"
         if "gabp_total_sample_passes" in m:
+            how = ", ".join(filter(None, (m.get("dtype"),
+                                          m.get("kernels") and f"{m['kernels']} kernels")))
             cost += (f"; cost {float(m['gabp_total_sample_passes']):,.0f} sample-passes; "
-                     f"BP solver: {m.get('optimizer')}"
-                     + (f" ({m['dtype']})" if m.get("dtype") else ""))
+                     f"BP solver: {m.get('optimizer')}" + (f" ({how})" if how else ""))
         if int(m.get("ensemble", 1)) > 1:
             cost += f"; the model averages {m['ensemble']} networks"
         lines.append(cost)

@@ -1,6 +1,7 @@
-"""The optional compiled elementwise passes (``GABP_KERNELS=numba``) against the NumPy passes.
+"""The optional compiled elementwise passes (numba, ``gabp[fast]``) against the NumPy passes.
 
-Skipped where numba is absent; CI tests the NumPy path, which stays the default.
+Skipped where numba is absent. The rest of the suite runs the NumPy passes
+(``tests/conftest.py`` sets ``GABP_KERNELS=numpy`` unless it is set); these tests set it.
 """
 
 import numpy as np
@@ -143,13 +144,15 @@ def test_training_is_bit_identical_deterministic_and_batched_equals_alone(dtype,
         np.testing.assert_array_equal(_fit(alone, X, Y, dtype)[0], first[p])
 
 
-def test_numpy_path_is_the_default_and_a_bad_value_is_refused(rng, monkeypatch):
+def test_auto_compiles_numpy_does_not_and_a_bad_value_is_refused(rng, monkeypatch):
     net = Network((3, 4, 2), hidden_activation="relu", output_activation="softmax", seed=0)
-    monkeypatch.delenv("GABP_KERNELS", raising=False)
+    monkeypatch.delenv("GABP_KERNELS", raising=False)  # auto, and numba is importable here
+    assert _Backprop(net.arch, net.params).fused == ["relu", "softmax"]
+    monkeypatch.setenv("GABP_KERNELS", "numpy")
     assert _Backprop(net.arch, net.params).kernels is None
     monkeypatch.setenv("GABP_KERNELS", "cuda")
     with pytest.raises(ValueError, match="GABP_KERNELS environment variable must be one of "
-                       "numpy, numba. Got 'cuda' instead"):
+                       "auto, numpy, numba. Got 'cuda' instead"):
         loss_and_grad(net.arch, net.params, np.ones((2, 3)), np.eye(2), loss="cross_entropy")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -181,8 +183,13 @@ def test_fused_adam_is_bit_identical_to_the_numpy_passes(dtype, rng, monkeypatch
         np.testing.assert_array_equal(new.v, ref.v)
 
 
-@pytest.mark.parametrize(("value", "fused"), [("", False), ("numpy", False), ("NumPy ", False)])
-def test_numpy_passes_are_the_default(value, fused, monkeypatch):
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
+
+
+@pytest.mark.parametrize(("value", "fused"), [("", HAS_NUMBA), ("auto", HAS_NUMBA),
+                                              ("numpy", False), ("NumPy ", False)])
+def test_the_kernel_setting_chooses_adams_step(value, fused, monkeypatch):
+    # unset / auto: compiled exactly when numba is installed; numpy: never
     monkeypatch.setenv("GABP_KERNELS", value)
     opt = make_optimizer("adam", (2, 3), learning_rate=1e-3)
     assert (opt._kernel is not None) == fused
@@ -191,7 +198,7 @@ def test_numpy_passes_are_the_default(value, fused, monkeypatch):
 def test_unknown_kernels_value_is_refused(monkeypatch):
     monkeypatch.setenv("GABP_KERNELS", "cuda")
     with pytest.raises(ValueError, match="GABP_KERNELS environment variable must be one of "
-                       "numpy, numba. Got 'cuda'"):
+                       "auto, numpy, numba. Got 'cuda'"):
         make_optimizer("adam", (2, 3), learning_rate=1e-3)
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from deap import base, tools
 from joblib import effective_n_jobs
 
-from .._kernels import check_kernels
+from .._kernels import check_kernels, prepare
 from .._parallel import LazyParallel
 from .._seeding import int_seed, stream
 from .._validation import check_array, check_float, check_int, check_same_length, fail
@@ -426,6 +426,7 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
         state, logbook, stop = None, None, "bp"
         best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
     else:
+        prepare(run.bp_run.dtype)  # compiled kernels: now, not in the first timed generation
         with LazyParallel(n_jobs) as parallel:
             scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
                                    run.settings, min_seconds=parallel_threshold,
