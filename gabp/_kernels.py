@@ -305,63 +305,82 @@ def softmax_ce(z, a, Y, lse, n_rows, inv_n, delta, loss):  # pragma: no cover - 
 
 
 def bias_add(z, b):  # pragma: no cover - compiled
-    """``z += b`` in place; ``z`` (P, n, k), ``b`` (P, k) contiguous (NumPy's ``np.tanh`` follows)."""
-    for p in range(z.shape[0]):
-        bp = b[p]
-        for i in range(z.shape[1]):
-            zi = z[p, i]
-            for j in range(z.shape[2]):
-                zi[j] += bp[j]
+    """``z += b`` in place; ``z`` (P, n, k) C-contiguous, ``b`` (P, k) contiguous.
+
+    NumPy's ``np.tanh`` follows (a tanh layer). A one-unit layer (``k == 1``, the classic
+    recipe's output) adds one scalar per network over a contiguous run.
+    """
+    P, n, k = z.shape
+    zf = z.reshape(P, n * k)
+    for p in range(P):
+        bp, zp = b[p], zf[p]
+        if k == 1:
+            bias = bp[0]
+            for i in range(n):
+                zp[i] += bias
+        else:
+            for i in range(n):
+                for j in range(k):
+                    zp[i * k + j] += bp[j]
 
 
 def sigmoid_pre(z, b, e):  # pragma: no cover - compiled
     """``z += b`` in place and ``e = -|z|``: the logistic function's first passes.
 
     NumPy's ``np.exp(e, out=e)`` follows (``exp(-|z|)`` in (0, 1]: it never overflows), then
-    :func:`sigmoid_post`. ``b`` (P, k) contiguous.
+    :func:`sigmoid_post`. ``z`` and ``e`` (P, n, k) C-contiguous, ``b`` (P, k) contiguous.
     """
-    for p in range(z.shape[0]):
-        bp = b[p]
-        for i in range(z.shape[1]):
-            zi, ei = z[p, i], e[p, i]
-            for j in range(z.shape[2]):
-                x = zi[j] + bp[j]
-                zi[j] = x
-                ei[j] = -abs(x)
+    P, n, k = z.shape
+    zf, ef = z.reshape(P, n * k), e.reshape(P, n * k)
+    for p in range(P):
+        bp, zp, ep = b[p], zf[p], ef[p]
+        if k == 1:
+            bias = bp[0]
+            for i in range(n):
+                x = zp[i] + bias
+                zp[i] = x
+                ep[i] = -abs(x)
+        else:
+            for i in range(n):
+                for j in range(k):
+                    x = zp[i * k + j] + bp[j]
+                    zp[i * k + j] = x
+                    ep[i * k + j] = -abs(x)
 
 
 def sigmoid_post(z, e, out, one):  # pragma: no cover - compiled
     """``out = (e if z < 0 else 1) / (e + 1)`` with ``e = exp(-|z|)``; ``out`` may be ``z``.
 
     :func:`gabp.activations._apply_sigmoid`'s numerator (``1`` for ``z >= 0``, also for
-    ``-0.0`` and NaN) and denominator, with the same two roundings.
+    ``-0.0`` and NaN) and denominator, with the same two roundings. C-contiguous arrays of
+    one shape, walked as one flat run.
     """
-    for p in range(z.shape[0]):
-        for i in range(z.shape[1]):
-            zi, ei, oi = z[p, i], e[p, i], out[p, i]
-            for j in range(z.shape[2]):
-                t = ei[j]
-                oi[j] = (t if zi[j] < 0 else one) / (t + one)
+    zf, ef, of = z.reshape(z.size), e.reshape(e.size), out.reshape(out.size)
+    for j in range(zf.size):
+        t = ef[j]
+        of[j] = (t if zf[j] < 0 else one) / (t + one)
 
 
 def tanh_grad(delta, a, one):  # pragma: no cover - compiled
-    """``delta *= 1 - a * a`` in place (tanh' from the output ``a``), two roundings as NumPy."""
-    for p in range(delta.shape[0]):
-        for i in range(delta.shape[1]):
-            di, ai = delta[p, i], a[p, i]
-            for j in range(delta.shape[2]):
-                x = ai[j]
-                di[j] *= one - x * x
+    """``delta *= 1 - a * a`` in place (tanh' from the output ``a``), two roundings as NumPy.
+
+    C-contiguous arrays of one shape, walked as one flat run.
+    """
+    df, af = delta.reshape(delta.size), a.reshape(a.size)
+    for j in range(df.size):
+        x = af[j]
+        df[j] *= one - x * x
 
 
 def sigmoid_grad(delta, a, one):  # pragma: no cover - compiled
-    """``delta *= (1 - a) * a`` in place (the logistic derivative from the output ``a``)."""
-    for p in range(delta.shape[0]):
-        for i in range(delta.shape[1]):
-            di, ai = delta[p, i], a[p, i]
-            for j in range(delta.shape[2]):
-                x = ai[j]
-                di[j] *= (one - x) * x
+    """``delta *= (1 - a) * a`` in place (the logistic derivative from the output ``a``).
+
+    C-contiguous arrays of one shape, walked as one flat run.
+    """
+    df, af = delta.reshape(delta.size), a.reshape(a.size)
+    for j in range(df.size):
+        x = af[j]
+        df[j] *= (one - x) * x
 
 
 _SOURCES: dict[str, Callable[..., Any]] = {

@@ -540,7 +540,8 @@ class _Backprop:
         acts, bufs = self._acts, self._bufs
         for i in range(self.last, self.first - 1, -1):
             fused = self.fused[i] if i < self.last else None  # the loss did the output's
-            if fused is not None and delta.dtype == self.params.dtype:
+            if (fused is not None and delta.dtype == self.params.dtype
+                    and (fused == "relu" or delta.flags.c_contiguous)):
                 t = delta.dtype.type
                 if fused == "relu":
                     self.kernels["relu_grad"](delta, acts[i + 1], t(0), t(1))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gabp import Network, train
-from gabp.layers import Conv2D, Flatten
 from gabp.activations import ACTIVATIONS, softmax, softmax_shifted
+from gabp.layers import Conv2D, Flatten, Reshape
 from gabp.losses import LOSSES
 from gabp.network import _Backprop, loss_and_grad
 
@@ -272,3 +272,17 @@ def test_a_diverging_sigmoid_network_diverges_the_same_way(dtype, rng, monkeypat
     for got, want in zip(results["numba"], results["numpy"], strict=True):
         np.testing.assert_array_equal(_bits(got), _bits(want))
     assert np.isnan(results["numba"][2]).all()  # the NaN row makes every loss NaN
+
+
+def test_a_dense_sigmoid_layer_before_a_convolution_trains_bit_identically(rng, monkeypatch):
+    # the delta reaching the dense layer comes back through Reshape from a convolution
+    X, Y = _regression(rng, n=40, n_in=16, k=3)
+    layers = (16, 16, Reshape((1, 4, 4)), Conv2D(2, 3, activation="tanh"), Flatten(), 3)
+    params = {}
+    for k in ("numpy", "numba"):
+        monkeypatch.setenv("GABP_KERNELS", k)
+        net = Network(layers, hidden_activation="sigmoid", n_networks=3, seed=0)
+        train(net, X, Y, loss="mse", optimizer="adam", epochs=2, batch_size=16, seed=0)
+        params[k] = net.params
+    assert _Backprop(net.arch, net.params).fused == ["sigmoid", None, None, None, None]
+    np.testing.assert_array_equal(_bits(params["numba"]), _bits(params["numpy"]))
