@@ -167,6 +167,22 @@ def test_identity_output_can_predict_negative_values():
 BIG = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_is_bit_identical_to_the_masked_copy_formula(dtype, rng):
+    # the numerator is max(e, z >= 0) instead of a masked copy of e where z < 0: same bits,
+    # NaN, inf, signed zeros and underflow included, written over z or into another array
+    z = (30 * rng.normal(size=(3, 7, 16))).astype(dtype)
+    z[0, 0] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-30, -1e-30, 1e4, -1e4, 88.0,
+               -88.0, 745.0, -745.0, 20.0, -20.0]
+    e = np.exp(-np.abs(z))
+    want = np.where(z < 0, e, dtype(1)) / (e + dtype(1))
+    sig = ACTIVATIONS["sigmoid"]
+    for out in (np.empty_like(z), None):
+        x = z.copy()
+        got = sig.apply(x, x if out is None else out, np.empty_like(z))
+        np.testing.assert_array_equal(got.view(f"u{z.itemsize}"), want.view(f"u{z.itemsize}"))
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activations_stable_for_huge_inputs(name):
     fn = ACTIVATIONS[name][0]
