@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import textwrap
 import uuid
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
@@ -29,6 +30,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from ._validation import check_choice, fail
@@ -123,6 +125,29 @@ def _axes(ax: Any, where: str) -> Axes:
     if not isinstance(ax, Axes):
         fail("ax", where, "a matplotlib Axes or None", ax, exc=TypeError)
     return ax
+
+
+def fit_title(ax: Axes, head: str, detail: str, **kwargs: Any) -> Text:
+    """Set ``head`` over ``detail`` as the title of ``ax``, ``detail`` wrapped onto as many
+    lines as it takes to stay within the axes' share of the figure width.
+
+    A long description (a fitness with its units and BP budget, say) would otherwise run
+    past the figure's edges and be cut off in the saved image. ``kwargs`` go to
+    ``Axes.set_title``.
+    """
+    fig = ax.get_figure()
+    title = ax.set_title(f"{head}\n{detail}", **kwargs)
+    fig.draw_without_rendering()  # the layout engine places the axes (and so the title)
+    renderer = fig.canvas.get_renderer()
+    width = fig.get_window_extent(renderer).width
+    box = ax.get_position()  # the title is centred on the axes: keep it inside the figure
+    center = 0.5 * (box.x0 + box.x1)
+    budget = 0.92 * width * 2.0 * min(center, 1.0 - center, 0.5 * box.width + 0.075)
+    n = len(detail)
+    while n > 20 and title.get_window_extent(renderer).width > budget:
+        n = int(n * 0.85)
+        title.set_text(f"{head}\n{textwrap.fill(detail, n, break_long_words=False)}")
+    return title
 
 
 def new_figure(figsize: tuple[float, float] = (6.0, 4.0), *, dpi: float = 100) -> Figure:
@@ -379,8 +404,10 @@ def plot_convergence(
     ax.set_ylabel("fitness (lower is better)" if metric else ERROR_LABEL)
     if log:
         ax.set_yscale("log")
-    ax.set_title("GA convergence" + (f"\nfitness: {metric}" if metric else ""),
-                 fontsize="medium" if metric else None)
+    if metric:
+        fit_title(ax, "GA convergence", f"fitness: {metric}", fontsize="medium")
+    else:
+        ax.set_title("GA convergence")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax

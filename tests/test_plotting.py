@@ -151,7 +151,20 @@ def test_convergence_x_evals_time_and_log_on_given_axes():
 def test_convergence_names_its_metric():
     ax = plot_convergence(_logbook(3), metric="validation MSE loss after 5 BP epochs")
     assert "validation MSE loss after 5 BP epochs" in ax.get_title()
+    assert ax.get_title().count("\n") == 1  # a short one stays on one line
     assert ax.get_ylabel() == "fitness (lower is better)"
+
+
+def test_a_long_convergence_metric_is_wrapped_inside_the_figure(tmp_path):
+    # the run folder's figure used to cut "... per genome" off at the right edge
+    metric = "validation MSE loss (scaled targets) after 5 BP epochs per genome"
+    ax = plot_convergence(_logbook(3), metric=metric, log=True)
+    assert ax.get_title().count("\n") >= 2
+    assert " ".join(ax.get_title().split("\n")[1:]) == f"fitness: {metric}"
+    fig = ax.get_figure()
+    plotting.save_figure(ax, tmp_path / "c.png", close=False)
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.get_window_extent().width
 
 
 def test_convergence_from_csv_strings_and_column_dict():
