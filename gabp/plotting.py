@@ -494,12 +494,12 @@ def _last_epoch(curve: np.ndarray) -> int:
 
 def _mark_kept(ax: Axes, curve: np.ndarray, best: int, color: str, label: str) -> None:
     """A marker on ``curve`` at the kept (0-based) epoch ``best``, if it was run; ``-1``
-    (the starting weights were kept: no epoch improved on them) is said in a corner note."""
+    (the starting weights were kept: no epoch improved on them) is said in the legend, as
+    an entry without a line (a note in a corner could sit under the legend)."""
     if best < 0 and color != "white":
         who = label.split(" kept epoch")[0]
-        ax.annotate(f"{who}: the starting weights were kept\n(no epoch improved on them)",
-                    xy=(0.02, 0.03), xycoords="axes fraction", fontsize="small",
-                    color="dimgray", gid="gabp-kept-start")
+        ax.plot([], [], ls="none", gid="gabp-kept-start",
+                label=f"{who}: the starting weights were kept\n(no epoch improved on them)")
     if 0 <= best < curve.shape[0] and np.isfinite(curve[best]):
         ax.plot([best + 1], [curve[best]], ls="none", marker="*", ms=11, color=color,
                 markeredgecolor="black", markeredgewidth=0.6, zorder=5, clip_on=False,

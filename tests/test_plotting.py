@@ -241,6 +241,16 @@ def test_bp_curve_history_log_scale_and_kept_epoch():
     assert "kept epoch 4" in star.get_label()
 
 
+def test_bp_curve_says_in_its_legend_when_the_starting_weights_were_kept():
+    # a corner note sat under the legend (a diabetes run's figure hid it)
+    h = _history(6)
+    h.best_epoch[:] = -1
+    ax = plot_bp_curve(h, loss="mse", label="GA-BP")
+    assert _kept(ax) == [] and len(ax.texts) == 0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "GA-BP: the starting weights were kept\n(no epoch improved on them)" in legend
+
+
 def test_bp_curve_stops_at_the_epochs_run_and_clips_round_off():
     train = np.array([1.0, 0.1, 1e-30, np.nan, np.nan])  # trailing NaN: never run
     ax = plot_bp_curve({"train_loss": train, "best_epoch": [2]})
