@@ -644,7 +644,12 @@ def plot_bp_curve(
     ax.set_ylabel(ylabel)
     ax.set_title("BP training")
     ax.grid(True, alpha=0.3, which="both" if log else "major")
-    ax.legend(fontsize="small")
+    n_entries = sum(not ln.get_label().startswith("_") for ln in ax.get_lines())
+    if n_entries > 4:  # with the baseline's curves the legend would cover some of them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
+    else:
+        ax.legend(fontsize="small")
     return ax
 
 

@@ -290,6 +290,11 @@ def test_bp_curve_with_baseline_restarts_each_drawn_to_its_own_end():
     assert "plain BP train (restart 2, best on val)" in labels
     assert "plain BP train (3 restarts)" in labels
     assert len(_kept(ax)) == 2
+    # that many entries would cover curves: the legend sits beside the axes
+    fig = ax.get_figure()
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
 
     # One restart, no validation curve: "best on train".
     ax = plot_bp_curve(h, baseline={"train_loss": [1.0, 0.5], "val_loss": None},
