@@ -200,8 +200,11 @@ def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = N
 def _mean_std(reports: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
     keys = [k for k, v in reports[0].items() if isinstance(v, (int, float))]
     arr = {k: np.array([r[k] for r in reports], dtype=float) for k in keys}
-    return ({k: float(np.mean(v)) for k, v in arr.items()},
-            {k: float(np.std(v)) for k, v in arr.items()})
+    # a metric that is infinite in some restarts (MAPE of zero targets) has an infinite
+    # mean and no spread to report: its std is NaN, without NumPy's warning
+    with np.errstate(invalid="ignore"):
+        return ({k: float(np.mean(v)) for k, v in arr.items()},
+                {k: float(np.std(v)) for k, v in arr.items()})
 
 
 def _epochs_run(h: History) -> np.ndarray:

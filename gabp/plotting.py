@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import textwrap
 import uuid
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
@@ -29,6 +30,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from ._validation import check_choice, fail
@@ -123,6 +125,29 @@ def _axes(ax: Any, where: str) -> Axes:
     if not isinstance(ax, Axes):
         fail("ax", where, "a matplotlib Axes or None", ax, exc=TypeError)
     return ax
+
+
+def fit_title(ax: Axes, head: str, detail: str, **kwargs: Any) -> Text:
+    """Set ``head`` over ``detail`` as the title of ``ax``, ``detail`` wrapped onto as many
+    lines as it takes to stay within the axes' share of the figure width.
+
+    A long description (a fitness with its units and BP budget, say) would otherwise run
+    past the figure's edges and be cut off in the saved image. ``kwargs`` go to
+    ``Axes.set_title``.
+    """
+    fig = ax.get_figure()
+    title = ax.set_title(f"{head}\n{detail}", **kwargs)
+    fig.draw_without_rendering()  # the layout engine places the axes (and so the title)
+    renderer = fig.canvas.get_renderer()
+    width = fig.get_window_extent(renderer).width
+    box = ax.get_position()  # the title is centred on the axes: keep it inside the figure
+    center = 0.5 * (box.x0 + box.x1)
+    budget = 0.92 * width * 2.0 * min(center, 1.0 - center, 0.5 * box.width + 0.075)
+    n = len(detail)
+    while n > 20 and title.get_window_extent(renderer).width > budget:
+        n = int(n * 0.85)
+        title.set_text(f"{head}\n{textwrap.fill(detail, n, break_long_words=False)}")
+    return title
 
 
 def new_figure(figsize: tuple[float, float] = (6.0, 4.0), *, dpi: float = 100) -> Figure:
@@ -379,8 +404,10 @@ def plot_convergence(
     ax.set_ylabel("fitness (lower is better)" if metric else ERROR_LABEL)
     if log:
         ax.set_yscale("log")
-    ax.set_title("GA convergence" + (f"\nfitness: {metric}" if metric else ""),
-                 fontsize="medium" if metric else None)
+    if metric:
+        fit_title(ax, "GA convergence", f"fitness: {metric}", fontsize="medium")
+    else:
+        ax.set_title("GA convergence")
     ax.grid(True, alpha=0.3)
     ax.legend()
     return ax
@@ -467,12 +494,12 @@ def _last_epoch(curve: np.ndarray) -> int:
 
 def _mark_kept(ax: Axes, curve: np.ndarray, best: int, color: str, label: str) -> None:
     """A marker on ``curve`` at the kept (0-based) epoch ``best``, if it was run; ``-1``
-    (the starting weights were kept: no epoch improved on them) is said in a corner note."""
+    (the starting weights were kept: no epoch improved on them) is said in the legend, as
+    an entry without a line (a note in a corner could sit under the legend)."""
     if best < 0 and color != "white":
         who = label.split(" kept epoch")[0]
-        ax.annotate(f"{who}: the starting weights were kept\n(no epoch improved on them)",
-                    xy=(0.02, 0.03), xycoords="axes fraction", fontsize="small",
-                    color="dimgray", gid="gabp-kept-start")
+        ax.plot([], [], ls="none", gid="gabp-kept-start",
+                label=f"{who}: the starting weights were kept\n(no epoch improved on them)")
     if 0 <= best < curve.shape[0] and np.isfinite(curve[best]):
         ax.plot([best + 1], [curve[best]], ls="none", marker="*", ms=11, color=color,
                 markeredgecolor="black", markeredgewidth=0.6, zorder=5, clip_on=False,
@@ -617,7 +644,12 @@ def plot_bp_curve(
     ax.set_ylabel(ylabel)
     ax.set_title("BP training")
     ax.grid(True, alpha=0.3, which="both" if log else "major")
-    ax.legend(fontsize="small")
+    n_entries = sum(not ln.get_label().startswith("_") for ln in ax.get_lines())
+    if n_entries > 4:  # with the baseline's curves the legend would cover some of them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
+    else:
+        ax.legend(fontsize="small")
     return ax
 
 

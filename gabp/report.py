@@ -405,8 +405,11 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
     if run.bp_curve:
         gabp, base = _bp_dicts(run)
         loss = m.get("loss") or ("cross_entropy" if m.get("task") == "classification" else "mse")
+        # with the baseline's curves the legend goes beside the axes: a wider figure
         ax = plotting.plot_bp_curve(gabp, baseline=base, label=model_label(m), loss=loss,
-                                    baseline_best=(m.get("baseline") or {}).get("best_by_val"))
+                                    baseline_best=(m.get("baseline") or {}).get("best_by_val"),
+                                    ax=plotting.new_axes((9.0, 4.2) if base is not None
+                                                         else (6.0, 4.0), dpi=dpi))
         final = m.get("final_bp")
         title = "BP training of the final model"
         if final:

@@ -121,3 +121,16 @@ def test_cli_draws_the_figure_by_default_and_says_where(four_runs, tmp_path):
     res = subprocess.run([sys.executable, "-m", "gabp", "compare", *paths, "--part", "nope"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "Got 'nope' instead" in res.stderr
+
+
+def test_mean_and_std_of_an_infinite_baseline_metric_warn_nothing():
+    import warnings
+
+    from gabp.experiment import _mean_std
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "invalid value encountered in subtract"
+        mean, std = _mean_std([{"mape": float("inf"), "rmse": 1.0},
+                               {"mape": float("inf"), "rmse": 2.0}])
+    assert mean == {"mape": float("inf"), "rmse": 1.5}
+    assert std["rmse"] == 0.5 and std["mape"] != std["mape"]  # NaN: no spread to report

@@ -151,7 +151,20 @@ def test_convergence_x_evals_time_and_log_on_given_axes():
 def test_convergence_names_its_metric():
     ax = plot_convergence(_logbook(3), metric="validation MSE loss after 5 BP epochs")
     assert "validation MSE loss after 5 BP epochs" in ax.get_title()
+    assert ax.get_title().count("\n") == 1  # a short one stays on one line
     assert ax.get_ylabel() == "fitness (lower is better)"
+
+
+def test_a_long_convergence_metric_is_wrapped_inside_the_figure(tmp_path):
+    # the run folder's figure used to cut "... per genome" off at the right edge
+    metric = "validation MSE loss (scaled targets) after 5 BP epochs per genome"
+    ax = plot_convergence(_logbook(3), metric=metric, log=True)
+    assert ax.get_title().count("\n") >= 2
+    assert " ".join(ax.get_title().split("\n")[1:]) == f"fitness: {metric}"
+    fig = ax.get_figure()
+    plotting.save_figure(ax, tmp_path / "c.png", close=False)
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.get_window_extent().width
 
 
 def test_convergence_from_csv_strings_and_column_dict():
@@ -228,6 +241,16 @@ def test_bp_curve_history_log_scale_and_kept_epoch():
     assert "kept epoch 4" in star.get_label()
 
 
+def test_bp_curve_says_in_its_legend_when_the_starting_weights_were_kept():
+    # a corner note sat under the legend (a diabetes run's figure hid it)
+    h = _history(6)
+    h.best_epoch[:] = -1
+    ax = plot_bp_curve(h, loss="mse", label="GA-BP")
+    assert _kept(ax) == [] and len(ax.texts) == 0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "GA-BP: the starting weights were kept\n(no epoch improved on them)" in legend
+
+
 def test_bp_curve_stops_at_the_epochs_run_and_clips_round_off():
     train = np.array([1.0, 0.1, 1e-30, np.nan, np.nan])  # trailing NaN: never run
     ax = plot_bp_curve({"train_loss": train, "best_epoch": [2]})
@@ -267,6 +290,11 @@ def test_bp_curve_with_baseline_restarts_each_drawn_to_its_own_end():
     assert "plain BP train (restart 2, best on val)" in labels
     assert "plain BP train (3 restarts)" in labels
     assert len(_kept(ax)) == 2
+    # that many entries would cover curves: the legend sits beside the axes
+    fig = ax.get_figure()
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
 
     # One restart, no validation curve: "best on train".
     ax = plot_bp_curve(h, baseline={"train_loss": [1.0, 0.5], "val_loss": None},
