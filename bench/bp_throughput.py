@@ -620,7 +620,8 @@ def activation_cases(P: int, k: int, dtype, output: bool = False
     d = d0.copy()
     a_tanh, a_sig = np.tanh(z0), ACTIVATIONS["sigmoid"].forward(z0)
     sig, tanh = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
-    k_add, k_pre, k_post = compiled("bias_add"), compiled("sigmoid_pre"), compiled("sigmoid_post")
+    k_add, k_pre = compiled("bias_add"), compiled("sigmoid_pre")
+    k_post, k_post_to = compiled("sigmoid_post"), compiled("sigmoid_post_to")
     k_tanh, k_sig = compiled("tanh_grad"), compiled("sigmoid_grad")
 
     def copy_z():
@@ -638,7 +639,10 @@ def activation_cases(P: int, k: int, dtype, output: bool = False
         np.copyto(z, z0)
         k_pre(z, np.ascontiguousarray(b[:, 0]), e)
         np.exp(e, out=e)
-        k_post(z, e, out, one)
+        if output:
+            k_post_to(z, e, out, one)
+        else:
+            k_post(z, e, one)
 
     def np_tanh():
         np.copyto(z, z0)

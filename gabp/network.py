@@ -514,7 +514,10 @@ class _Backprop:
             e = bufs.tmp[i]
             k["sigmoid_pre"](z, bias, e)
             np.exp(e, out=e)
-            k["sigmoid_post"](z, e, out, t(1))
+            if out is z:
+                k["sigmoid_post"](z, e, t(1))
+            else:
+                k["sigmoid_post_to"](z, e, out, t(1))
         return out
 
     def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
