@@ -119,7 +119,13 @@ def _mul_d_relu(delta, a, tmp=None):
 
 
 def _mul_d_leaky_relu(delta, a, tmp=None):
-    return np.multiply(delta, LEAKY_SLOPE, out=delta, where=a <= 0)
+    # delta *= slope where a <= 0, else 1 (NaN too): four SIMD passes instead of a masked
+    # multiply (np.multiply(where=) runs ~100 us on 40 x 32 x 16, 8x these), same bits
+    tmp = _scratch(tmp, a)
+    np.less_equal(a, 0.0, out=tmp)  # 1 where a <= 0
+    np.subtract(1.0, tmp, out=tmp)  # 0 there, 1 elsewhere
+    np.maximum(tmp, LEAKY_SLOPE, out=tmp)  # the slope there, 1 elsewhere
+    return np.multiply(delta, tmp, out=delta)
 
 
 def _mul_d_tanh(delta, a, tmp=None):
