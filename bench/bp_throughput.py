@@ -16,6 +16,13 @@ network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the 
 - ``fused``: each elementwise pass of a mini-batch (bias add + ReLU, ReLU', bias add +
   softmax, cross-entropy loss + ``dL/dz``, and a candidate bias-gradient sum), NumPy's
   against the compiled one of ``GABP_KERNELS=numba``, interleaved, P = 40;
+- ``act``: the compiled sigmoid and tanh passes (bias add + sigmoid around NumPy's ``exp``,
+  bias add before NumPy's ``tanh``, tanh' and sigmoid' into the delta) against NumPy's, per
+  mini-batch of 32, P = 20, 40, 100, 16 and 64 hidden units and a one-unit output,
+  interleaved;
+- ``classic``: the classic GA-BP recipe's networks, 10-16-1 with a tanh ("tansig") or
+  sigmoid ("logsig") hidden layer and an identity output, MSE, Adam, batch 32, on 2,000 and
+  50,000 rows, P = 20 and 40: ms per network-epoch with the three kernel sets, interleaved;
 - ``kernels``: the first layer's products as one shared-input GEMM
   ``x (n, in) @ W.transpose(1, 0, 2).reshape(in, P * out)`` against the batched matmul gabp
   uses, with one and two BLAS threads;
@@ -74,7 +81,8 @@ from gabp.trainer import _MiniBatch
 N_HIDDEN = 32
 N_CLASSES = 10
 BATCH = 32
-PARTS = ("throughput", "profile", "fused", "kernels", "threads", "ga", "compile")
+PARTS = ("throughput", "profile", "fused", "act", "classic", "kernels", "threads", "ga",
+         "compile")
 
 
 def load_problem() -> tuple[np.ndarray, np.ndarray, Any]:
@@ -587,6 +595,187 @@ def part_fused(repeats: int, P: int = 40) -> tuple[list[dict], str]:
     return rows, text
 
 
+def activation_cases(P: int, k: int, dtype, output: bool = False
+                     ) -> dict[str, tuple[Callable[[], Any], ...]]:
+    """The sigmoid and tanh passes of one mini-batch: (NumPy, compiled, input copy).
+
+    A hidden layer's forward pass writes the activation over ``z`` (in place: ``z`` is
+    restored from a copy first); an output layer's (``output=True``) writes it into another
+    array. The derivative passes multiply a restored delta. Each case's copy is timed alone
+    and subtracted by :func:`part_act`.
+    """
+    from gabp._kernels import compiled
+    from gabp.activations import ACTIVATIONS
+
+    dtype = np.dtype(dtype)
+    one = dtype.type(1)
+    rng = np.random.default_rng(0)
+    n = BATCH
+    flat = rng.normal(size=(P, 3 * k)).astype(dtype)
+    b = flat[:, k : 2 * k].reshape(P, 1, k)  # a strided genome view, as the trainer's
+    z0 = (2 * rng.normal(size=(P, n, k))).astype(dtype)
+    z, e, a_out = z0.copy(), np.empty_like(z0), np.empty_like(z0)
+    out = a_out if output else z
+    d0 = rng.normal(size=(P, n, k)).astype(dtype)
+    d = d0.copy()
+    a_tanh, a_sig = np.tanh(z0), ACTIVATIONS["sigmoid"].forward(z0)
+    sig, tanh = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
+    k_add, k_pre = compiled("bias_add"), compiled("sigmoid_pre")
+    k_post, k_post_to = compiled("sigmoid_post"), compiled("sigmoid_post_to")
+    k_tanh, k_sig = compiled("tanh_grad"), compiled("sigmoid_grad")
+
+    def copy_z():
+        np.copyto(z, z0)
+
+    def copy_d():
+        np.copyto(d, d0)
+
+    def np_sigmoid():
+        np.copyto(z, z0)
+        z.__iadd__(b)
+        sig.apply(z, out, e)
+
+    def nb_sigmoid():
+        np.copyto(z, z0)
+        k_pre(z, np.ascontiguousarray(b[:, 0]), e)
+        np.exp(e, out=e)
+        if output:
+            k_post_to(z, e, out, one)
+        else:
+            k_post(z, e, one)
+
+    def np_tanh():
+        np.copyto(z, z0)
+        z.__iadd__(b)
+        np.tanh(z, out=out)
+
+    def nb_tanh():
+        np.copyto(z, z0)
+        k_add(z, np.ascontiguousarray(b[:, 0]))
+        np.tanh(z, out=out)
+
+    def np_sigmoid_masked():  # NumPy's sigmoid before this round: a masked copy of e
+        np.copyto(z, z0)
+        z.__iadd__(b)
+        neg = z < 0
+        np.abs(z, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        out.fill(1.0)
+        np.copyto(out, e, where=neg)
+        e.__iadd__(1.0)
+        np.divide(out, e, out=out)
+
+    where = "output" if output else "hidden"
+    cases = {f"bias add + sigmoid, {where}": (np_sigmoid, nb_sigmoid, copy_z),
+             f"bias add + sigmoid, {where} [NumPy before: masked copy]":
+                 (np_sigmoid_masked, nb_sigmoid, copy_z),
+             f"bias add + tanh, {where}": (np_tanh, nb_tanh, copy_z)}
+    if not output:  # an output's derivative is applied by the loss (NumPy's passes)
+        cases["tanh' into the delta"] = (
+            lambda: (copy_d(), tanh.mul_derivative(d, a_tanh, e)),
+            lambda: (copy_d(), k_tanh(d, a_tanh, one)), copy_d)
+        cases["sigmoid' into the delta"] = (
+            lambda: (copy_d(), sig.mul_derivative(d, a_sig, e)),
+            lambda: (copy_d(), k_sig(d, a_sig, one)), copy_d)
+    return cases
+
+
+def part_act(repeats: int, sizes=(20, 40, 100), units=(16, 64)) -> tuple[list[dict], str]:
+    """The compiled sigmoid/tanh passes against NumPy's, per mini-batch, interleaved."""
+    if "numba" not in available_kernels():
+        return [], "numba is not installed: no compiled passes to time."
+    rows = []
+    shapes = [(k, False) for k in units] + [(1, True)]
+    with kernels("numba"), threadpool_limits(1, "blas"), np.errstate(all="ignore"):
+        for dtype in (np.float32, np.float64):
+            for P in sizes:
+                for k, output in shapes:
+                    cases = activation_cases(P, k, dtype, output)
+                    best: dict[tuple[str, int], float] = {}
+                    for _ in range(max(repeats, 5)):  # NumPy, compiled, copy interleaved
+                        for name, fns in cases.items():
+                            for j, fn in enumerate(fns):
+                                us = 1e6 * per_call(fn, 1, CPU, calls=300)
+                                best[name, j] = min(best.get((name, j), np.inf), us)
+                    for name in cases:
+                        t_np = best[name, 0] - best[name, 2]
+                        t_nb = best[name, 1] - best[name, 2]
+                        rows.append({"dtype": np.dtype(dtype).name, "P": P, "units": k,
+                                     "pass": name, "numpy_us": t_np, "numba_us": t_nb,
+                                     "speedup": t_np / t_nb})
+    text = table(["dtype", "P", "units", "pass (one mini-batch of 32)", "NumPy µs", "numba µs",
+                  "NumPy / numba"],
+                 [[r["dtype"], r["P"], r["units"], r["pass"], f"{r['numpy_us']:.1f}",
+                   f"{r['numba_us']:.1f}", f"{r['speedup']:.2f}x"] for r in rows],
+                 align="lrrlrrr")
+    return rows, ("CPU µs per call, best of 5 interleaved rounds of 300 calls; the input copy "
+                  "each in-place pass starts with is timed alone and subtracted. The rows "
+                  "'[NumPy before: masked copy]' time NumPy's previous sigmoid "
+                  "(np.copyto(where=) for the numerator) against the same compiled passes:"
+                  "\n\n" + text)
+
+
+#: The classic GA-BP recipe's network: 10 inputs, 16 hidden units, one linear output.
+CLASSIC = (10, 16, 1)
+
+
+def classic_problem(n: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of a smooth 10-input function, inputs and target min-max scaled to [-1, 1]."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1.0, 1.0, (n, CLASSIC[0]))
+    y = np.sin(X @ rng.normal(size=CLASSIC[0])) + 0.3 * X[:, 0] * X[:, 1]
+    y = 2 * (y - y.min()) / (y.max() - y.min()) - 1
+    return X.astype(dtype), y[:, None].astype(dtype)
+
+
+def time_classic(X, Y, act: str, P: int, dtype, epochs: int) -> float:
+    """Seconds per epoch of ``P`` classic networks trained together (Adam, MSE, batch 32)."""
+    net = Network(CLASSIC, hidden_activation=act, output_activation="identity", n_networks=P,
+                  seed=1, dtype=dtype)
+    t0 = CPU()
+    train(net, X, Y, loss="mse", optimizer="adam", epochs=epochs, batch_size=BATCH, seed=0,
+          restore_best=False)
+    return (CPU() - t0) / epochs
+
+
+def part_classic(quick: bool, repeats: int) -> tuple[list[dict], str]:
+    """The classic recipe's 10-16-1 tanh / sigmoid networks, the kernel sets interleaved."""
+    names = available_kernels()
+    rows = []
+    n_rows = (2000,) if quick else (2000, 50000)
+    for n in n_rows:
+        epochs = 5 if n <= 5000 else 1
+        for dtype in (np.float32, np.float64):
+            X, Y = classic_problem(n, dtype)
+            for act in ("tanh", "sigmoid"):
+                for P in (20, 40):
+                    t: dict[str, float] = {}
+                    for _ in range(repeats):  # the kernel sets interleaved, best of each
+                        for k in names:
+                            with kernels(k):
+                                t[k] = min(t.get(k, np.inf),
+                                           time_classic(X, Y, act, P, dtype, epochs))
+                    rows.append({"rows": n, "dtype": np.dtype(dtype).name, "hidden": act,
+                                 "P": P, **{f"{k}_ms": 1e3 * v / P for k, v in t.items()}})
+    fast = "numba" in names
+
+    def ms(r, k):
+        return f"{r[k + '_ms']:.4f}" if k + "_ms" in r else "—"
+
+    text = table(["rows", "dtype", "hidden", "P", "NumPy ms / network-epoch", "numba Adam",
+                  "numba Adam + elementwise", "NumPy / all compiled",
+                  "numba Adam / all compiled"],
+                 [[f"{r['rows']:,}", r["dtype"], r["hidden"], r["P"], ms(r, "numpy"),
+                   ms(r, "numba-adam"), ms(r, "numba"),
+                   f"{r['numpy_ms'] / r['numba_ms']:.2f}x" if fast else "—",
+                   f"{r['numba-adam_ms'] / r['numba_ms']:.2f}x" if fast else "—"]
+                  for r in rows], align="lllrrrrrr")
+    return rows, (f"Classic GA-BP networks {'-'.join(map(str, CLASSIC))} (identity output, MSE, "
+                  f"Adam, batch {BATCH}), CPU ms per network-epoch, best of {repeats} "
+                  f"interleaved rounds (5 epochs on 2,000 rows, 1 on 50,000):\n\n" + text)
+
+
 def part_threads(X, Y, epochs: int, repeats: int, P: int = 40) -> tuple[list[dict], str]:
     rows = []
     for dtype in (np.float32, np.float64):
@@ -752,6 +941,8 @@ def main(argv: list[str] | None = None) -> dict:
         "throughput": lambda: part_throughput(X, Y, sizes, epochs, repeats),
         "profile": lambda: part_profile(X, Y, max(3, 2 * repeats)),
         "fused": lambda: part_fused(repeats),
+        "act": lambda: part_act(repeats),
+        "classic": lambda: part_classic(args.quick, repeats),
         "kernels": lambda: part_kernels(40, max(repeats, 3)),
         "threads": lambda: part_threads(X, Y, epochs, repeats),
         "ga": lambda: part_ga(task, args.quick, 1 if args.quick else 2),

@@ -36,10 +36,20 @@ the NumPy passes except the loss value of ``softmax_ce``:
 - ``softmax_ce``: cross-entropy loss and ``dL/dz = (a - Y) / n`` in one pass; the loss's
   two sums are added left to right (NumPy: ``einsum``, in blocks), so the loss may differ
   from NumPy's by rounding (``dL/dz`` is bit-identical).
+- ``bias_add``: ``z += b`` in one pass (before NumPy's ``np.tanh``: a tanh layer),
+  bit-identical.
+- ``sigmoid_pre`` and ``sigmoid_post`` (``sigmoid_post_to``): the logistic function of
+  :func:`gabp.activations._apply_sigmoid` around NumPy's ``exp`` (numba's scalar ``exp``
+  and ``tanh`` differ from NumPy's by a few ulp, so the transcendental calls stay NumPy's):
+  ``z += b; e = -|z|`` in one pass, ``np.exp(e, out=e)``, then
+  ``(e if z < 0 else 1) / (e + 1)`` in one pass over ``z`` (into another array), bit-identical.
+- ``tanh_grad``: ``delta *= 1 - a * a`` in one pass, bit-identical.
+- ``sigmoid_grad``: ``delta *= (1 - a) * a`` in one pass, bit-identical.
 
 Every kernel treats each network on its own, in an order that does not depend on how many
 networks are in the population. ``error_model="numpy"`` keeps IEEE division (no
-per-element zero check) so loops vectorize; no fast-math, so nothing is reordered or fused.
+per-element zero check) so loops vectorize; no fast-math, so nothing is reordered or fused
+(no multiply-add contraction either: ``1 - a * a`` rounds twice, as NumPy's two passes do).
 """
 
 from __future__ import annotations
@@ -116,7 +126,9 @@ def compiled(name: str) -> Callable[..., Any] | None:
     Parameters
     ----------
     name : str
-        One of ``adam_rows``, ``bias_relu``, ``relu_grad``, ``bias_shift``, ``softmax_ce``.
+        One of ``adam_rows``, ``bias_relu``, ``relu_grad``, ``bias_shift``, ``softmax_ce``,
+        ``bias_add``, ``sigmoid_pre``, ``sigmoid_post``, ``sigmoid_post_to``, ``tanh_grad``,
+        ``sigmoid_grad``.
     """
     if selected() != "numba":
         return None
@@ -188,6 +200,12 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
         kernels["bias_shift"](one.copy(), row, one.copy(), row.copy())
         kernels["relu_grad"](one.copy(), one, t(0), t(1))
         kernels["softmax_ce"](one, one, row, row, t(1), t(1), one.copy(), np.empty(1, dtype))
+        kernels["bias_add"](one.copy(), row)
+        kernels["sigmoid_pre"](one.copy(), row, one.copy())
+        kernels["sigmoid_post"](one.copy(), one, t(1))
+        kernels["sigmoid_post_to"](one, one, one.copy(), t(1))
+        kernels["tanh_grad"](one.copy(), one, t(1))
+        kernels["sigmoid_grad"](one.copy(), one, t(1))
         _READY.add(dtype)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
@@ -288,7 +306,97 @@ def softmax_ce(z, a, Y, lse, n_rows, inv_n, delta, loss):  # pragma: no cover - 
         loss[p] = (s_lse - s_zy) / n_rows
 
 
+def bias_add(z, b):  # pragma: no cover - compiled
+    """``z += b`` in place; ``z`` (P, n, k) C-contiguous, ``b`` (P, k) contiguous.
+
+    NumPy's ``np.tanh`` follows (a tanh layer). A one-unit layer (``k == 1``, the classic
+    recipe's output) adds one scalar per network over a contiguous run.
+    """
+    P, n, k = z.shape
+    zf = z.reshape(P, n * k)
+    for p in range(P):
+        bp, zp = b[p], zf[p]
+        if k == 1:
+            bias = bp[0]
+            for i in range(n):
+                zp[i] += bias
+        else:
+            for i in range(n):
+                for j in range(k):
+                    zp[i * k + j] += bp[j]
+
+
+def sigmoid_pre(z, b, e):  # pragma: no cover - compiled
+    """``z += b`` in place and ``e = -|z|``: the logistic function's first passes.
+
+    NumPy's ``np.exp(e, out=e)`` follows (``exp(-|z|)`` in (0, 1]: it never overflows), then
+    :func:`sigmoid_post`. ``z`` and ``e`` (P, n, k) C-contiguous, ``b`` (P, k) contiguous.
+    """
+    P, n, k = z.shape
+    zf, ef = z.reshape(P, n * k), e.reshape(P, n * k)
+    for p in range(P):
+        bp, zp, ep = b[p], zf[p], ef[p]
+        if k == 1:
+            bias = bp[0]
+            for i in range(n):
+                x = zp[i] + bias
+                zp[i] = x
+                ep[i] = -abs(x)
+        else:
+            for i in range(n):
+                for j in range(k):
+                    x = zp[i * k + j] + bp[j]
+                    zp[i * k + j] = x
+                    ep[i * k + j] = -abs(x)
+
+
+def sigmoid_post(z, e, one):  # pragma: no cover - compiled
+    """``z = (e if z < 0 else 1) / (e + 1)`` in place, with ``e = exp(-|z|)`` (a hidden layer).
+
+    :func:`gabp.activations._apply_sigmoid`'s numerator (``1`` for ``z >= 0``, also for
+    ``-0.0`` and NaN) and denominator, with the same two roundings. C-contiguous arrays of
+    one shape, walked as one flat run. (Writing over ``z`` through a second argument that is
+    ``z`` would fail LLVM's run-time overlap check and run the scalar loop, 3x slower.)
+    """
+    zf, ef = z.reshape(z.size), e.reshape(e.size)
+    for j in range(zf.size):
+        t = ef[j]
+        zf[j] = (t if zf[j] < 0 else one) / (t + one)
+
+
+def sigmoid_post_to(z, e, out, one):  # pragma: no cover - compiled
+    """:func:`sigmoid_post` into another array ``out`` (an output layer: ``z`` is kept)."""
+    zf, ef, of = z.reshape(z.size), e.reshape(e.size), out.reshape(out.size)
+    for j in range(zf.size):
+        t = ef[j]
+        of[j] = (t if zf[j] < 0 else one) / (t + one)
+
+
+def tanh_grad(delta, a, one):  # pragma: no cover - compiled
+    """``delta *= 1 - a * a`` in place (tanh' from the output ``a``), two roundings as NumPy.
+
+    C-contiguous arrays of one shape, walked as one flat run.
+    """
+    df, af = delta.reshape(delta.size), a.reshape(a.size)
+    for j in range(df.size):
+        x = af[j]
+        df[j] *= one - x * x
+
+
+def sigmoid_grad(delta, a, one):  # pragma: no cover - compiled
+    """``delta *= (1 - a) * a`` in place (the logistic derivative from the output ``a``).
+
+    C-contiguous arrays of one shape, walked as one flat run.
+    """
+    df, af = delta.reshape(delta.size), a.reshape(a.size)
+    for j in range(df.size):
+        x = af[j]
+        df[j] *= (one - x) * x
+
+
 _SOURCES: dict[str, Callable[..., Any]] = {
     "adam_rows": adam_rows, "bias_relu": bias_relu, "relu_grad": relu_grad,
-    "bias_shift": bias_shift, "softmax_ce": softmax_ce,
+    "bias_shift": bias_shift, "softmax_ce": softmax_ce, "bias_add": bias_add,
+    "sigmoid_pre": sigmoid_pre, "sigmoid_post": sigmoid_post, "sigmoid_post_to": sigmoid_post_to,
+    "tanh_grad": tanh_grad, "sigmoid_grad": sigmoid_grad,
 }

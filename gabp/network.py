@@ -21,10 +21,12 @@ difference. :class:`_Backprop` is the one forward and backward pass (training, e
 once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 
 With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
-chooses) a dense layer's bias add and ReLU, the ReLU derivative of the backward pass, a
-dense softmax output's bias add, row maximum and shift, and the softmax cross-entropy's loss
-and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
-the NumPy passes, the loss value differs by rounding (its sums are added in another order).
+chooses) a dense layer's bias add and ReLU, tanh or sigmoid (around NumPy's ``tanh`` and
+``exp``), the ReLU, tanh and sigmoid derivatives of the backward pass, a dense softmax
+output's bias add, row maximum and shift, and the softmax cross-entropy's loss and ``dL/dz``
+are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy
+passes, the cross-entropy's loss value differs by rounding (its sums are added in another
+order).
 """
 
 from __future__ import annotations
@@ -361,6 +363,12 @@ def forward(
     return _Backprop(arch, params).forward(X)
 
 
+#: Activations whose passes are compiled (``GABP_KERNELS``) in a dense hidden layer and in a
+#: dense output layer (the output's derivative is applied by the loss, in NumPy).
+_FUSED_HIDDEN = ("relu", "tanh", "sigmoid")
+_FUSED_OUTPUT = ("softmax", "tanh", "sigmoid")
+
+
 def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
@@ -429,13 +437,15 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
-        #: compiled kernels on: the compiled passes, and per layer the one it uses ("relu" for
-        #: a dense ReLU layer, "softmax" for a dense softmax output; None: NumPy's passes)
+        #: compiled kernels on: the compiled passes, and per layer the activation whose
+        #: passes are compiled (a dense layer's "relu", "tanh" or "sigmoid", hidden; a dense
+        #: output's "softmax", "tanh" or "sigmoid"; None: NumPy's passes)
         self.kernels = prepare(params.dtype)  # a bad value raises here, before any training
         self.fused: list[str | None] = [None] * len(self.units)
         if self.kernels is not None:
             for i, (unit, name) in enumerate(zip(self.units, arch.activations, strict=True)):
-                if isinstance(unit, Dense) and name == ("relu" if i < self.last else "softmax"):
+                if isinstance(unit, Dense) and name in (_FUSED_HIDDEN if i < self.last
+                                                        else _FUSED_OUTPUT):
                     self.fused[i] = name
 
     def _get_buffers(self, n: int, dtype: np.dtype) -> _Workspace:
@@ -460,14 +470,8 @@ class _Backprop:
         for i, unit in enumerate(self.units):
             W, b = self.layers[i]
             if fuse and self.fused[i] is not None:  # compiled kernels: a dense layer's
-                z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then one pass
-                bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
-                if i < self.last:
-                    self.kernels["bias_relu"](z, bias, dtype.type(0))
-                    a = z
-                else:  # z += b, row max and z - max in one pass; then NumPy's exp
-                    self.kernels["bias_shift"](z, bias, bufs.a_out, bufs.rowmax)
-                    a = softmax_shifted(bufs.a_out, bufs.rowsum)
+                z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then its passes
+                a = self._fused_activation(i, z, b, bufs)
                 acts.append(a)
                 continue
             z = unit.linear(a, W, b, bufs.layers[i])
@@ -486,11 +490,41 @@ class _Backprop:
         self._acts, self._z = acts, z
         return acts, z
 
+    def _fused_activation(self, i: int, z: np.ndarray, b: np.ndarray,
+                          bufs: _Workspace) -> np.ndarray:
+        """Bias add and activation of dense layer ``i`` with the compiled passes.
+
+        ``z`` holds the layer's product ``a_prev @ W``; a hidden layer's activation is
+        written over it, the output's into ``bufs.a_out`` (``z`` then keeps ``z + b`` for the
+        loss). NumPy's ``exp`` and ``tanh`` stay in the middle, so the result is
+        bit-identical to :meth:`Dense.linear` followed by the activation's ``apply``.
+        """
+        name, t, k = self.fused[i], z.dtype.type, self.kernels
+        bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
+        out = z if i < self.last else bufs.a_out
+        if name == "relu":
+            k["bias_relu"](z, bias, t(0))
+        elif name == "softmax":  # z += b, row max and z - max in one pass; then NumPy's exp
+            k["bias_shift"](z, bias, bufs.a_out, bufs.rowmax)
+            out = softmax_shifted(bufs.a_out, bufs.rowsum)
+        elif name == "tanh":
+            k["bias_add"](z, bias)
+            np.tanh(z, out=out)
+        else:  # sigmoid: z += b and e = -|z|, NumPy's exp(e), then one pass for e / (1 + e)
+            e = bufs.tmp[i]
+            k["sigmoid_pre"](z, bias, e)
+            np.exp(e, out=e)
+            if out is z:
+                k["sigmoid_post"](z, e, t(1))
+            else:
+                k["sigmoid_post_to"](z, e, out, t(1))
+        return out
+
     def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
         """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
         acts, z, bufs = self._acts, self._z, self._bufs
         if loss == "cross_entropy" and self.out_act == "softmax":
-            if self.fused[-1] is not None and z.dtype == Y.dtype == self.params.dtype:
+            if self.fused[-1] == "softmax" and z.dtype == Y.dtype == self.params.dtype:
                 lse = np.log(bufs.rowsum, out=bufs.lse)  # as below
                 lse += bufs.rowmax
                 t, n = z.dtype.type, z.shape[-2]  # loss and dL/dz in one compiled pass
@@ -508,9 +542,14 @@ class _Backprop:
         """Write the gradient of the last :meth:`forward` into ``grad`` from ``delta = dL/dz``."""
         acts, bufs = self._acts, self._bufs
         for i in range(self.last, self.first - 1, -1):
-            if self.fused[i] == "relu" and delta.dtype == self.params.dtype:
+            fused = self.fused[i] if i < self.last else None  # the loss did the output's
+            if (fused is not None and delta.dtype == self.params.dtype
+                    and (fused == "relu" or delta.flags.c_contiguous)):
                 t = delta.dtype.type
-                self.kernels["relu_grad"](delta, acts[i + 1], t(0), t(1))
+                if fused == "relu":
+                    self.kernels["relu_grad"](delta, acts[i + 1], t(0), t(1))
+                else:  # delta *= f'(z), from the output a = f(z), in one pass
+                    self.kernels[f"{fused}_grad"](delta, acts[i + 1], t(1))
             elif i < self.last and self.hidden[i] != "identity":
                 self.acts[i].mul_derivative(delta, acts[i + 1], bufs.tmp[i])
             gW, gb = self.glayers[i]

@@ -9,6 +9,7 @@ import pytest
 
 from gabp import Network, train
 from gabp.activations import ACTIVATIONS, softmax, softmax_shifted
+from gabp.layers import Conv2D, Flatten, Reshape
 from gabp.losses import LOSSES
 from gabp.network import _Backprop, loss_and_grad
 
@@ -158,6 +159,133 @@ def test_auto_compiles_numpy_does_not_and_a_bad_value_is_refused(rng, monkeypatc
 
 def test_layers_without_a_kernel_keep_the_numpy_passes(monkeypatch):
     monkeypatch.setenv("GABP_KERNELS", "numba")
-    net = Network((3, 4, 4, 2), hidden_activation=["tanh", "relu"], output_activation="sigmoid",
-                  seed=0)
-    assert _Backprop(net.arch, net.params).fused == [None, "relu", None]
+    net = Network((3, 4, 4, 4, 2), hidden_activation=["leaky_relu", "identity", "relu"],
+                  output_activation="identity", seed=0)
+    assert _Backprop(net.arch, net.params).fused == [None, None, "relu", None]
+    net = Network((3, 4, 4, 2), hidden_activation=["tanh", "sigmoid"],
+                  output_activation="sigmoid", seed=0)
+    assert _Backprop(net.arch, net.params).fused == ["tanh", "sigmoid", "sigmoid"]
+    cnn = Network(((1, 4, 4), Conv2D(2, 3, activation="tanh"), Flatten(), 3),
+                  output_activation="tanh", seed=0)
+    assert _Backprop(cnn.arch, cnn.params).fused == [None, None, None, "tanh"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_and_tanh_passes_are_bit_identical(dtype, rng, numba_kernels):
+    P, n, k = 3, 6, 2 * len(SPECIAL)
+    b = _biases(rng, P, k, dtype)
+    b[0, 0, :] = -0.0
+    z0 = (4 * rng.normal(size=(P, n, k))).astype(dtype)
+    z0[0, 0, : len(SPECIAL)] = SPECIAL
+    z0[1, 2, len(SPECIAL) :] = [-1000.0, 1000.0, -90.0, 90.0, -17.0, 17.0, -0.0]  # saturating
+    bias = np.ascontiguousarray(b[:, 0])
+    one = dtype(1)
+    with np.errstate(all="ignore"):
+        # sigmoid, written over z (a hidden layer) and into another array (the output)
+        z_ref = z0 + b
+        want = ACTIVATIONS["sigmoid"].apply(z_ref.copy(), np.empty_like(z0))
+        for into_z in (True, False):
+            z, e = z0.copy(), np.empty_like(z0)
+            out = z if into_z else np.empty_like(z0)
+            kernels.compiled("sigmoid_pre")(z, bias, e)
+            np.exp(e, out=e)
+            if into_z:
+                kernels.compiled("sigmoid_post")(z, e, one)
+            else:
+                kernels.compiled("sigmoid_post_to")(z, e, out, one)
+            np.testing.assert_array_equal(_bits(out), _bits(want))
+            if not into_z:
+                np.testing.assert_array_equal(_bits(z), _bits(z_ref))  # z + b kept for the loss
+        z = z0.copy()
+        kernels.compiled("bias_add")(z, bias)
+        np.testing.assert_array_equal(_bits(z), _bits(z_ref))
+
+        delta = rng.normal(size=(P, n, k)).astype(dtype)
+        delta[2, 0, : len(SPECIAL)] = SPECIAL
+        for name, a in (("tanh", np.tanh(z_ref)), ("sigmoid", want)):
+            a = a.copy()
+            a[1, 1, : len(SPECIAL)] = SPECIAL  # NaN, inf, -0.0 outputs too
+            a[2, 3, :] = rng.uniform(-1, 1, k)  # generic values: any double rounding shows
+            ref = ACTIVATIONS[name].mul_derivative(delta.copy(), a)
+            new = delta.copy()
+            kernels.compiled(f"{name}_grad")(new, a, one)
+            np.testing.assert_array_equal(_bits(new), _bits(ref))
+
+
+def _regression(rng, n=70, n_in=10, k=1, dtype=np.float64):
+    X = rng.normal(size=(n, n_in)).astype(dtype)
+    Y = np.tanh(X[:, :k] - 0.5 * X[:, 1 : k + 1]).astype(dtype)
+    return X, Y
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hidden, output, loss", [
+    ("tanh", "identity", "mse"),  # the classic GA-BP recipe's tansig / purelin
+    ("sigmoid", "identity", "mse"),  # logsig / purelin
+    (["sigmoid", "tanh"], "sigmoid", "binary_cross_entropy"),
+    (["tanh", "sigmoid"], "tanh", "mse"),
+])
+def test_sigmoid_and_tanh_training_is_bit_identical_and_batched_equals_alone(
+        dtype, hidden, output, loss, rng, monkeypatch):
+    X, Y = _regression(rng, dtype=dtype)
+    if output == "sigmoid":
+        Y = (Y > 0).astype(dtype)
+    X[3, 2], X[5, 0] = -0.0, 80.0  # a signed zero and a saturating input
+    sizes = (10, 16, 1) if isinstance(hidden, str) else (10, 12, 8, 1)
+
+    def make():
+        return Network(sizes, hidden_activation=hidden, output_activation=output,
+                       n_networks=4, seed=2, dtype=dtype)
+
+    def fit(net):
+        train(net, X, Y, loss=loss, optimizer="adam", learning_rate=1e-2, epochs=3,
+              batch_size=32, seed=3)
+        return net.params.copy()
+
+    monkeypatch.setenv("GABP_KERNELS", "numpy")
+    ref = fit(make())
+    v_ref, g_ref = loss_and_grad(make().arch, ref, X, Y, loss=loss, alpha=1e-3)
+    monkeypatch.setenv("GABP_KERNELS", "numba")
+    net = make()
+    fused = _Backprop(net.arch, net.params).fused
+    assert fused == [*net.arch.activations[:-1], None if output == "identity" else output]
+    got = fit(net)
+    np.testing.assert_array_equal(_bits(got), _bits(ref))
+    v_new, g_new = loss_and_grad(net.arch, got, X, Y, loss=loss, alpha=1e-3)
+    np.testing.assert_array_equal(_bits(g_new), _bits(g_ref))
+    np.testing.assert_array_equal(_bits(v_new), _bits(v_ref))  # no compiled sum: exact too
+    together = make()
+    for p in (0, 3):
+        alone = Network.from_architecture(together.arch, together.params[p : p + 1].copy())
+        np.testing.assert_array_equal(fit(alone)[0], got[p])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_diverging_sigmoid_network_diverges_the_same_way(dtype, rng, monkeypatch):
+    X, Y = _regression(rng, n=40, dtype=dtype)
+    X[7, :] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e30, -1e30, 1e-30, 3.0, -3.0]
+    net = Network((10, 8, 1), hidden_activation="sigmoid", n_networks=3, seed=4, dtype=dtype)
+    results = {}
+    for k in ("numpy", "numba"):
+        monkeypatch.setenv("GABP_KERNELS", k)
+        with np.errstate(all="ignore"):
+            acts, z = _Backprop(net.arch, net.params).forward(X)
+            v, g = loss_and_grad(net.arch, net.params, X, Y, loss="mse")
+        results[k] = [acts[1].copy(), z.copy(), v, g]
+    for got, want in zip(results["numba"], results["numpy"], strict=True):
+        np.testing.assert_array_equal(_bits(got), _bits(want))
+    assert np.isnan(results["numba"][2]).all()  # the NaN row makes every loss NaN
+
+
+def test_a_dense_sigmoid_layer_before_a_convolution_trains_bit_identically(rng, monkeypatch):
+    # the delta reaching the dense layer comes back through Reshape from a convolution
+    X, Y = _regression(rng, n=40, n_in=16, k=3)
+    layers = (16, 16, Reshape((1, 4, 4)), Conv2D(2, 3, activation="tanh"), Flatten(), 3)
+    params = {}
+    for k in ("numpy", "numba"):
+        monkeypatch.setenv("GABP_KERNELS", k)
+        net = Network(layers, hidden_activation="sigmoid", n_networks=3, seed=0)
+        train(net, X, Y, loss="mse", optimizer="adam", epochs=2, batch_size=16, seed=0)
+        params[k] = net.params
+    assert _Backprop(net.arch, net.params).fused == ["sigmoid", None, None, None, None]
+    np.testing.assert_array_equal(_bits(params["numba"]), _bits(params["numpy"]))

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from gabp import Architecture, Network, init_params, load_network, save_network
-from gabp.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, log_softmax, sigmoid, softmax
+from gabp.activations import (
+    ACTIVATIONS,
+    HIDDEN_ACTIVATIONS,
+    LEAKY_SLOPE,
+    log_softmax,
+    sigmoid,
+    softmax,
+)
 from gabp.losses import LOSSES
 from gabp.network import check_loss, evaluate_loss, forward, loss_and_grad
 
@@ -165,6 +172,39 @@ def test_identity_output_can_predict_negative_values():
 
 
 BIG = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_is_bit_identical_to_the_masked_copy_formula(dtype, rng):
+    # the numerator is max(e, z >= 0) instead of a masked copy of e where z < 0: same bits,
+    # NaN, inf, signed zeros and underflow included, written over z or into another array
+    z = (30 * rng.normal(size=(3, 7, 16))).astype(dtype)
+    z[0, 0] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-30, -1e-30, 1e4, -1e4, 88.0,
+               -88.0, 745.0, -745.0, 20.0, -20.0]
+    e = np.exp(-np.abs(z))
+    want = np.where(z < 0, e, dtype(1)) / (e + dtype(1))
+    sig = ACTIVATIONS["sigmoid"]
+    for out in (np.empty_like(z), None):
+        x = z.copy()
+        got = sig.apply(x, x if out is None else out, np.empty_like(z))
+        np.testing.assert_array_equal(got.view(f"u{z.itemsize}"), want.view(f"u{z.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_leaky_relu_derivative_is_bit_identical_to_the_masked_multiply(dtype, rng):
+    special = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-30, -1e-30, 1e-45, -1e-45, 3.0,
+               -3.0, 1e30, -1e30, 5e-324, -5e-324]
+    a = rng.normal(size=(3, 5, 16)).astype(dtype)
+    a[0, 0], a[0, 1] = special, special[::-1]
+    delta = rng.normal(size=a.shape).astype(dtype)
+    delta[0, 0], delta[0, 1], delta[1, 0] = np.inf, special, special
+    a[1, 1, :4] = [np.nan, -np.nan, np.nan, -0.0]  # NaN outputs over ordinary deltas: kept
+    with np.errstate(all="ignore"):
+        want = delta.copy()
+        np.multiply(want, LEAKY_SLOPE, out=want, where=a <= 0)
+        for tmp in (np.empty_like(a), None):
+            got = ACTIVATIONS["leaky_relu"].mul_derivative(delta.copy(), a, tmp)
+            np.testing.assert_array_equal(got.view(f"u{a.itemsize}"), want.view(f"u{a.itemsize}"))
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
