@@ -45,6 +45,8 @@ the NumPy passes except the loss value of ``softmax_ce``:
   ``(e if z < 0 else 1) / (e + 1)`` in one pass over ``z`` (into another array), bit-identical.
 - ``tanh_grad``: ``delta *= 1 - a * a`` in one pass, bit-identical.
 - ``sigmoid_grad``: ``delta *= (1 - a) * a`` in one pass, bit-identical.
+- ``outer_rows``: a one-unit dense layer's input gradient ``0 + delta w`` (an outer product
+  per network; :meth:`gabp.layers.Dense.backward`), bit-identical to NumPy's matmul loop.
 
 Every kernel treats each network on its own, in an order that does not depend on how many
 networks are in the population. ``error_model="numpy"`` keeps IEEE division (no
@@ -206,6 +208,7 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
         kernels["sigmoid_post_to"](one, one, one.copy(), t(1))
         kernels["tanh_grad"](one.copy(), one, t(1))
         kernels["sigmoid_grad"](one.copy(), one, t(1))
+        kernels["outer_rows"](one, one, one.copy(), t(0))
         _READY.add(dtype)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
@@ -394,9 +397,25 @@ def sigmoid_grad(delta, a, one):  # pragma: no cover - compiled
         df[j] *= (one - x) * x
 
 
+def outer_rows(delta, w, out, zero):  # pragma: no cover - compiled
+    """``out[p] = 0 + delta[p] @ w[p].T`` for ``delta`` (P, n, 1) and ``w`` (P, k, 1).
+
+    A one-unit layer's input gradient. NumPy's matmul sums its single product from 0, so
+    ``-0.0`` products come out ``+0.0``; adding ``zero`` (never folded away without
+    fast-math) gives the same bits.
+    """
+    for p in range(out.shape[0]):
+        wp = w[p]
+        for i in range(out.shape[1]):
+            d = delta[p, i, 0]
+            oi = out[p, i]
+            for j in range(out.shape[2]):
+                oi[j] = zero + d * wp[j, 0]
+
+
 _SOURCES: dict[str, Callable[..., Any]] = {
     "adam_rows": adam_rows, "bias_relu": bias_relu, "relu_grad": relu_grad,
     "bias_shift": bias_shift, "softmax_ce": softmax_ce, "bias_add": bias_add,
     "sigmoid_pre": sigmoid_pre, "sigmoid_post": sigmoid_post, "sigmoid_post_to": sigmoid_post_to,
-    "tanh_grad": tanh_grad, "sigmoid_grad": sigmoid_grad,
+    "tanh_grad": tanh_grad, "sigmoid_grad": sigmoid_grad, "outer_rows": outer_rows,
 }

@@ -153,6 +153,19 @@ class Dense(Layer):
         out = ws.get("dx")
         if out is None:
             out = ws["dx"] = np.empty(delta.shape[:-1] + (W.shape[1],), delta.dtype)
+        if W.shape[2] == 1:
+            # one unit: dL/dx is an outer product, and NumPy's matmul takes its slow
+            # non-BLAS loop for an inner dimension of 1 (23 us at 40 x 32 x 16 float32, the
+            # classic 10-16-1 step's largest product). The product plus 0 gives the same
+            # bits as that loop's sum (0 + d w: -0.0 becomes +0.0) in 13 us; the compiled
+            # kernel (GABP_KERNELS, put in the workspace by the engine) in about 2 us.
+            outer = ws.get("outer")
+            if outer is not None and delta.dtype == out.dtype:
+                outer(delta, W, out, out.dtype.type(0))
+                return out
+            np.multiply(delta, W.transpose(0, 2, 1), out=out)
+            out += 0.0
+            return out
         return np.matmul(delta, W.transpose(0, 2, 1), out=out)
 
 

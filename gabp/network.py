@@ -388,6 +388,9 @@ class _Workspace:
             lead = (n,) if i <= first else (P, n)
             ws = layer.workspace(lead + in_shape, out_shape, P, dtype)
             ws["in_shape"] = in_shape
+            if (engine.kernels is not None and dtype == engine.params.dtype
+                    and isinstance(layer, Dense) and layer.units == 1):
+                ws["outer"] = engine.kernels["outer_rows"]  # its input gradient, compiled
             self.layers.append(ws)
             out_lead = (n,) if i < first else (P, n)
             needs_tmp = layer.activation in ("sigmoid", "leaky_relu", "tanh")

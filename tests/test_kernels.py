@@ -289,3 +289,37 @@ def test_a_dense_sigmoid_layer_before_a_convolution_trains_bit_identically(rng, 
         params[k] = net.params
     assert _Backprop(net.arch, net.params).fused == ["sigmoid", None, None, None, None]
     np.testing.assert_array_equal(_bits(params["numba"]), _bits(params["numpy"]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outer_rows_has_the_bits_of_numpys_matmul(dtype, rng, numba_kernels):
+    # a one-unit layer's input gradient (the classic 10-16-1 step's costliest product)
+    P, n, k = 6, 9, 5
+    delta = rng.normal(size=(P, n, 1)).astype(dtype)
+    delta[0, :4, 0] = [-0.0, 0.0, np.nan, np.inf]
+    params = rng.normal(size=(P, 3 * k)).astype(dtype)
+    W = params[:, k : 2 * k].reshape(P, k, 1)  # a strided view, as the engine passes it
+    W[1, :3, 0] = [-0.0, np.inf, -1e-30]
+    out = np.empty((P, n, k), dtype)
+    kernels.compiled("outer_rows")(delta, W, out, dtype(0))
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        ref = np.matmul(delta, W.transpose(0, 2, 1))
+    np.testing.assert_array_equal(_bits(out), _bits(ref))
+
+
+def test_a_one_unit_output_trains_bit_identically_with_the_compiled_outer_product(
+        rng, monkeypatch):
+    X = rng.normal(size=(64, 3))
+    y = np.sin(X[:, :1])
+    runs = {}
+    for choice in ("numpy", "numba"):
+        monkeypatch.setenv("GABP_KERNELS", choice)
+        net = Network((3, 6, 1), hidden_activation="tanh", n_networks=4, seed=2,
+                      dtype="float32")
+        if choice == "numba":  # the engine hands the layer the compiled kernel
+            bp = _Backprop(net.arch, net.params, np.empty_like(net.params))
+            bp(X[:8].astype(np.float32), y[:8].astype(np.float32), "mse")
+            assert "outer" in bp._bufs.layers[-1]
+        train(net, X, y, optimizer="adam", epochs=3, batch_size=8, seed=0)
+        runs[choice] = net.params.copy()
+    np.testing.assert_array_equal(_bits(runs["numpy"]), _bits(runs["numba"]))

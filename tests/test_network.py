@@ -379,3 +379,26 @@ def test_training_path_matches_plain_loss_functions(out_act, loss, rng):
     if loss == "cross_entropy":
         want = -np.einsum("pij,ij->p", np.log(acts[-1]), Y) / 9
         np.testing.assert_allclose(value, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_unit_input_gradient_has_the_bits_of_the_matmul(dtype):
+    # a one-unit layer's dL/dx is an outer product, computed without NumPy's slow matmul
+    # loop for an inner dimension of 1: it must give that loop's exact bits
+    from gabp.layers import Dense
+
+    rng = np.random.default_rng(0)
+    P, n, k = 5, 7, 4
+    delta = rng.normal(size=(P, n, 1)).astype(dtype)
+    delta[0, :4, 0] = [-0.0, 0.0, np.nan, np.inf]
+    params = rng.normal(size=(P, k + 2)).astype(dtype)
+    W = params[:, :k].reshape(P, k, 1)  # a view, as the trainer passes it
+    W[1, :3, 0] = [-0.0, np.inf, -1e-30]
+    x = rng.normal(size=(n, k)).astype(dtype)
+    gW, gb = np.empty((P, k, 1), dtype), np.empty((P, 1, 1), dtype)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        dx = Dense(1).backward(delta, x, W, gW, gb, {}, True)
+        ref = np.matmul(delta, W.transpose(0, 2, 1))
+    bits = np.int32 if dtype == np.float32 else np.int64
+    np.testing.assert_array_equal(dx.view(bits), ref.view(bits))
+    assert not np.signbit(dx[0, 0]).any()  # 0 + (-0.0) w is +0.0, as the loop's sum
