@@ -401,6 +401,8 @@ def plot_convergence(
         )
 
     ax.set_xlabel(_X_LABELS[x])
+    if x in ("gen", "evals"):  # counts: no ticks at 0.5 generations
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("fitness (lower is better)" if metric else ERROR_LABEL)
     if log:
         ax.set_yscale("log")

@@ -155,6 +155,12 @@ def test_convergence_names_its_metric():
     assert ax.get_ylabel() == "fitness (lower is better)"
 
 
+def test_convergence_over_few_generations_has_whole_generation_ticks():
+    ax = plot_convergence(_logbook(5))
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
 def test_a_long_convergence_metric_is_wrapped_inside_the_figure(tmp_path):
     # the run folder's figure used to cut "... per genome" off at the right edge
     metric = "validation MSE loss (scaled targets) after 5 BP epochs per genome"
