@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 from joblib._parallel_backends import LokyBackend
+from joblib.externals.loky.backend import resource_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class LazyParallel:
         self._resident.clear()
         if self._folder is not None:  # workers keep their maps of unlinked files (POSIX)
             shutil.rmtree(self._folder, ignore_errors=True)
+            resource_tracker.unregister(self._folder, "folder")
             self._folder = None
 
     def resident(self, arrays: Sequence[Any]) -> tuple[Any, ...]:
@@ -116,7 +118,8 @@ class LazyParallel:
         smaller ones with every task), so data passed as these maps is sent once per run.
         Any other backend, and anything that is not a non-empty array, gets the argument
         itself. The files live in ``JOBLIB_TEMP_FOLDER``, else ``/dev/shm`` when it has room,
-        else the system's temporary folder, and are deleted when the context closes.
+        else the system's temporary folder, and are deleted when the context closes (or, if
+        this process is killed, by loky's resource tracker).
         """
         if _loky_futures(self.get()) is None:
             return tuple(arrays)
@@ -134,6 +137,9 @@ class LazyParallel:
     def _dump(self, a: np.ndarray) -> np.ndarray:
         if self._folder is None:
             self._folder = tempfile.mkdtemp(prefix="gabp-data-", dir=_temp_root(a.nbytes))
+            # loky's resource tracker (a separate process) deletes the folder if this
+            # process dies without closing the context: files in /dev/shm hold memory
+            resource_tracker.register(self._folder, "folder")
         path = os.path.join(self._folder, f"{len(self._resident)}.npy")
         np.save(path, np.ascontiguousarray(a), allow_pickle=False)
         return np.load(path, mmap_mode="r")

@@ -235,6 +235,32 @@ def test_loky_tasks_are_futures_of_the_open_context_and_other_backends_use_paral
         assert lazy.opened
 
 
+def test_resident_data_of_a_killed_run_is_cleaned_up(tmp_path):
+    # files in /dev/shm hold memory until deleted: a run that dies without closing its
+    # context must not leave them behind (loky's resource tracker deletes the folder)
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import os, sys, numpy as np\n"
+        "from gabp._parallel import LazyParallel\n"
+        "lazy = LazyParallel(2).__enter__()\n"
+        "lazy.resident((np.arange(10.0),))\n"
+        "print(lazy._folder, flush=True)\n"
+        "os._exit(1)\n"  # killed: no __exit__, no atexit
+    )
+    env = {**os.environ, "JOBLIB_TEMP_FOLDER": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    folder = out.stdout.strip().splitlines()[-1]
+    assert folder.startswith(str(tmp_path))
+    deadline = time.monotonic() + 30
+    while os.path.exists(folder) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(folder)
+
+
 def test_resident_data_is_written_once_and_deleted_with_the_context():
     X, y = np.arange(12.0).reshape(4, 3), np.arange(4)
     with _parallel.LazyParallel(2) as lazy:
