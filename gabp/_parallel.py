@@ -384,10 +384,11 @@ class PoolCostModel:
 
     def lead(self) -> int:
         """Individuals the parent's share takes beyond an equal split: the median balancing
-        lead of the last ``HISTORY`` pool generations once measured, before that the probed
-        round trip of a task divided by the in-process seconds per individual (0 until both
+        lead of the last ``HISTORY`` pool generations once that many were measured (a
+        median of three survives one disturbed generation), before that the probed round
+        trip of a task divided by the in-process seconds per individual (0 until both
         exist)."""
-        if self._leads:
+        if len(self._leads) == HISTORY:
             return max(0, int(round(_median(self._leads))))
         c = self.local_per_item
         if self.per_call is None or not c:

@@ -75,9 +75,12 @@ def test_lead_follows_the_measured_balance_after_the_warm_up():
         model.observe_pool(0.5, 400)
         model.observe_balance(4, 0.2, 2.5e-3)
     assert model.lead() == 4
-    for lateness in (5e-3, 4e-3, 50e-3):  # the last worker came 5, 4 and 50 ms late
+    for lateness in (50e-3, 5e-3):  # fewer than three measured: one outlier must not steer
         model.observe_pool(0.5, 400)
         model.observe_balance(4, lateness, 2.5e-3)
+        assert model.lead() == 4
+    model.observe_pool(0.5, 400)
+    model.observe_balance(4, 4e-3, 2.5e-3)  # the last worker came 50, 5 and 4 ms late
     assert model.lead() == 4 + 2  # the median: 5 ms = two individuals more for the parent
     for _ in range(3):  # the workers finished 30 ms early: the parent's share shrinks
         model.observe_balance(6, -30e-3, 2.5e-3)
