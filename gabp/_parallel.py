@@ -124,19 +124,20 @@ class LazyParallel:
         if _loky_futures(self.get()) is None:
             return tuple(arrays)
         out = []
+        total = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
         for a in arrays:
             if not isinstance(a, np.ndarray) or a.size == 0 or isinstance(a, np.memmap):
                 out.append(a)
                 continue
             kept = self._resident.get(id(a))
             if kept is None:  # the original is kept too, so its id is not reused
-                kept = self._resident[id(a)] = (a, self._dump(a))
+                kept = self._resident[id(a)] = (a, self._dump(a, total))
             out.append(kept[1])
         return tuple(out)
 
-    def _dump(self, a: np.ndarray) -> np.ndarray:
-        if self._folder is None:
-            self._folder = tempfile.mkdtemp(prefix="gabp-data-", dir=_temp_root(a.nbytes))
+    def _dump(self, a: np.ndarray, total: int) -> np.ndarray:
+        if self._folder is None:  # room for all of them is checked once
+            self._folder = tempfile.mkdtemp(prefix="gabp-data-", dir=_temp_root(total))
             # loky's resource tracker (a separate process) deletes the folder if this
             # process dies without closing the context: files in /dev/shm hold memory
             resource_tracker.register(self._folder, "folder")
