@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ._files import NpzReader, atomic_open
-from ._kernels import prepare
+from ._kernels import prepare, ready
 from ._validation import check_array, check_choice, check_float, check_int, fail
 from .activations import (
     ACTIVATIONS,
@@ -443,7 +443,9 @@ class _Backprop:
         #: compiled kernels on: the compiled passes, and per layer the activation whose
         #: passes are compiled (a dense layer's "relu", "tanh" or "sigmoid", hidden; a dense
         #: output's "softmax", "tanh" or "sigmoid"; None: NumPy's passes)
-        self.kernels = prepare(params.dtype)  # a bad value raises here, before any training
+        # a bad value raises here, before any training; a forward-only engine (predictions,
+        # fitness) uses the kernels only if a training in this process prepared them
+        self.kernels = prepare(params.dtype) if grad is not None else ready(params.dtype)
         self.fused: list[str | None] = [None] * len(self.units)
         if self.kernels is not None:
             for i, (unit, name) in enumerate(zip(self.units, arch.activations, strict=True)):

@@ -268,6 +268,7 @@ def test_a_diverging_sigmoid_network_diverges_the_same_way(dtype, rng, monkeypat
     results = {}
     for k in ("numpy", "numba"):
         monkeypatch.setenv("GABP_KERNELS", k)
+        kernels.prepare(dtype)  # forward-only engines use the kernels once prepared
         with np.errstate(all="ignore"):
             acts, z = _Backprop(net.arch, net.params).forward(X)
             v, g = loss_and_grad(net.arch, net.params, X, Y, loss="mse")
@@ -323,3 +324,24 @@ def test_a_one_unit_output_trains_bit_identically_with_the_compiled_outer_produc
         train(net, X, y, optimizer="adam", epochs=3, batch_size=8, seed=0)
         runs[choice] = net.params.copy()
     np.testing.assert_array_equal(_bits(runs["numpy"]), _bits(runs["numba"]))
+
+
+def test_forward_only_engines_use_the_kernels_only_once_a_training_prepared_them(
+        monkeypatch, numba_kernels):
+    # a process that only predicts must not pay numba's import and cache load (0.5 s)
+    net = Network((3, 5, 2), output_activation="softmax", n_networks=2, seed=0)
+    prepared = []
+    monkeypatch.setattr(kernels, "_READY", set())
+    original = kernels.prepare
+    monkeypatch.setattr("gabp.network.prepare",
+                        lambda dtype: prepared.append(dtype) or original(dtype))
+    assert _Backprop(net.arch, net.params).kernels is None  # nothing prepared yet
+    assert prepared == []
+    trainer = _Backprop(net.arch, net.params, np.empty_like(net.params))
+    assert trainer.kernels is not None and prepared == [net.params.dtype]
+    assert _Backprop(net.arch, net.params).kernels is not None  # now ready: used
+    monkeypatch.setenv("GABP_KERNELS", "numpy")
+    assert _Backprop(net.arch, net.params).kernels is None
+    monkeypatch.setenv("GABP_KERNELS", "cuda")
+    with pytest.raises(ValueError, match="GABP_KERNELS"):  # still validated
+        _Backprop(net.arch, net.params)
