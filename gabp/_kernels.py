@@ -130,7 +130,7 @@ def compiled(name: str) -> Callable[..., Any] | None:
     name : str
         One of ``adam_rows``, ``bias_relu``, ``relu_grad``, ``bias_shift``, ``softmax_ce``,
         ``bias_add``, ``sigmoid_pre``, ``sigmoid_post``, ``sigmoid_post_to``, ``tanh_grad``,
-        ``sigmoid_grad``.
+        ``sigmoid_grad``, ``outer_rows``.
     """
     if selected() != "numba":
         return None

@@ -376,8 +376,9 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
-    A dense layer's input gradient is made on first use, so a forward-only pass allocates
-    little more than its activations.
+    Backward-only buffers (the softmax output's delta and log-sum-exp, a dense layer's input
+    gradient) are made on first use, so a forward-only pass (predictions, a GA's fitness)
+    allocates little more than its activations.
     """
 
     def __init__(self, engine: _Backprop, n: int, dtype: np.dtype) -> None:
@@ -399,8 +400,8 @@ class _Workspace:
         self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
         if engine.out_act == "softmax":
             self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
-            self.lse = np.empty((P, n), dtype)
-            self.delta_out = np.empty((P, n, k), dtype)
+            self.lse: np.ndarray | None = None
+            self.delta_out: np.ndarray | None = None
 
 
 class _Backprop:
@@ -529,17 +530,17 @@ class _Backprop:
         """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
         acts, z, bufs = self._acts, self._z, self._bufs
         if loss == "cross_entropy" and self.out_act == "softmax":
+            if bufs.delta_out is None:
+                bufs.lse, bufs.delta_out = np.empty(z.shape[:-1], z.dtype), np.empty_like(z)
+            # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
+            lse = np.log(bufs.rowsum, out=bufs.lse)
+            lse += bufs.rowmax
             if self.fused[-1] == "softmax" and z.dtype == Y.dtype == self.params.dtype:
-                lse = np.log(bufs.rowsum, out=bufs.lse)  # as below
-                lse += bufs.rowmax
                 t, n = z.dtype.type, z.shape[-2]  # loss and dL/dz in one compiled pass
                 value = np.empty(self.P, z.dtype)
                 self.kernels["softmax_ce"](z, acts[-1], Y, lse, t(n), t(1.0 / n),
                                            bufs.delta_out, value)
                 return value, bufs.delta_out
-            # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
-            lse = np.log(bufs.rowsum, out=bufs.lse)
-            lse += bufs.rowmax
             return LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse, out=bufs.delta_out)
         return LOSSES[loss](z, acts[-1], Y, self.out_act)
 

@@ -402,3 +402,17 @@ def test_one_unit_input_gradient_has_the_bits_of_the_matmul(dtype):
     bits = np.int32 if dtype == np.float32 else np.int64
     np.testing.assert_array_equal(dx.view(bits), ref.view(bits))
     assert not np.signbit(dx[0, 0]).any()  # 0 + (-0.0) w is +0.0, as the loop's sum
+
+
+def test_a_forward_only_pass_allocates_no_backward_buffers():
+    # a GA's fitness and predictions run forward only: the softmax output's delta and
+    # log-sum-exp are made only when a loss needs them
+    from gabp.network import _Backprop
+
+    net = Network((3, 4, 2), output_activation="softmax", n_networks=3, seed=0)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    engine = _Backprop(net.arch, net.params)
+    engine.forward(X)
+    assert engine._bufs.delta_out is None and engine._bufs.lse is None
+    value, delta = engine.loss(np.eye(2)[[0, 1, 0, 1, 1, 0]], "cross_entropy")
+    assert delta is engine._bufs.delta_out and delta.shape == (3, 6, 2)
