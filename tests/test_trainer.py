@@ -133,12 +133,17 @@ def test_regression_with_negative_targets():
     assert pred.min() < -2.5  # negative predictions are possible
 
 
-def test_divergence_freezes_one_network_only(rng):
+def _three_networks_one_diverging(rng):
+    """Data, architecture, three networks and their start, and per-network SGD rates of
+    which the middle one (1e6) diverges."""
     X, y = _regression(rng)
     kw = {"layer_sizes": (3, 5, 1), "hidden_activation": "tanh"}
     net = Network(n_networks=3, seed=4, **kw)
-    p0 = net.params.copy()
-    lr = np.array([0.05, 1e6, 0.02])
+    return X, y, kw, net, net.params.copy(), np.array([0.05, 1e6, 0.02])
+
+
+def test_divergence_freezes_one_network_only(rng):
+    X, y, kw, net, p0, lr = _three_networks_one_diverging(rng)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning (overflow, invalid) escapes
         hist = train(net, X, y, optimizer="sgd", learning_rate=lr, epochs=10, batch_size=8,
@@ -163,11 +168,7 @@ def test_divergence_freezes_one_network_only(rng):
 def test_step_and_pass_counts_exact_when_one_network_diverges_mid_epoch(rng):
     # the trainer counts the steps taken while every network trains once per epoch; a
     # divergence in the middle of an epoch must leave each network's own count exact
-    X, y = _regression(rng)
-    kw = {"layer_sizes": (3, 5, 1), "hidden_activation": "tanh"}
-    net = Network(n_networks=3, seed=4, **kw)
-    p0 = net.params.copy()
-    lr = np.array([0.05, 1e6, 0.02])
+    X, y, kw, net, p0, lr = _three_networks_one_diverging(rng)
     hist = train(net, X, y, optimizer="sgd", learning_rate=lr, epochs=10, batch_size=8, seed=1)
     assert hist.diverged.tolist() == [False, True, False]
     assert hist.n_steps[0] == hist.n_steps[2] == 50  # 40 samples: 5 steps per epoch
