@@ -55,6 +55,9 @@ from joblib import Parallel, delayed
 from joblib._parallel_backends import LokyBackend
 from joblib.externals.loky.backend import resource_tracker
 
+from ._links import LinkBroken, Links
+from ._links import available as links_available
+
 logger = logging.getLogger(__name__)
 
 #: Seconds to start worker processes that import gabp, used until one start was measured in
@@ -96,15 +99,22 @@ class LazyParallel:
         self._parallel: Parallel | None = None
         self._folder: str | None = None
         self._resident: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._maps: dict[int, tuple[np.ndarray, str]] = {}  # id(map) -> (map, its file)
+        self._links: Links | None = None
+        self._links_failed = False
 
     def __enter__(self) -> LazyParallel:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._links is not None:  # before the context: the links' tasks hold workers
+            self._links.close()
+            self._links = None
         if self._parallel is not None:
             self._parallel.__exit__(*exc)
             self._parallel = None
         self._resident.clear()
+        self._maps.clear()
         if self._folder is not None:  # workers keep their maps of unlinked files (POSIX)
             shutil.rmtree(self._folder, ignore_errors=True)
             resource_tracker.unregister(self._folder, "folder")
@@ -132,6 +142,7 @@ class LazyParallel:
             kept = self._resident.get(id(a))
             if kept is None:  # the original is kept too, so its id is not reused
                 kept = self._resident[id(a)] = (a, self._dump(a, total))
+                self._maps[id(kept[1])] = (kept[1], kept[1].filename)
             out.append(kept[1])
         return tuple(out)
 
@@ -144,6 +155,29 @@ class LazyParallel:
         path = os.path.join(self._folder, f"{len(self._resident)}.npy")
         np.save(path, np.ascontiguousarray(a), allow_pickle=False)
         return np.load(path, mmap_mode="r")
+
+    def links(self, n: int) -> Links | None:
+        """``n`` direct links to the pool's workers (:mod:`gabp._links`), opened on first use
+        and kept until the context closes; ``None`` where links do not apply (a backend other
+        than loky, no Unix sockets) or could not be opened (then never tried again)."""
+        if self._links is not None and len(self._links) >= n:
+            return self._links
+        if self._links_failed or not links_available():
+            return None
+        loky = _loky_futures(self.get())
+        if loky is None:
+            self._links_failed = True
+            return None
+        if self._links is not None:
+            self._links.close()
+            self._links = None
+        try:
+            self._links = Links(loky[0], n, self._maps)
+        except LinkBroken as exc:
+            logger.warning("could not link to the worker processes (%s); their tasks go "
+                           "through joblib's executor", exc)
+            self._links_failed = True
+        return self._links
 
     @property
     def opened(self) -> bool:
@@ -199,11 +233,25 @@ def start_tasks(parallel: Parallel | LazyParallel, fn: Callable[..., Any],
     """Start ``fn(*args)`` for every ``args`` of ``calls`` on the pool; return a function that
     waits for the results and returns them in order (re-raising a task's exception).
 
-    Call it before the parent's own work: the tasks run meanwhile. With the loky backend they
-    are futures of the open context's executor; otherwise ``parallel`` runs them in a
-    dispatch thread.
+    Call it before the parent's own work: the tasks run meanwhile. Through a
+    :class:`LazyParallel` with the loky backend they go over its direct links to the workers
+    (:mod:`gabp._links`: a socket round trip instead of the executor's threads); through a
+    plain ``Parallel`` with loky they are futures of the open context's executor; otherwise
+    ``parallel`` runs them in a dispatch thread. A worker that died raises
+    ``concurrent.futures.BrokenExecutor`` where the results are awaited.
     """
     if isinstance(parallel, LazyParallel):
+        links = parallel.links(len(calls)) if calls else None
+        if links is not None:
+            try:
+                return links.start(fn, calls)
+            except LinkBroken as exc:  # a dead worker: reported where the results are awaited
+                error = exc
+
+                def broken() -> list:
+                    raise error
+
+                return broken
         parallel = parallel.get()
     loky = _loky_futures(parallel)
     if loky is not None:

@@ -387,3 +387,64 @@ def test_classification_fitness_does_not_depend_on_the_chunks(mode):
     np.testing.assert_array_equal(one.errors, two.errors)
     np.testing.assert_array_equal(one.network.params, two.network.params)
     assert logbook_records(one.logbook) == logbook_records(two.logbook)
+
+
+def _describe(a):
+    return type(a).__name__, getattr(a, "filename", None), float(np.sum(a))
+
+
+def _slow_abs(x):
+    import time
+
+    time.sleep(0.3)
+    return abs(x)
+
+
+def _raises(message):
+    raise KeyError(message)
+
+
+def test_lazy_parallel_tasks_go_over_links_and_resident_data_crosses_as_its_file():
+    import concurrent.futures
+
+    X, small = np.arange(12.0).reshape(4, 3), np.arange(5.0)
+    with _parallel.LazyParallel(2) as lazy:
+        links = lazy.links(1)
+        assert links is not None and len(links) == 1
+        rX, = lazy.resident((X,))
+        kind, name, total = _parallel.start_tasks(lazy, _describe, [(rX,)])()[0]
+        # the worker opened the resident file itself: no copy of the data crossed
+        assert (kind, name, total) == ("memmap", rX.filename, X.sum())
+        assert _parallel.start_tasks(lazy, _describe, [(small,)])()[0] == (
+            "ndarray", None, small.sum())
+        # a result never waited for (the caller failed in between) is skipped
+        _parallel.start_tasks(lazy, _slow_abs, [(-1,)])
+        assert _parallel.start_tasks(lazy, abs, [(-5,)])() == [5]
+        # a task's exception is raised in the caller, with the worker's traceback noted
+        wait = _parallel.start_tasks(lazy, _raises, [("no such key",)])
+        with pytest.raises(KeyError, match="no such key") as err:
+            wait()
+        assert "_raises" in "".join(getattr(err.value, "__notes__", []))
+        assert lazy.links(1) is links  # one set of links for the whole context
+        served = list(links._futures)
+    # closing the context ends the links' tasks: the workers are free again
+    done, _ = concurrent.futures.wait(served, timeout=30)
+    assert len(done) == len(served)
+    with parallel_config(backend="threading"), _parallel.LazyParallel(2) as lazy:
+        assert lazy.links(1) is None
+        assert _parallel.start_tasks(lazy, abs, [(-3,)])() == [3]
+
+
+def test_links_that_cannot_connect_leave_the_tasks_to_the_executor(monkeypatch, caplog):
+    from gabp import _links
+
+    def never(address, token):  # a worker that cannot reach the parent's socket
+        return None
+
+    monkeypatch.setattr(_links, "serve", never)
+    with caplog.at_level(logging.WARNING, logger="gabp._parallel"), \
+            _parallel.LazyParallel(2) as lazy:
+        assert lazy.links(1) is None
+        assert _parallel.start_tasks(lazy, abs, [(-2,)])() == [2]
+        assert lazy.links(1) is None  # not tried again
+    assert sum("could not link" in r.getMessage() for r in caplog.records) == 1
