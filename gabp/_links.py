@@ -31,7 +31,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -210,6 +210,9 @@ class Links:
             try:
                 got, ok, value = pickle.loads(conn.recv_bytes())
             except (EOFError, OSError) as exc:
+                # the socket tells first; once the executor has seen its worker end too, a
+                # new Parallel context gets a new executor instead of this broken one
+                wait(self._futures, timeout=10.0, return_when=FIRST_COMPLETED)
                 raise LinkBroken("a worker process ended before returning its result "
                                  f"({type(exc).__name__})") from exc
             if got == seq:

@@ -283,10 +283,12 @@ def balanced_chunks(k: int, n: int, lead: int = 0) -> list[np.ndarray]:
     """Indices ``0..k-1`` cut into ``min(n, k)`` contiguous chunks of equal cost.
 
     Sizes differ by at most one, except that the last chunk (the parent's share, which pays
-    no round trip) takes up to ``lead`` more individuals; every chunk keeps at least one.
+    no round trip) takes up to ``lead`` more individuals, or ``-lead`` fewer for a negative
+    ``lead`` (a parent slower per individual than its workers); every chunk keeps at least
+    one.
     """
     n = max(1, min(n, k))
-    lead = max(0, min(int(lead), (k - n) // n)) if n > 1 else 0
+    lead = max(-((k - n) // (n - 1)), min(int(lead), (k - n) // n)) if n > 1 else 0
     sizes = [len(c) for c in np.array_split(np.arange(k - lead), n)]
     sizes[-1] += lead
     bounds = np.cumsum([0, *sizes])
@@ -434,11 +436,12 @@ class PoolCostModel:
     def lead(self) -> int:
         """Individuals the parent's share takes beyond an equal split: the median balancing
         lead of the last ``HISTORY`` pool generations once that many were measured (a
-        median of three survives one disturbed generation), before that the probed round
-        trip of a task divided by the in-process seconds per individual (0 until both
-        exist)."""
+        median of three survives one disturbed generation; negative when the parent scores
+        more slowly than its workers: it also sends the tasks and runs the GA), before that
+        the probed round trip of a task divided by the in-process seconds per individual (0
+        until both exist)."""
         if len(self._leads) == HISTORY:
-            return max(0, int(round(_median(self._leads))))
+            return int(round(_median(self._leads)))
         c = self.local_per_item
         if self.per_call is None or not c:
             return 0

@@ -56,6 +56,11 @@ def test_balanced_chunks_cover_everything_with_sizes_within_one():
     # the parent's (last) chunk takes the individuals it scores during a round trip
     assert [len(c) for c in balanced_chunks(100, 2, lead=10)] == [45, 55]
     assert [len(c) for c in balanced_chunks(10, 3, lead=50)] == [3, 3, 4]  # capped
+    # a parent slower than its workers takes fewer; every chunk keeps at least one
+    assert [len(c) for c in balanced_chunks(100, 2, lead=-10)] == [55, 45]
+    assert [len(c) for c in balanced_chunks(10, 3, lead=-50)] == [5, 4, 1]
+    assert [len(c) for c in balanced_chunks(2, 2, lead=-5)] == [1, 1]
+    np.testing.assert_array_equal(np.concatenate(balanced_chunks(41, 3, lead=-7)), np.arange(41))
     np.testing.assert_array_equal(np.concatenate(balanced_chunks(41, 3, lead=7)), np.arange(41))
 
 
@@ -82,9 +87,9 @@ def test_lead_follows_the_measured_balance_after_the_warm_up():
     model.observe_pool(0.5, 400)
     model.observe_balance(4, 4e-3, 2.5e-3)  # the last worker came 50, 5 and 4 ms late
     assert model.lead() == 4 + 2  # the median: 5 ms = two individuals more for the parent
-    for _ in range(3):  # the workers finished 30 ms early: the parent's share shrinks
-        model.observe_balance(6, -30e-3, 2.5e-3)
-    assert model.lead() == 0  # never negative
+    for _ in range(3):  # the workers finished 30 ms early: the parent's share shrinks,
+        model.observe_balance(6, -30e-3, 2.5e-3)  # below an equal split (a slower parent)
+    assert model.lead() == 6 - 12
 
 
 def test_shipped_bytes_count_genomes_both_ways_and_small_data_per_task():
