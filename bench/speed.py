@@ -375,6 +375,7 @@ PARALLEL_CASES = (
     ("heavy", "lamarckian, P = 400, n = 2,000, Adam 1 epoch", 400, 2000, "adam", "lamarckian"),
     ("heavy", "lamarckian, P = 40, n = 50,000, Adam 1 epoch", 40, 50000, "adam", "lamarckian"),
     ("heavy", "baldwinian, P = 100, n = 2,000, LM 1 iteration", 100, 2000, "lm", "baldwinian"),
+    ("mid", "lamarckian, P = 100, n = 2,000, Adam 1 epoch", 100, 2000, "adam", "lamarckian"),
     ("light", "lamarckian, P = 40, n = 500, Adam 1 epoch", 40, 500, "adam", "lamarckian"),
     ("light", "classic, P = 40, n = 500 (forward only)", 40, 500, "adam", "classic"),
 )
@@ -495,8 +496,8 @@ def resident(quick: bool, info_rows: list) -> str:
             f"{repeats}): through joblib's Parallel with the same array object every call "
             "(joblib memory-maps arrays above 1 MB once per `with Parallel`; smaller ones are "
             "pickled each time) or a fresh copy every call (dumped again each time), and as "
-            "gabp sends it: a future of the same loky executor, the array resident in a file "
-            "written once (LazyParallel.resident)\n\n"
+            "gabp sends it: over its link to the worker (gabp._links, a Unix socket), the array "
+            "resident in a file written once (LazyParallel.resident) and sent as its name\n\n"
             + table(["data MB", "Parallel, same object ms/call", "Parallel, fresh copy ms/call",
                      "gabp ms/call"], t_rows))
 

@@ -16,16 +16,19 @@ The pieces the weights GA's scorer (:class:`gabp.evolution.problem.ChunkedScorer
 - :class:`LazyParallel`: the ``joblib.Parallel`` context is opened on first use, so a run
   that never uses the pool never starts joblib's resource tracker.
 - :func:`start_tasks`: the tasks of a pool generation, started before the parent scores its
-  own share. With joblib's default process backend (loky) they go as futures to the very
-  executor the open ``Parallel`` context configured (same workers, same thread limits, same
-  memmapping folder), so a result is collected the moment it arrives: ``Parallel.__call__``
-  itself polls its tasks every 10 ms, which cost a pool generation 5 ms on average (about a
-  tenth of a heavy generation's time on 2 cores). Any other backend (Dask, threads,
-  ``multiprocessing``), or a joblib whose internals differ, runs the same tasks through
-  ``Parallel`` in a dispatch thread.
+  own share. With joblib's default process backend (loky) a :class:`LazyParallel` sends
+  them over direct links to its workers (:mod:`gabp._links`: one long-lived task per worker
+  reading calls from a Unix socket), so a task starts about 0.5 ms after it was sent and its
+  result is read the moment the parent wants it; through the executor a task started 2-4 ms
+  late while the parent computed (its threads waited for the GIL), and ``Parallel.__call__``
+  itself polls its tasks every 10 ms. A plain ``Parallel`` with loky gets futures of the very
+  executor the open context configured (same workers, thread limits and memmapping folder).
+  Any other backend (Dask, threads, ``multiprocessing``), or a joblib whose internals
+  differ, runs the same tasks through ``Parallel`` in a dispatch thread.
 - Data residency: with the loky backend the run's data arrays are written once per run to
   memory-mapped files (:meth:`LazyParallel.resident`), and every task carries file
-  references instead of the data, whatever its size. Other process backends get the arrays
+  references instead of the data, whatever its size (over a link, the file's name; each
+  worker opens it once). Other process backends get the arrays
   as the *same* objects every time, so joblib's memmapping (arrays above ``max_nbytes``,
   1 MB by default) writes each of them once per ``with Parallel(...)`` block; smaller
   arrays are pickled with each task (about 1 ms per MB, counted by the cost model's
@@ -54,6 +57,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from joblib._parallel_backends import LokyBackend
 from joblib.externals.loky.backend import resource_tracker
+from joblib.parallel import get_active_backend
 
 from ._links import LinkBroken, Links
 from ._links import available as links_available
@@ -67,6 +71,9 @@ START_PRIOR = 2.0
 #: here: 10 ms per round trip with warm loky workers, rarely 1-4; pickling ~1 ns per byte).
 PER_CALL_PRIOR = 10e-3
 PER_BYTE_PRIOR = 1e-9
+#: The same per-task prior for tasks over links (:mod:`gabp._links`; measured here: a 0.17 ms
+#: round trip, a generation's task started 0.5 ms after it was sent).
+LINK_CALL_PRIOR = 1e-3
 #: A worker pool used within this many seconds is assumed warm (loky's idle timeout is 300 s).
 WARM_SECONDS = 240.0
 #: The pool must beat in-process scoring by this fraction of the in-process time.
@@ -195,6 +202,16 @@ class LazyParallel:
     def __call__(self, iterable: Any) -> list:
         """Run ``iterable``'s delayed calls on the pool (joblib's ``Parallel.__call__``)."""
         return self.get()(iterable)
+
+
+def pool_paths(parallel: Parallel | LazyParallel) -> tuple[bool, bool]:
+    """``(resident, linked)``: whether a pool reached through ``parallel`` would get the
+    data as resident files and the tasks over links, judged from the active joblib backend
+    without opening the pool (call it where ``joblib.parallel_config`` applies)."""
+    if not isinstance(parallel, LazyParallel):
+        return False, False
+    loky = isinstance(get_active_backend()[0], LokyBackend)
+    return loky, loky and links_available()
 
 
 def _temp_root(nbytes: int) -> str | None:
@@ -345,8 +362,9 @@ class PoolCostModel:
     """
 
     def __init__(self, n_workers: int, *, n_generations: int | None = None,
-                 min_seconds: float = 0.0) -> None:
+                 min_seconds: float = 0.0, per_call_prior: float = PER_CALL_PRIOR) -> None:
         self.n = max(1, int(n_workers))
+        self.per_call_prior = float(per_call_prior)
         self.n_generations = n_generations
         self.min_seconds = float(min_seconds)
         self._local: deque[float] = deque(maxlen=HISTORY)  # seconds per individual
@@ -414,7 +432,7 @@ class PoolCostModel:
         data pickled with each task).
         """
         c = self.local_per_item or 0.0
-        a = (PER_CALL_PRIOR if self.per_call is None else self.per_call) * (self.n - 1)
+        a = (self.per_call_prior if self.per_call is None else self.per_call) * (self.n - 1)
         if self._pool:  # the median pool generation, scaled to n_items
             w = _median([max(0.0, t - a) / k for t, k in self._pool])
             return c * n_items, a + w * n_items
@@ -454,7 +472,7 @@ class PoolCostModel:
     def start_cost(self, local: float = 0.0) -> float:
         """Seconds still to pay before the pool's measurements count: starting the workers,
         probing them, and a warm-up generation (counted as one more in-process ``local``)."""
-        probe = 0.0 if self.per_call is not None else 3 * PER_CALL_PRIOR * (self.n - 1)
+        probe = 0.0 if self.per_call is not None else 3 * self.per_call_prior * (self.n - 1)
         cost = probe + (local if self.pool_runs == 0 else 0.0)
         if self._warm():
             return cost
@@ -482,8 +500,10 @@ class PoolCostModel:
 
 
 def shipped_bytes(genomes: np.ndarray, returns_genomes: bool, data: tuple[Any, ...],
-                  n_tasks: int) -> int:
-    """Bytes a pool generation ships: genomes out and back, small data with every task."""
+                  n_tasks: int, *, resident: bool = False) -> int:
+    """Bytes a pool generation ships: genomes out and back, and, unless the data is
+    ``resident`` (:meth:`LazyParallel.resident`), the small data arrays with every task."""
     both_ways = genomes.nbytes * (2 if returns_genomes else 1)
-    small = sum(a.nbytes for a in data if isinstance(a, np.ndarray) and a.nbytes <= MAX_NBYTES)
+    small = 0 if resident else sum(a.nbytes for a in data
+                                   if isinstance(a, np.ndarray) and a.nbytes <= MAX_NBYTES)
     return int(both_ways * n_tasks // (n_tasks + 1) + n_tasks * small)

@@ -99,6 +99,8 @@ def test_shipped_bytes_count_genomes_both_ways_and_small_data_per_task():
     assert shipped_bytes(genomes, True, (small, big), 1) == 4_000 + 800
     assert shipped_bytes(genomes, False, (small, big), 1) == 2_000 + 800
     assert shipped_bytes(genomes, True, (small,), 3) == 3 * 8_000 // 4 + 3 * 800
+    # resident data (written once per run) is not shipped with the tasks
+    assert shipped_bytes(genomes, True, (small, big), 1, resident=True) == 4_000
 
 
 def test_cost_model_keeps_light_generations_in_process(monkeypatch):
@@ -453,3 +455,20 @@ def test_links_that_cannot_connect_leave_the_tasks_to_the_executor(monkeypatch, 
         assert _parallel.start_tasks(lazy, abs, [(-2,)])() == [2]
         assert lazy.links(1) is None  # not tried again
     assert sum("could not link" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_the_cost_model_starts_from_the_path_the_tasks_will_take():
+    arch = Architecture.build((3, 4, 1))
+    data = (np.zeros((5, 3)), np.zeros((5, 1)), np.zeros((5, 3)), np.zeros((5, 1)))
+    settings = {"mode": "classic"}
+    lazy = _parallel.LazyParallel(2)
+    assert _parallel.pool_paths(lazy) == (True, _parallel.links_available())
+    scorer = ChunkedScorer(lazy, 2, arch, data, settings)
+    assert scorer.resident and not lazy.opened  # judged without opening the pool
+    assert scorer.model.per_call_prior == _parallel.LINK_CALL_PRIOR
+    with parallel_config(backend="threading"):
+        assert _parallel.pool_paths(lazy) == (False, False)
+        scorer = ChunkedScorer(lazy, 2, arch, data, settings)
+        assert not scorer.resident
+        assert scorer.model.per_call_prior == _parallel.PER_CALL_PRIOR
+    assert _parallel.pool_paths(Parallel(n_jobs=2)) == (False, False)

@@ -19,9 +19,12 @@ import numpy as np
 from joblib import Parallel
 
 from .._parallel import (
+    LINK_CALL_PRIOR,
+    PER_CALL_PRIOR,
     LazyParallel,
     PoolCostModel,
     balanced_chunks,
+    pool_paths,
     shipped_bytes,
     stamped,
     start_tasks,
@@ -409,8 +412,10 @@ class ChunkedScorer:
         self.data = data
         self.settings = settings
         self.force_pool = min_seconds == 0 and self.n_workers > 1
+        self.resident, linked = pool_paths(parallel)
         self.model = PoolCostModel(self.n_workers, n_generations=n_generations,
-                                   min_seconds=min_seconds or 0.0)
+                                   min_seconds=min_seconds or 0.0,
+                                   per_call_prior=LINK_CALL_PRIOR if linked else PER_CALL_PRIOR)
         self.probed = False
         self.broken = False  # a worker died: the rest of the run is scored in-process
         self.pooled: list[bool] = []
@@ -430,7 +435,7 @@ class ChunkedScorer:
         if self.force_pool:
             return True
         n_bytes = shipped_bytes(genomes, self.settings["mode"] != "classic", self.data,
-                                self.n_workers - 1)
+                                self.n_workers - 1, resident=self.resident)
         if not self.model.use_pool(len(genomes), n_bytes, generation):
             return False
         if not self.probed:  # measure the pool's overheads once, then decide again
