@@ -483,3 +483,15 @@ def test_the_report_says_how_much_the_pool_took():
     assert _pool_text({"pool_generations": 7, "mode": "classic"}, -1) == (
         " (the worker pool shared 7 generations)")
     assert _pool_text({"mode": "lamarckian"}, 2) == ""  # a run folder from before
+
+
+def test_links_that_cannot_open_a_socket_leave_the_tasks_to_the_executor(monkeypatch):
+    from gabp import _links
+
+    def no_socket(*args, **kwargs):
+        raise PermissionError("sockets are not allowed here")
+
+    monkeypatch.setattr(_links.socket, "socket", no_socket)
+    with _parallel.LazyParallel(2) as lazy:
+        assert lazy.links(1) is None
+        assert _parallel.start_tasks(lazy, abs, [(-6,)])() == [6]
