@@ -51,6 +51,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor
 from typing import Any
 
 import numpy as np
@@ -180,7 +181,7 @@ class LazyParallel:
             self._links = None
         try:
             self._links = Links(loky[0], n, self._maps)
-        except LinkBroken as exc:
+        except (BrokenExecutor, OSError) as exc:  # no socket here, or the workers failed
             logger.warning("could not link to the worker processes (%s); their tasks go "
                            "through joblib's executor", exc)
             self._links_failed = True

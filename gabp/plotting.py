@@ -367,6 +367,7 @@ def plot_convergence(
         marker="." if len(xs) <= 60 else None,
         label=_join(label, "best of generation"),
         gid="gabp-convergence-best",
+        zorder=3,  # above the wider best-so-far line, which it equals under elitism
     )
     if "error_mean" in cols:
         mean = _finite_or_nan(cols["error_mean"])
@@ -390,13 +391,16 @@ def plot_convergence(
                 xs, lo, hi, color=colors["mean"], alpha=0.2, lw=0, label=_join(label, "mean ± std")
             )
     if "best_so_far" in cols:
+        so_far = _finite_or_nan(cols["best_so_far"])
+        # with elitism the two lines coincide: say so, or the legend lists a line one cannot see
+        same = len(xs) > 1 and np.array_equal(so_far, best, equal_nan=True)
         ax.plot(
             xs,
-            _finite_or_nan(cols["best_so_far"]),
+            so_far,
             color=colors["so_far"],
             lw=2.2,
             drawstyle="steps-post",
-            label=_join(label, "best so far"),
+            label=_join(label, "best so far" + (" (= best of generation)" if same else "")),
             gid="gabp-convergence-so-far",
         )
 

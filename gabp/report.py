@@ -565,9 +565,21 @@ def _overview(run: runs.Run) -> list[str]:
                      f"epochs ({stop}); {kept_text}")
     if _validation_text(m):
         lines.append(f"- **{_validation_text(m)}**")
-    lines += [f"- seed: {run.meta.get('seed')}, n_jobs: {run.meta.get('n_jobs')}, "
+    lines += [f"- seed: {run.meta.get('seed')}, n_jobs: {run.meta.get('n_jobs')}"
+              f"{_pool_text(m, run.meta.get('n_jobs'))}, "
               f"wall time: {_fmt(run.meta.get('elapsed_s', float('nan')))} s", ""]
     return lines
+
+
+def _pool_text(m: dict[str, Any], n_jobs: Any) -> str:
+    """How much of the run the worker pool took, for an ``n_jobs`` other than 1."""
+    if n_jobs in (None, 1) or "pool_generations" not in m or m.get("mode") == "bp":
+        return ""
+    k = int(m["pool_generations"])
+    if k == 0:
+        return (" (every generation was scored in-process: the cost model found that the "
+                "worker pool would not pay for itself in this run)")
+    return f" (the worker pool shared {k} generation{'s' if k != 1 else ''})"
 
 
 def _metrics_section(run: runs.Run) -> list[str]:

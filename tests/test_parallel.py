@@ -177,6 +177,7 @@ def test_pool_and_in_process_give_identical_results(data, mode, tasks):
     pooled = _run(data, mode=mode, n_jobs=2, parallel_threshold=0)
     # every generation went to the pool: one chunk sent, the parent scored the other
     assert tasks == [1] * (GA.n_generations + 1)
+    assert (local.pool_generations, pooled.pool_generations) == (0, GA.n_generations + 1)
     np.testing.assert_array_equal(local.best_genome, pooled.best_genome)
     np.testing.assert_array_equal(local.population, pooled.population)
     np.testing.assert_array_equal(local.network.params, pooled.network.params)
@@ -472,3 +473,25 @@ def test_the_cost_model_starts_from_the_path_the_tasks_will_take():
         assert not scorer.resident
         assert scorer.model.per_call_prior == _parallel.PER_CALL_PRIOR
     assert _parallel.pool_paths(Parallel(n_jobs=2)) == (False, False)
+
+
+def test_the_report_says_how_much_the_pool_took():
+    from gabp.report import _pool_text
+
+    assert _pool_text({"pool_generations": 0, "mode": "lamarckian"}, 1) == ""
+    assert "in-process" in _pool_text({"pool_generations": 0, "mode": "lamarckian"}, 2)
+    assert _pool_text({"pool_generations": 7, "mode": "classic"}, -1) == (
+        " (the worker pool shared 7 generations)")
+    assert _pool_text({"mode": "lamarckian"}, 2) == ""  # a run folder from before
+
+
+def test_links_that_cannot_open_a_socket_leave_the_tasks_to_the_executor(monkeypatch):
+    from gabp import _links
+
+    def no_socket(*args, **kwargs):
+        raise PermissionError("sockets are not allowed here")
+
+    monkeypatch.setattr(_links.socket, "socket", no_socket)
+    with _parallel.LazyParallel(2) as lazy:
+        assert lazy.links(1) is None
+        assert _parallel.start_tasks(lazy, abs, [(-6,)])() == [6]

@@ -108,7 +108,8 @@ def test_non_axes_is_rejected():
 def test_convergence_lines_band_and_labels():
     lb = _logbook(5)
     ax = plot_convergence(lb)
-    assert _labels(ax) == ["best of generation", "mean", "mean ± std", "best so far"]
+    assert _labels(ax) == ["best of generation", "mean", "mean ± std",
+                           "best so far (= best of generation)"]  # the fixture is elitist
     assert len(ax.lines) == 3
     np.testing.assert_allclose(ax.lines[0].get_xdata(), lb.select("gen"))
     np.testing.assert_allclose(ax.lines[0].get_ydata(), lb.select("error_min"))
@@ -182,17 +183,23 @@ def test_convergence_from_csv_strings_and_column_dict():
 
     cols = {"gen": [0, 1, 2], "error_min": [3.0, 2.0, 1.0], "best_so_far": [3.0, 2.0, 1.0]}
     ax = plot_convergence(cols)
-    assert _labels(ax) == ["best of generation", "best so far"]
+    # elitism: the two lines coincide; the legend says so and the thin line is drawn on top
+    assert _labels(ax) == ["best of generation", "best so far (= best of generation)"]
+    assert ax.lines[0].get_zorder() > ax.lines[1].get_zorder()
     assert _bands(ax) == []
+    cols["error_min"] = [3.0, 2.5, 1.0]  # a generation worse than the best so far
+    assert _labels(plot_convergence(cols)) == ["best of generation", "best so far"]
 
 
 def test_convergence_label_overlays_runs_with_one_color_each():
     ax = plot_convergence(_logbook(3), label="GA-BP")
     plot_convergence(_logbook(3, start=2.0), label="BP", ax=ax)
     labels = _labels(ax)
+    same = " (= best of generation)"
     assert labels[:4] == ["GA-BP best of generation", "GA-BP mean", "GA-BP mean ± std",
-                          "GA-BP best so far"]
-    assert labels[4:] == ["BP best of generation", "BP mean", "BP mean ± std", "BP best so far"]
+                          "GA-BP best so far" + same]
+    assert labels[4:] == ["BP best of generation", "BP mean", "BP mean ± std",
+                          "BP best so far" + same]
     assert len(ax.lines) == 6
     assert ax.lines[0].get_color() == ax.lines[2].get_color()
     assert ax.lines[0].get_color() != ax.lines[3].get_color()

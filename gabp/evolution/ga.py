@@ -148,6 +148,9 @@ class EvolutionResult:
         Members whose fine-tune did not improve on its starting weights (they were kept).
     ensemble : int
         Networks averaged by the delivered model (``network.n_networks``).
+    pool_generations : int
+        Generations (of those this call scored) shared with the worker pool; 0 with
+        ``n_jobs=1`` or when the cost model kept every generation in-process.
     """
 
     network: Network
@@ -172,6 +175,7 @@ class EvolutionResult:
     optimizer: str = ""
     dtype: str = ""
     kept_start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=bool))
+    pool_generations: int = 0
 
     @property
     def ensemble(self) -> int:
@@ -425,6 +429,7 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
                              rng=stream(run.entropy, _INIT))
         state, logbook, stop = None, None, "bp"
         best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
+        pooled = 0
     else:
         prepare(run.bp_run.dtype)  # compiled kernels: now, not in the first timed generation
         with LazyParallel(n_jobs) as parallel:
@@ -432,13 +437,16 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
                                    run.settings, min_seconds=parallel_threshold,
                                    n_generations=run.ga.n_generations)
             state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
+        pooled = sum(scorer.pooled)
         best_genome, best_fitness = state.best_genome.copy(), state.best_error
         chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
         starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
                                            state.best_gen)
         evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
-    return _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
-                    evo_passes, t_start)
+    result = _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
+                      evo_passes, t_start)
+    result.pool_generations = pooled
+    return result
 
 
 def _evolve_weights(run: _Setup, scorer: ChunkedScorer, verbose: int,
