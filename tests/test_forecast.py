@@ -133,6 +133,29 @@ def test_linear_trend_beyond_the_training_range_is_forecast_closely():
     assert np.max(np.abs(pred - truth)) < 3.0  # the noise sd is 1
 
 
+def test_final_model_averages_an_ensemble_but_the_screening_fits_single_networks():
+    y = _ar(150, [0.6, -0.3])
+    five = GABPForecaster(n_lags=4, **SMALL).fit(y)  # ensemble=5 by default
+    one = GABPForecaster(n_lags=4, ensemble=1, **SMALL).fit(y)
+    assert five.regressor_.network_.n_networks == 5 and one.regressor_.network_.n_networks == 1
+    # the auto screening is the same single-network fit whatever the final ensemble
+    assert five.differencing_scores_ == one.differencing_scores_
+    assert (five.difference_, five.alpha_) == (one.difference_, one.alpha_)
+    # five distinct members (their mean is the forecast)
+    out = np.asarray(five.regressor_.network_.forward(np.zeros((1, 4))))
+    assert out.shape[0] == 5 and not np.allclose(out, out[:1])
+
+
+def test_default_ensemble_is_capped_at_a_smaller_population():
+    y = _ar(120, [0.6])
+    f = GABPForecaster(n_lags=3, difference=0, alpha=0.01, population_size=3,
+                       n_generations=2, max_epochs=20, random_state=0).fit(y)
+    assert f.ensemble == 5 and f.regressor_.ensemble == 3
+    assert f.regressor_.network_.n_networks == 3
+    with pytest.raises(ValueError, match="'ensemble' parameter"):
+        GABPForecaster(n_lags=3, ensemble=0, **SMALL).fit(y)
+
+
 @pytest.mark.parametrize("kind", ["trend", "ar2"])
 def test_defaults_with_only_n_lags_beat_persistence(kind):
     y = _line(300) if kind == "trend" else _ar(300, [0.6, -0.3])
