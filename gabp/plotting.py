@@ -430,7 +430,11 @@ def plot_convergence(
     else:
         ax.set_title("GA convergence")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    if "holdout_error" in cols:  # six entries over curves that span the axes: beside them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
+    else:
+        ax.legend()
     return ax
 
 

@@ -402,8 +402,11 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
         written.append(target)
 
     if run.logbook:
+        held = "holdout_error" in run.logbook[0]  # its legend goes beside the axes: wider
         ax = plotting.plot_convergence(run.logbook, log=True,
-                                       metric=fitness_text(m, run.config))
+                                       metric=fitness_text(m, run.config),
+                                       ax=plotting.new_axes((9.0, 4.2), dpi=dpi) if held
+                                       else None)
         save(ax, "convergence")
     if run.bp_curve:
         gabp, base = _bp_dicts(run)
