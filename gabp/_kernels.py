@@ -25,7 +25,7 @@ user-wide folder (``~/.cache/numba``); with none writable they are compiled in e
 (one warning). Compiling costs about 1 s per dtype once; a process that loads them from the
 cache pays about 0.3 s, numba's import included (``bench/bp_throughput.py --parts
 compile``). Every kernel gives bit-identical results to
-the NumPy passes except the loss value of ``softmax_ce``:
+the NumPy passes except the loss values of ``softmax_ce`` and ``mse_delta``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
 - ``bias_relu``: ``z += b; z = max(z, 0)`` in one pass, bit-identical.
@@ -47,6 +47,9 @@ the NumPy passes except the loss value of ``softmax_ce``:
 - ``sigmoid_grad``: ``delta *= (1 - a) * a`` in one pass, bit-identical.
 - ``outer_rows``: a one-unit dense layer's input gradient ``0 + delta w`` (an outer product
   per network; :meth:`gabp.layers.Dense.backward`), bit-identical to NumPy's matmul loop.
+- ``mse_delta``: MSE loss and ``dL/da = (a - Y) 2 / n`` in one pass (then ``tanh_grad`` or
+  ``sigmoid_grad`` for such an output); like ``softmax_ce`` the loss's sum may differ from
+  NumPy's ``einsum`` by rounding, ``dL/da`` is bit-identical.
 
 Every kernel treats each network on its own, in an order that does not depend on how many
 networks are in the population. ``error_model="numpy"`` keeps IEEE division (no
@@ -225,6 +228,7 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
         kernels["tanh_grad"](one.copy(), one, t(1))
         kernels["sigmoid_grad"](one.copy(), one, t(1))
         kernels["outer_rows"](one, one, one.copy(), t(0))
+        kernels["mse_delta"](one, row, t(1), t(1), one.copy(), np.empty(1, dtype))
         _READY.add(dtype)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
@@ -429,9 +433,28 @@ def outer_rows(delta, w, out, zero):  # pragma: no cover - compiled
                 oi[j] = zero + d * wp[j, 0]
 
 
+def mse_delta(a, Y, scale, n_el, delta, loss):  # pragma: no cover - compiled
+    """MSE ``loss`` (P,) and ``delta = (a - Y) * scale`` (``dL/da``) in one pass.
+
+    As :func:`gabp.losses._mse` with ``scale = 2 / n_el`` and ``n_el`` (samples x outputs)
+    in the arrays' dtype; the squares are summed left to right (NumPy: ``einsum``), so the
+    loss may differ by rounding, ``delta`` is bit-identical.
+    """
+    for p in range(a.shape[0]):
+        s = scale - scale  # a zero of the arrays' dtype
+        for i in range(a.shape[1]):
+            ai, yi, di = a[p, i], Y[i], delta[p, i]
+            for j in range(a.shape[2]):
+                d = ai[j] - yi[j]
+                s += d * d
+                di[j] = d * scale
+        loss[p] = s / n_el
+
+
 _SOURCES: dict[str, Callable[..., Any]] = {
     "adam_rows": adam_rows, "bias_relu": bias_relu, "relu_grad": relu_grad,
     "bias_shift": bias_shift, "softmax_ce": softmax_ce, "bias_add": bias_add,
     "sigmoid_pre": sigmoid_pre, "sigmoid_post": sigmoid_post, "sigmoid_post_to": sigmoid_post_to,
     "tanh_grad": tanh_grad, "sigmoid_grad": sigmoid_grad, "outer_rows": outer_rows,
+    "mse_delta": mse_delta,
 }

@@ -249,6 +249,7 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         "dtype": result.dtype,
         "kernels": selected(),  # GABP_KERNELS resolved: "numpy" or "numba"
         "pool_generations": result.pool_generations,  # shared with the worker pool
+        "holdout_generation": result.holdout_generation,  # GAConfig.holdout_fraction
         "ensemble": result.ensemble,
         "fine_tune_kept_start": result.kept_start.tolist(),
         "n_evaluations": result.n_evaluations,

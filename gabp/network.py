@@ -367,6 +367,8 @@ def forward(
 #: dense output layer (the output's derivative is applied by the loss, in NumPy).
 _FUSED_HIDDEN = ("relu", "tanh", "sigmoid")
 _FUSED_OUTPUT = ("softmax", "tanh", "sigmoid")
+#: outputs whose MSE loss and dL/dz the compiled kernels compute (mse_delta, then f')
+_MSE_OUTPUTS = ("identity", "tanh", "sigmoid")
 
 
 def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
@@ -397,6 +399,7 @@ class _Workspace:
             needs_tmp = layer.activation in ("sigmoid", "leaky_relu", "tanh")
             self.tmp.append(np.empty(out_lead + out_shape, dtype) if needs_tmp else None)
         k = arch.n_outputs
+        self.delta_mse: np.ndarray | None = None  # the compiled MSE's dL/dz, on first use
         self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
         if engine.out_act == "softmax":
             self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
@@ -542,7 +545,18 @@ class _Backprop:
                                            bufs.delta_out, value)
                 return value, bufs.delta_out
             return LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse, out=bufs.delta_out)
-        return LOSSES[loss](z, acts[-1], Y, self.out_act)
+        a = acts[-1]
+        if (loss == "mse" and self.kernels is not None and self.out_act in _MSE_OUTPUTS
+                and a.dtype == Y.dtype == self.params.dtype and a.flags.c_contiguous):
+            t, n_el = a.dtype.type, a.shape[-2] * a.shape[-1]  # loss and dL/da in one pass
+            if bufs.delta_mse is None:
+                bufs.delta_mse = np.empty_like(a)
+            value, delta = np.empty(self.P, a.dtype), bufs.delta_mse
+            self.kernels["mse_delta"](a, Y, t(2.0 / n_el), t(n_el), delta, value)
+            if self.out_act != "identity":  # dL/dz = dL/da f'(z), from the output a = f(z)
+                self.kernels[f"{self.out_act}_grad"](delta, a, t(1))
+            return value, delta
+        return LOSSES[loss](z, a, Y, self.out_act)
 
     def backward(self, delta: np.ndarray) -> None:
         """Write the gradient of the last :meth:`forward` into ``grad`` from ``delta = dL/dz``."""

@@ -340,8 +340,11 @@ def plot_convergence(
     -------
     matplotlib.axes.Axes
         Lines in order: ``best of generation`` (``error_min``), ``mean`` (``error_mean``),
-        ``best so far`` (if present). The mean's band (``error_mean ± error_std``, clipped
-        to ``[error_min, error_max]``) is a ``PolyCollection`` in ``ax.collections``.
+        ``best so far`` (if present), then, for a run with a holdout
+        (``GAConfig.holdout_fraction``), the best genome's ``holdout_error`` and a star at
+        its minimum (the genome the run delivers). The mean's band
+        (``error_mean ± error_std``, clipped to ``[error_min, error_max]``) is a
+        ``PolyCollection`` in ``ax.collections``.
     """
     where = "plot_convergence"
     check_choice(x, _X_CHOICES, "x", where)
@@ -404,6 +407,18 @@ def plot_convergence(
             gid="gabp-convergence-so-far",
         )
 
+    if "holdout_error" in cols:  # GAConfig.holdout_fraction: rows the fitness never saw
+        held = _finite_or_nan(cols["holdout_error"])
+        ax.plot(xs, held, color="C3" if label is None else colors["best"], lw=1.2, ls=":",
+                label=_join(label, "best genome on the holdout"),
+                gid="gabp-convergence-holdout")
+        if np.isfinite(held).any():
+            i = int(np.nanargmin(held))  # the first minimum: the genome the run delivers
+            ax.plot([xs[i]], [held[i]], ls="none", marker="*", ms=11, mfc="none",
+                    color="C3" if label is None else colors["best"],
+                    label=_join(label, "delivered (best on the holdout)"),
+                    gid="gabp-convergence-delivered")
+
     ax.set_xlabel(_X_LABELS[x])
     if x in ("gen", "evals"):  # counts: no ticks at 0.5 generations
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -415,7 +430,11 @@ def plot_convergence(
     else:
         ax.set_title("GA convergence")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    if "holdout_error" in cols:  # six entries over curves that span the axes: beside them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0.0)
+    else:
+        ax.legend()
     return ax
 
 

@@ -67,6 +67,9 @@ def fitness_text(metrics: dict[str, Any], config: dict[str, Any]) -> str:
     """What the GA's fitness measured, e.g. ``"validation MSE loss after 5 BP epochs"``."""
     mode, fitness = metrics.get("mode"), metrics.get("fitness")
     on = "validation" if metrics.get("fitness_on", "validation") == "validation" else "training"
+    held = config.get("ga", {}).get("holdout_fraction") if mode != "search" else None
+    if held:  # GAConfig.holdout_fraction: the last rows choose the delivered generation
+        on = f"validation (first {1 - held:.0%} of its rows)"
     if mode == "search":
         return f"{on} {_FITNESS_NAMES.get(fitness) or fitness} of each BP-trained configuration"
     name = _FITNESS_NAMES.get(fitness)
@@ -399,8 +402,11 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 100) -> list[str]:
         written.append(target)
 
     if run.logbook:
+        held = "holdout_error" in run.logbook[0]  # its legend goes beside the axes: wider
         ax = plotting.plot_convergence(run.logbook, log=True,
-                                       metric=fitness_text(m, run.config))
+                                       metric=fitness_text(m, run.config),
+                                       ax=plotting.new_axes((9.0, 4.2), dpi=dpi) if held
+                                       else None)
         save(ax, "convergence")
     if run.bp_curve:
         gabp, base = _bp_dicts(run)
@@ -536,9 +542,12 @@ def _overview(run: runs.Run) -> list[str]:
              f"- model: {model_label(m)} (mode `{m.get('mode')}`); "
              f"GA fitness: {fitness_text(m, run.config)}"]
     if m.get("mode") != "bp":
+        held = m.get("holdout_generation")
         lines.append(f"- generations: {m.get('generations')} (stopped by "
                      f"{m.get('stop_reason')}), evaluations: {m.get('n_evaluations')}, "
-                     f"failed: {m.get('n_failed')}")
+                     f"failed: {m.get('n_failed')}"
+                     + ("" if held is None else f"; delivered: the best genome of generation "
+                        f"{held}, the best on the rows held out of the fitness"))
     if "gabp_total_steps" in m:
         cost = f"- gradient steps, {model_label(m)} in total: {int(m['gabp_total_steps']):,}"
         if "gabp_total_sample_passes" in m:

@@ -288,3 +288,60 @@ def test_cheap_generations_stay_in_process_with_the_same_result(data, monkeypatc
     assert logbook_records(cheap.logbook) == logbook_records(pooled.logbook)
     with pytest.raises(ValueError, match="'parallel_threshold' parameter"):
         run(data, parallel_threshold=-1)
+
+
+# ------------------------------------------------------------------- holdout selection
+
+HOLD_GA = GAConfig(population_size=12, n_generations=8, holdout_fraction=0.5)
+
+
+def test_holdout_delivers_the_generation_best_on_the_held_out_rows(data):
+    X, y, Xv, yv = data
+    bests = []
+    res = run(data, mode="lamarckian", ga=HOLD_GA,
+              callbacks=[lambda s: bests.append(s.best_genome.copy()) or False])
+    arch = res.network.arch
+    n_fit = len(Xv) - round(0.5 * len(Xv))
+    # the fitness saw only the first rows; every generation's best was scored on the rest
+    on_holdout = problem_mod.fitness_errors(arch, np.array(bests), Xv[n_fit:],
+                                            yv[n_fit:, None], metric="loss", loss="mse")
+    np.testing.assert_allclose(res.logbook.select("holdout_error"), on_holdout)
+    first_best = int(np.argmin(on_holdout))  # the earliest generation among equals
+    np.testing.assert_array_equal(res.best_genome, bests[first_best])
+    fit = problem_mod.fitness_errors(arch, bests[first_best][None], Xv[:n_fit],
+                                     yv[:n_fit, None], metric="loss", loss="mse")
+    assert res.best_fitness == pytest.approx(float(fit[0]))
+    # without a holdout the same run delivers the best on the fitness rows
+    plain = run(data, mode="lamarckian", ga=SMALL_GA)
+    assert "holdout_error" not in plain.logbook.header
+
+
+def test_holdout_patience_stops_the_run_and_resume_is_exact(data, tmp_path):
+    ga = GAConfig(population_size=12, n_generations=30, holdout_fraction=0.5,
+                  holdout_patience=2)
+    full = run(data, mode="lamarckian", ga=ga)
+    assert full.stop_reason == "holdout_patience" and full.generations < 30
+    errs = np.array(full.logbook.select("holdout_error"))
+    assert full.generations - int(np.argmin(errs)) == 2  # two generations without a new best
+    ck = tmp_path / "checkpoint.npz"
+    part = run(data, mode="lamarckian", ga=ga, checkpoint_path=ck,
+               callbacks=[lambda s: s.generation == full.generations - 1])
+    assert part.stop_reason == "callback"
+    resumed = run(data, mode="lamarckian", ga=ga, checkpoint_path=ck, resume=True)
+    assert resumed.stop_reason == "holdout_patience"
+    assert logbook_records(resumed.logbook) == logbook_records(full.logbook)
+    np.testing.assert_array_equal(resumed.network.params, full.network.params)
+
+
+def test_holdout_settings_are_checked_before_any_training(data):
+    with pytest.raises(ValueError, match="'holdout_fraction'"):
+        GAConfig(holdout_fraction=0.95).validate()
+    with pytest.raises(ValueError, match="'holdout_patience'"):
+        GAConfig(holdout_patience=5).validate()
+    with pytest.raises(ValueError, match="Baldwinian"):
+        run(data, mode="baldwinian", ga=HOLD_GA)
+    with pytest.raises(ValueError, match="without validation data"):
+        run(data, mode="lamarckian", ga=HOLD_GA, fitness_on="train")
+    X, y, Xv, yv = data
+    with pytest.raises(ValueError, match="at least one validation row"):
+        run((X, y, Xv[:1], yv[:1]), mode="lamarckian", ga=HOLD_GA)

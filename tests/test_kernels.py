@@ -253,7 +253,10 @@ def test_sigmoid_and_tanh_training_is_bit_identical_and_batched_equals_alone(
     np.testing.assert_array_equal(_bits(got), _bits(ref))
     v_new, g_new = loss_and_grad(net.arch, got, X, Y, loss=loss, alpha=1e-3)
     np.testing.assert_array_equal(_bits(g_new), _bits(g_ref))
-    np.testing.assert_array_equal(_bits(v_new), _bits(v_ref))  # no compiled sum: exact too
+    if loss == "mse":  # mse_delta sums the squares in another order than einsum
+        np.testing.assert_allclose(v_new, v_ref, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    else:  # no compiled sum: exact too
+        np.testing.assert_array_equal(_bits(v_new), _bits(v_ref))
     together = make()
     for p in (0, 3):
         alone = Network.from_architecture(together.arch, together.params[p : p + 1].copy())
@@ -345,3 +348,42 @@ def test_forward_only_engines_use_the_kernels_only_once_a_training_prepared_them
     monkeypatch.setenv("GABP_KERNELS", "cuda")
     with pytest.raises(ValueError, match="GABP_KERNELS"):  # still validated
         _Backprop(net.arch, net.params)
+
+
+@pytest.mark.parametrize("out_act", ["identity", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mse_delta_is_bit_identical_and_the_loss_close(dtype, out_act, rng, numba_kernels):
+    P, n, k = 4, 9, 3
+    a = rng.normal(size=(P, n, k)).astype(dtype)
+    if out_act != "identity":
+        a = (np.tanh(a) if out_act == "tanh" else 1 / (1 + np.exp(-a))).astype(dtype)
+    a[1, 2, 0] = -0.0
+    a[2, 4, :] = np.nan  # a diverged network stays NaN
+    a[3, 0, 1] = np.inf if out_act == "identity" else a[3, 0, 1]
+    Y = rng.normal(size=(n, k)).astype(dtype)
+    loss_ref, delta_ref = LOSSES["mse"](a, a, Y, out_act)
+    loss_new, delta_new = np.empty(P, dtype), np.empty_like(a)
+    n_el = n * k
+    kernels.compiled("mse_delta")(a, Y, dtype(2.0 / n_el), dtype(n_el), delta_new, loss_new)
+    if out_act != "identity":
+        kernels.compiled(f"{out_act}_grad")(delta_new, a, dtype(1))
+    np.testing.assert_array_equal(_bits(delta_new), _bits(delta_ref))
+    rtol = 1e-5 if dtype == np.float32 else 1e-6  # squares added in another order than einsum
+    np.testing.assert_allclose(loss_new[:2], loss_ref[:2], rtol=rtol)
+    assert np.isnan(loss_new[2]) and np.isnan(loss_ref[2])
+    assert np.isinf(loss_new[3]) == np.isinf(loss_ref[3])
+
+
+@pytest.mark.parametrize("out_act", ["identity", "tanh"])
+def test_mse_training_gives_the_numpy_weights(out_act, rng, monkeypatch):
+    X = rng.normal(size=(70, 4)).astype(np.float32)
+    Y = np.sin(X[:, :2]).astype(np.float32)
+    results = {}
+    for choice in ("numpy", "numba"):
+        monkeypatch.setenv("GABP_KERNELS", choice)
+        net = Network((4, 6, 2), hidden_activation="tanh", output_activation=out_act,
+                      n_networks=5, seed=2, dtype=np.float32)
+        hist = train(net, X, Y, epochs=3, batch_size=16, learning_rate=0.01, seed=0)
+        results[choice] = (net.params.copy(), hist.train_loss)
+    np.testing.assert_array_equal(_bits(results["numba"][0]), _bits(results["numpy"][0]))
+    np.testing.assert_allclose(results["numba"][1], results["numpy"][1], rtol=1e-5)

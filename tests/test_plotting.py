@@ -751,3 +751,13 @@ def test_plotting_is_not_imported_by_the_core():
 def test_module_lists_its_public_functions():
     for name in plotting.__all__:
         assert callable(getattr(plotting, name))
+
+
+def test_convergence_shows_the_holdout_and_the_delivered_generation():
+    cols = {"gen": [0, 1, 2, 3], "error_min": [3.0, 2.0, 1.0, 0.5],
+            "best_so_far": [3.0, 2.0, 1.0, 0.5], "holdout_error": [3.5, 2.5, 2.5, 2.8]}
+    ax = plot_convergence(cols)
+    assert _labels(ax)[-2:] == ["best genome on the holdout", "delivered (best on the holdout)"]
+    star = ax.lines[-1]
+    # the first minimum: generation 1 (generation 2 only ties it)
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([1], [2.5])

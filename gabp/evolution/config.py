@@ -46,6 +46,16 @@ class GAConfig:
         Number of best distinct genomes kept.
     lamarck_prob : float
         Lamarckian mode: probability that an individual's trained weights are written back.
+    holdout_fraction : float
+        Fraction of the fitness (validation) rows, the last ones, held out of the fitness.
+        After every generation the best genome is scored on them, and the model delivered
+        starts from the best genome *on the holdout* instead of the best on the fitness: a
+        long run whose selection overfits the fitness rows keeps the generation that
+        generalized best (its curve is the logbook's ``holdout_error``). 0 (default): off.
+        Needs validation data and mode ``"lamarckian"`` or ``"classic"``, where a genome is
+        what was scored.
+    holdout_patience : int or None
+        With a holdout: stop after this many generations without a new best on it.
     """
 
     population_size: int = 40
@@ -69,6 +79,8 @@ class GAConfig:
     max_time: float | None = None
     hall_of_fame: int = 5
     lamarck_prob: float = 1.0
+    holdout_fraction: float = 0.0
+    holdout_patience: int | None = None
 
     @classmethod
     def classic(cls, **overrides: Any) -> GAConfig:
@@ -128,6 +140,12 @@ class GAConfig:
             check_float(self.max_time, "max_time", where, low=0.0, low_open=True)
         check_int(self.hall_of_fame, "hall_of_fame", where, low=1)
         check_float(self.lamarck_prob, "lamarck_prob", where, low=0.0, high=1.0)
+        check_float(self.holdout_fraction, "holdout_fraction", where, low=0.0, high=0.9)
+        if self.holdout_patience is not None:
+            check_int(self.holdout_patience, "holdout_patience", where, low=1)
+            if not self.holdout_fraction:
+                fail("holdout_patience", where, "None unless holdout_fraction > 0 (it counts "
+                     "generations without a new best on the holdout)", self.holdout_patience)
         return self
 
     def to_dict(self) -> dict[str, Any]:

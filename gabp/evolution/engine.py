@@ -96,7 +96,11 @@ class Evaluation:
 
 
 class Problem(Protocol):
-    """What the driver needs from a problem (weights, hyperparameters)."""
+    """What the driver needs from a problem (weights, hyperparameters).
+
+    A problem may also define ``stop_reason() -> str | None``, asked after every generation
+    (the weights GA's holdout patience); a string ends the run with that reason.
+    """
 
     #: Seed-sequence keys of (initial population, generation operators, Python's random).
     stream_keys: tuple[int, int, int]
@@ -443,9 +447,13 @@ class Checkpointing:
 
 
 def _stop_reason(state: EngineState, ga: GAConfig, callbacks: Sequence[Callable[..., bool]],
-                 cb_state: GAState) -> str | None:
+                 cb_state: GAState, problem: Problem) -> str | None:
     if any(bool(cb(cb_state)) for cb in callbacks):
         return "callback"
+    own = getattr(problem, "stop_reason", None)  # optional (see Problem)
+    reason = own() if own is not None else None
+    if reason is not None:
+        return reason
     if ga.target_error is not None and state.best_so_far <= ga.target_error:
         return "target_error"
     if ga.stagnation is not None and state.stall >= ga.stagnation:
@@ -533,8 +541,8 @@ def run_evolution(problem: Problem, strategy: ElitistGA, ga: GAConfig, *, entrop
     logbook : deap.tools.Logbook
         Columns :data:`LOGBOOK_COLUMNS` then ``problem.extra_columns``.
     stop_reason : str
-        ``"n_generations"``, ``"callback"``, ``"target_error"``, ``"stagnation"`` or
-        ``"max_time"``.
+        ``"n_generations"``, ``"callback"``, ``"target_error"``, ``"stagnation"``,
+        ``"max_time"`` or the problem's own (``"holdout_patience"``).
     """
     ck = checkpoint or Checkpointing()
     if ck.resume:
@@ -572,7 +580,7 @@ def run_evolution(problem: Problem, strategy: ElitistGA, ga: GAConfig, *, entrop
                 n_saved = len(state.logbook)
             cb_state = GAState(gen, state.population, state.errors, state.best_genome.copy(),
                                state.best_error, logbook, state.elapsed)
-            reason = _stop_reason(state, ga, callbacks, cb_state)
+            reason = _stop_reason(state, ga, callbacks, cb_state, problem)
             if reason is not None:
                 stop = reason
                 break

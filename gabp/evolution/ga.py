@@ -65,6 +65,7 @@ from .problem import (
     _INIT,
     BPConfig,
     ChunkedScorer,
+    Holdout,
     WeightsProblem,
     check_fitness,
     check_mode,
@@ -151,6 +152,9 @@ class EvolutionResult:
     pool_generations : int
         Generations (of those this call scored) shared with the worker pool; 0 with
         ``n_jobs=1`` or when the cost model kept every generation in-process.
+    holdout_generation : int or None
+        With ``GAConfig.holdout_fraction``: the generation whose best genome (the best on
+        the holdout) the model was fine-tuned from.
     """
 
     network: Network
@@ -176,6 +180,7 @@ class EvolutionResult:
     dtype: str = ""
     kept_start: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=bool))
     pool_generations: int = 0
+    holdout_generation: int | None = None
 
     @property
     def ensemble(self) -> int:
@@ -343,6 +348,7 @@ class _Setup:
     bp_run: BPConfig  # the caller's ``bp`` with "auto" (optimizer, dtype) resolved
     n_baseline: int
     data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # X, Y, X_fit, Y_fit
+    holdout: tuple[np.ndarray, np.ndarray] | None  # fitness rows held out (GAConfig)
     val_kw: dict[str, Any]
     settings: dict[str, Any]
     train_kw: dict[str, Any]
@@ -395,6 +401,10 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
            ga: GAConfig, bp: BPConfig, n_baseline: int, seed: int | None,
            ensemble: int) -> _Setup:
     X_fit, Y_fit = (X_val, Y_val) if fitness_on == "validation" and X_val is not None else (X, Y)
+    holdout = None
+    if ga.holdout_fraction:
+        X_fit, Y_fit, holdout = _split_holdout(X_fit, Y_fit, ga.holdout_fraction, mode,
+                                               fitness_on == "validation" and X_val is not None)
     entropy = int(np.random.SeedSequence(seed).entropy)
     config = {
         "architecture": arch.to_dict(), "loss": loss, "mode": mode, "fitness": fitness,
@@ -415,8 +425,30 @@ def _setup(arch: Architecture, X: np.ndarray, Y: np.ndarray, X_val: np.ndarray |
                     **bp_run.train_kwargs())
     val_kw = {"X_val": X_val, "Y_val": Y_val} if X_val is not None else {}
     return _Setup(arch, mode, fitness, loss, ga, bp_run, n_baseline,
-                  (X, Y, X_fit, Y_fit), val_kw, settings, train_kw, entropy, config,
+                  (X, Y, X_fit, Y_fit), holdout, val_kw, settings, train_kw, entropy, config,
                   data_fingerprint(X, Y, X_val, Y_val))
+
+
+def _split_holdout(X_fit: np.ndarray, Y_fit: np.ndarray, fraction: float, mode: str,
+                   on_validation: bool) -> tuple[np.ndarray, np.ndarray,
+                                                 tuple[np.ndarray, np.ndarray]]:
+    """The fitness rows without their last ``fraction``, and those rows (the holdout)."""
+    where = "evolve"
+    if not on_validation:
+        fail("ga", where, "holdout_fraction = 0 without validation data (the holdout is cut "
+             "from the validation rows the fitness uses)", f"holdout_fraction={fraction}",
+             hint="Pass X_val / y_val with fitness_on='validation'.")
+    if mode not in ("lamarckian", "classic"):
+        fail("ga", where, "holdout_fraction = 0 in mode "
+             f"{mode!r}: a Baldwinian genome is scored after training it, which scoring it on "
+             "the holdout would have to repeat", f"holdout_fraction={fraction}",
+             hint="Use mode='lamarckian' (or 'classic') with a holdout.")
+    n = X_fit.shape[0]
+    n_hold = int(round(fraction * n))
+    if n_hold < 1 or n - n_hold < 1:
+        fail("ga", where, "a holdout_fraction that leaves at least one validation row on each "
+             f"side ({n} rows)", f"holdout_fraction={fraction}")
+    return X_fit[: n - n_hold], Y_fit[: n - n_hold], (X_fit[n - n_hold :], Y_fit[n - n_hold :])
 
 
 def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: float | None,
@@ -429,23 +461,31 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
                              rng=stream(run.entropy, _INIT))
         state, logbook, stop = None, None, "bp"
         best_genome, best_fitness, evo_steps, evo_passes = starts[0], math.nan, 0, 0.0
-        pooled = 0
+        pooled, held = 0, None
     else:
         prepare(run.bp_run.dtype)  # compiled kernels: now, not in the first timed generation
         with LazyParallel(n_jobs) as parallel:
             scorer = ChunkedScorer(parallel, effective_n_jobs(n_jobs), arch, run.data,
                                    run.settings, min_seconds=parallel_threshold,
                                    n_generations=run.ga.n_generations)
-            state, logbook, stop = _evolve_weights(run, scorer, verbose, callbacks, ck)
+            state, logbook, stop, holdout = _evolve_weights(run, scorer, verbose, callbacks,
+                                                            ck)
         pooled = sum(scorer.pooled)
         best_genome, best_fitness = state.best_genome.copy(), state.best_error
+        best_gen, held = state.best_gen, None
+        if holdout is not None and holdout.best_genome is not None:  # the best on the holdout
+            best_genome, best_gen = holdout.best_genome.copy(), holdout.best_generation
+            held = best_gen
+            best_fitness = float(fitness_errors(arch, best_genome[None], run.data[2],
+                                                run.data[3], metric=run.fitness,
+                                                loss=run.loss)[0])
         chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
         starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
-                                           state.best_gen)
+                                           best_gen)
         evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
     result = _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
                       evo_passes, t_start)
-    result.pool_generations = pooled
+    result.pool_generations, result.holdout_generation = pooled, held
     return result
 
 
@@ -454,13 +494,17 @@ def _evolve_weights(run: _Setup, scorer: ChunkedScorer, verbose: int,
     """The weights GA: :class:`WeightsProblem` under the shared driver."""
     ga = run.ga
     bounds = None if ga.bounds is None else (float(ga.bounds[0]), float(ga.bounds[1]))
+    holdout = None if run.holdout is None else Holdout(
+        *run.holdout, metric=run.fitness, loss=run.loss, patience=ga.holdout_patience)
     problem = WeightsProblem(run.arch, scorer, entropy=run.entropy, mode=run.mode,
                              init=ga.init, init_range=ga.init_range, bounds=bounds,
-                             lamarck_prob=ga.lamarck_prob)
+                             lamarck_prob=ga.lamarck_prob, holdout=holdout)
     strategy = ElitistGA(ga, make_toolbox(ga), bounds)
-    return run_evolution(problem, strategy, ga, entropy=run.entropy, config=run.config,
-                         fingerprint=run.fingerprint, callbacks=callbacks, verbose=verbose,
-                         checkpoint=ck, desc=f"GA-BP ({run.mode})")
+    state, logbook, stop = run_evolution(problem, strategy, ga, entropy=run.entropy,
+                                         config=run.config, fingerprint=run.fingerprint,
+                                         callbacks=callbacks, verbose=verbose, checkpoint=ck,
+                                         desc=f"GA-BP ({run.mode})")
+    return state, logbook, stop, holdout
 
 
 def _deliver(run: _Setup, starts: np.ndarray, state: EngineState | None, logbook: Any,

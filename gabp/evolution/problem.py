@@ -9,6 +9,7 @@ processes or a Dask cluster cheaply; when the pool pays is :mod:`gabp._parallel`
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import BrokenExecutor
@@ -509,10 +510,14 @@ class WeightsProblem:
 
     def __init__(self, arch: Architecture, scorer: ChunkedScorer, *, entropy: int, mode: str,
                  init: str, init_range: float, bounds: tuple[float, float] | None,
-                 lamarck_prob: float) -> None:
+                 lamarck_prob: float, holdout: Holdout | None = None) -> None:
         self.arch, self.scorer, self.entropy, self.mode = arch, scorer, entropy, mode
         self.init, self.init_range, self.bounds = init, init_range, bounds
         self.lamarck_prob = lamarck_prob
+        self.holdout = holdout
+        if holdout is not None:
+            self.extra_columns = ("holdout_error",)
+        self._generation = 0
 
     def initial_population(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` genomes from the configured initializer, clipped to the gene bounds."""
@@ -523,6 +528,7 @@ class WeightsProblem:
 
     def evaluate(self, genomes: np.ndarray, generation: int) -> Evaluation:
         """Score ``genomes``; Lamarckian mode tells the trained weights back."""
+        self._generation = generation
         scores = self.scorer(genomes, int_seed(self.entropy, _BP, generation), generation)
         told = genomes
         if self.mode == "lamarckian" and scores.trained is not None:
@@ -538,12 +544,79 @@ class WeightsProblem:
         return np.asarray(genome, dtype=np.float64).tobytes()
 
     def record(self, best_genome: np.ndarray) -> dict[str, Any]:
-        """No columns beyond the common ones."""
-        return {}
+        """With a holdout, the generation's best genome scored on it (``holdout_error``)."""
+        if self.holdout is None:
+            return {}
+        return {"holdout_error": self.holdout.observe(self.arch, best_genome, self._generation)}
+
+    def stop_reason(self) -> str | None:
+        """``"holdout_patience"`` once the holdout's best is that many generations old."""
+        return None if self.holdout is None else self.holdout.stop_reason()
 
     def state_dict(self) -> dict[str, Any]:
-        """Nothing to checkpoint: scoring is a pure function of genome and seed."""
-        return {}
+        """The holdout's best so far (scoring itself is a pure function of genome and seed)."""
+        return {} if self.holdout is None else {"holdout": self.holdout.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Nothing to restore."""
+        """Restore what :meth:`state_dict` saved."""
+        if self.holdout is not None and "holdout" in state:
+            self.holdout.load_state_dict(state["holdout"])
+
+
+class Holdout:
+    """Rows held out of the GA's fitness, on which each generation's best genome is scored.
+
+    The best genome *on the holdout* (first reached, so the earliest generation among
+    equals) is what the run delivers: selection that overfits the fitness rows, as tens of
+    thousands of evaluations of a long run can, then costs nothing on unseen data.
+
+    Parameters
+    ----------
+    X, Y : ndarray
+        The held-out rows.
+    metric, loss : str
+        The GA's fitness metric (see :func:`fitness_errors`) and the training loss.
+    patience : int or None
+        Generations without a new best on the holdout after which :meth:`stop_reason`
+        asks the run to stop.
+    """
+
+    def __init__(self, X: np.ndarray, Y: np.ndarray, *, metric: str, loss: str,
+                 patience: int | None = None) -> None:
+        self.X, self.Y, self.metric, self.loss, self.patience = X, Y, metric, loss, patience
+        self.best_error = math.inf
+        self.best_genome: np.ndarray | None = None
+        self.best_generation = -1
+        self.generation = -1
+
+    def observe(self, arch: Architecture, genome: np.ndarray, generation: int) -> float:
+        """Score ``genome`` (generation ``generation``'s best) on the holdout; keep it if it
+        is the best so far. Returns its holdout error."""
+        err = float(fitness_errors(arch, np.asarray(genome, dtype=np.float64)[None], self.X,
+                                   self.Y, metric=self.metric, loss=self.loss)[0])
+        self.generation = generation
+        if err < self.best_error:
+            self.best_error, self.best_generation = err, generation
+            self.best_genome = np.array(genome, dtype=np.float64)
+        return err
+
+    def stop_reason(self) -> str | None:
+        """``"holdout_patience"`` after ``patience`` generations without a new best."""
+        if (self.patience is not None and self.best_generation >= 0
+                and self.generation - self.best_generation >= self.patience):
+            return "holdout_patience"
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready best so far."""
+        return {"best_error": self.best_error, "best_generation": self.best_generation,
+                "generation": self.generation,
+                "best_genome": None if self.best_genome is None else self.best_genome.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.best_error = float(state["best_error"])
+        self.best_generation = int(state["best_generation"])
+        self.generation = int(state["generation"])
+        g = state["best_genome"]
+        self.best_genome = None if g is None else np.asarray(g, dtype=np.float64)
