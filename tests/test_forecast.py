@@ -133,6 +133,61 @@ def test_linear_trend_beyond_the_training_range_is_forecast_closely():
     assert np.max(np.abs(pred - truth)) < 3.0  # the noise sd is 1
 
 
+def test_final_model_averages_an_ensemble_but_the_screening_fits_single_networks():
+    y = _ar(150, [0.6, -0.3])
+    five = GABPForecaster(n_lags=4, **SMALL).fit(y)  # ensemble=5 by default
+    one = GABPForecaster(n_lags=4, ensemble=1, **SMALL).fit(y)
+    assert five.regressor_.network_.n_networks == 5 and one.regressor_.network_.n_networks == 1
+    # the auto screening is the same single-network fit whatever the final ensemble
+    assert five.differencing_scores_ == one.differencing_scores_
+    assert (five.difference_, five.alpha_) == (one.difference_, one.alpha_)
+    # five distinct members (their mean is the forecast)
+    out = np.asarray(five.regressor_.network_.forward(np.zeros((1, 4))))
+    assert out.shape[0] == 5 and not np.allclose(out, out[:1])
+
+
+def test_screening_score_is_the_mean_rmse_of_its_independent_starts():
+    from gabp._seeding import int_seed
+    from gabp.forecasting.forecaster import (
+        _SCREEN_KEY,
+        choose_differencing,
+        fit_lag_regressor,
+        validation_rmse,
+    )
+
+    y = _ar(140, [0.6, -0.3])
+    lags, val_start, cands = (3, 2, 1), 110, [(), (1,)]
+    reg = GABPRegressor(mode="bp", max_epochs=30, random_state=7)
+
+    def one(ops, seed):
+        fitted = fit_lag_regressor(reg.set_params(random_state=seed), y, None, lags, ops, 1,
+                                   val_start)
+        return validation_rmse(fitted, y, None, lags, ops, val_start)
+
+    seeds = [7, int_seed(7, _SCREEN_KEY, 1), int_seed(7, _SCREEN_KEY, 2)]
+    manual = np.array([[np.mean([one(ops, s) for s in seeds])] for ops in cands])
+    first = np.array([[one(ops, 7)] for ops in cands])
+    reg.set_params(random_state=7)
+    i, j, rmse = choose_differencing(reg, y, None, lags, cands, val_start, n_starts=3)
+    np.testing.assert_allclose(rmse, manual, rtol=1e-12)
+    assert (i, j) == (int(np.argmin(manual[:, 0])), 0)
+    _, _, rmse1 = choose_differencing(reg, y, None, lags, cands, val_start)
+    np.testing.assert_allclose(rmse1, first, rtol=1e-12)  # n_starts=1: the seed's own fit
+    assert not np.allclose(rmse, rmse1)
+    with pytest.raises(ValueError, match="'n_starts' parameter of choose_differencing"):
+        choose_differencing(reg, y, None, lags, cands, val_start, n_starts=0)
+
+
+def test_default_ensemble_is_capped_at_a_smaller_population():
+    y = _ar(120, [0.6])
+    f = GABPForecaster(n_lags=3, difference=0, alpha=0.01, population_size=3,
+                       n_generations=2, max_epochs=20, random_state=0).fit(y)
+    assert f.ensemble == 5 and f.regressor_.ensemble == 3
+    assert f.regressor_.network_.n_networks == 3
+    with pytest.raises(ValueError, match="'ensemble' parameter"):
+        GABPForecaster(n_lags=3, ensemble=0, **SMALL).fit(y)
+
+
 @pytest.mark.parametrize("kind", ["trend", "ar2"])
 def test_defaults_with_only_n_lags_beat_persistence(kind):
     y = _line(300) if kind == "trend" else _ar(300, [0.6, -0.3])
