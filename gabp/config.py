@@ -139,8 +139,10 @@ SCHEMA["bp"] = _dataclass_schema(BPConfig)
 SECTIONS = ("data", "network", "ga", "bp", "run", "search")
 #: Keys of the optional ``[search]`` table (hyperparameter search instead of GA-BP);
 #: ``space`` is a sub-table read by :meth:`gabp.search.SearchSpace.from_dict`.
+#: ``[search]`` keys that are the search GA's stopping rules (:class:`GAConfig` fields).
+SEARCH_STOP_KEYS = ("stagnation", "target_error", "max_time")
 SEARCH_KEYS = ("population_size", "n_generations", "fitness", "validation_fraction", "cv",
-               "n_repeats", "multi_objective", "space", "input_shape")
+               "n_repeats", "multi_objective", "space", "input_shape", *SEARCH_STOP_KEYS)
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:

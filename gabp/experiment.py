@@ -554,10 +554,15 @@ def _finish(path: str, cfg: dict[str, Any], meta: dict[str, Any], started: float
 
 def _make_search(cfg: dict[str, Any], task: TaskData, source: str = "<config>"):
     """The validated :class:`~gabp.search.EvolutionarySearch` of a ``[search]`` table."""
+    from .config import SEARCH_STOP_KEYS
     from .search import EvolutionarySearch
+    from .search.ga import DEFAULT_GA
 
     kw = {k: v for k, v in cfg["search"].items()}
+    stops = {k: kw.pop(k) for k in SEARCH_STOP_KEYS if k in kw}  # the search GA's own rules
     try:
+        if stops:
+            kw["ga"] = dataclasses.replace(DEFAULT_GA, **stops)
         search = EvolutionarySearch(task.task, n_jobs=cfg["n_jobs"], random_state=cfg["seed"],
                                     verbose=0, **kw)
         s = search._validate("[search]")

@@ -85,3 +85,4 @@ def test_resume_and_missing_checkpoint(cli_run, tmp_path):
     assert res.returncode == 0, res.stderr
     res = gabp("resume", str(tmp_path), cwd=tmp)
     assert res.returncode == 2 and "no checkpoint.npz" in res.stderr
+

@@ -339,3 +339,24 @@ def test_refit_keeps_the_best_of_several_restarts():
     est = search._refit(X, y, s)
     assert len(search.refit_losses_) == 3 and search.refit_learning_rate_ == 0.05
     assert est.loss_curve_[-1] == min(search.refit_losses_)
+
+
+def test_search_table_takes_the_search_gas_stopping_rules(tmp_path):
+    from gabp.experiment import run_experiment
+
+    cfg = tmp_path / "s.toml"
+    head = ('seed = 0\n[data]\ndataset = "iris"\n[search]\npopulation_size = 4\n'
+            "n_generations = 12\n")
+    space = ("[search.space]\nn_layers = 1\nunits = [2, 4]\nmax_epochs = 3\n"
+             "[run]\nn_baseline = 0\nreport = false\n")
+    cfg.write_text(head + "stagnation = 1\nmax_time = 600\n" + space)
+    metrics = run_experiment(str(cfg), out=str(tmp_path / "runs"), verbose=0).metrics
+    # one generation without a better configuration ends the search
+    assert metrics["stop_reason"] == "stagnation" and metrics["generations"] < 12
+    cfg.write_text(head + "stagnation = 0\n" + space)
+    with pytest.raises(ValueError, match=r"line 7: \[search\] stagnation.*>= 1"):
+        run_experiment(str(cfg), out=str(tmp_path / "bad"), verbose=0)
+    from gabp.evolution import GAConfig
+
+    with pytest.raises(ValueError, match="holdout_fraction"):  # the weights GA's, not here
+        EvolutionarySearch("regression", ga=GAConfig(holdout_fraction=0.2))._validate("x")

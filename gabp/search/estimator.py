@@ -236,6 +236,10 @@ class EvolutionarySearch(_BaseEstimator):
                 fail(name, where, "a bool (True or False)", getattr(self, name), exc=TypeError)
         if self.ga is not None and not isinstance(self.ga, GAConfig):
             fail("ga", where, "None or a gabp.evolution.GAConfig", self.ga, exc=TypeError)
+        if self.ga is not None and (self.ga.holdout_fraction or self.ga.holdout_patience):
+            fail("ga", where, "a GAConfig without holdout_fraction / holdout_patience (they "
+                 "concern the weights GA of evolve; a search scores configurations on its "
+                 "validation part or folds)", self.ga)
         base = self.ga or DEFAULT_GA
         n_elite = 0 if self.multi_objective else min(base.n_elite, pop - 1)
         ga = GAConfig(**{**base.to_dict(), "population_size": pop, "n_generations": n_gen,
