@@ -186,6 +186,9 @@ def test_default_ensemble_is_capped_at_a_smaller_population():
     assert f.regressor_.network_.n_networks == 3
     with pytest.raises(ValueError, match="'ensemble' parameter"):
         GABPForecaster(n_lags=3, ensemble=0, **SMALL).fit(y)
+    with pytest.raises(ValueError, match="'ensemble' parameter"):  # chosen, not capped
+        GABPForecaster(n_lags=3, difference=0, alpha=0.01, population_size=3, ensemble=4,
+                       n_generations=2, max_epochs=20, random_state=0).fit(y)
 
 
 @pytest.mark.parametrize("kind", ["trend", "ar2"])

@@ -42,6 +42,8 @@ STRATEGIES = ("recursive", "direct")
 AUTO_ALPHAS = (1e-4, 1e-2, 1e-1)
 #: Independently started single networks averaged into each screened candidate's score.
 SCREEN_STARTS = 3
+#: The forecaster's default ``ensemble`` (capped at a smaller ``population_size``).
+_DEFAULT_ENSEMBLE = 5
 _SCREEN_KEY = 2000  # seed-sequence key of the screening's extra starts
 _MAX_INTERVAL_STEPS = 12
 
@@ -274,8 +276,8 @@ class GABPForecaster(_BaseEstimator):
         default is 1). The ``"auto"`` screening of differencing and ``alpha`` scores single
         networks whatever this is (an averaged screen favoured too little L2). Averaging
         five halves the one-step test RMSE on Mackey-Glass and shrinks the seed spread
-        elsewhere (``bench/forecast.py``), for about 15 % more fit time. Capped at
-        ``population_size``.
+        elsewhere (``bench/forecast.py``), for about 15 % more fit time. The default is
+        capped at a smaller ``population_size``; another value must not exceed it.
     hidden_layer_sizes ... verbose
         As :class:`~gabp.GABPRegressor` (same meaning and defaults, except
         ``validation_fraction=0.2``, taken chronologically from the end, and ``ensemble``).
@@ -339,7 +341,7 @@ class GABPForecaster(_BaseEstimator):
         bounds: tuple[float, float] | None = None,
         dtype: str = "auto",
         n_baseline: int = 0,
-        ensemble: int = 5,
+        ensemble: int = _DEFAULT_ENSEMBLE,
         n_jobs: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -353,8 +355,9 @@ class GABPForecaster(_BaseEstimator):
         names = set(GABPRegressor._get_param_names()) & set(self._get_param_names())
         params = {name: getattr(self, name) for name in names}
         ens, pop = params["ensemble"], params["population_size"]
-        if _is_int(ens) and _is_int(pop) and ens > pop >= 1:
-            params["ensemble"] = pop  # the default 5 must not reject a smaller population
+        if ens == _DEFAULT_ENSEMBLE and _is_int(pop) and ens > pop >= 1:
+            params["ensemble"] = pop  # the default must not reject a smaller population;
+            # a value the user chose is validated by the regressor as given
         params.update(overrides)
         return _ChronologicalRegressor(**params)
 
