@@ -23,10 +23,10 @@ once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
 With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
 chooses) a dense layer's bias add and ReLU, tanh or sigmoid (around NumPy's ``tanh`` and
 ``exp``), the ReLU, tanh and sigmoid derivatives of the backward pass, a dense softmax
-output's bias add, row maximum and shift, and the softmax cross-entropy's loss and ``dL/dz``
-are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy
-passes, the cross-entropy's loss value differs by rounding (its sums are added in another
-order).
+output's bias add, row maximum and shift, the softmax cross-entropy's and the MSE's loss
+and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
+the NumPy passes, the cross-entropy's and the MSE's loss values differ by rounding (their
+sums are added in another order).
 """
 
 from __future__ import annotations
