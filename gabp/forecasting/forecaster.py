@@ -148,14 +148,14 @@ def _is_int(value: Any) -> bool:
 
 def _check_lags(value: Any, where: str) -> tuple[int, ...]:
     """Lags oldest first: ``n_lags=3`` -> (3, 2, 1); a list -> its sorted unique values."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if _is_int(value):
         k = check_int(value, "n_lags", where, low=1)
         return tuple(range(k, 0, -1))
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         fail("n_lags", where, "an integer >= 1 or a list of lags >= 1", value, exc=TypeError)
     lags = []
     for lag in value:
-        if isinstance(lag, bool) or not isinstance(lag, numbers.Integral) or lag < 1:
+        if not _is_int(lag) or lag < 1:
             fail("n_lags", where, "an integer >= 1 or a list of lags >= 1", value)
         lags.append(int(lag))
     if not lags:
