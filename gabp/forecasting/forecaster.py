@@ -301,8 +301,8 @@ class GABPForecaster(_BaseEstimator):
         the fine-tune's best epoch count; no early stopping, since no rows are held out).
         The GA's fitness is then computed on the training rows. The interval widths stay
         those of the validated model (``validation_regressor_``): the refit model has
-        trained on the validation rows, so its own errors there are in-sample and too
-        small. Off by default: it helps the smooth or trending series of
+        trained on the validation rows, so its own errors there are in-sample (usually
+        smaller) and no honest calibration. Off by default: it helps the smooth or trending series of
         ``bench/forecast.py`` (Mackey-Glass 2x, CO2 and trend about 1 %) but makes sunspots
         worse (one-step RMSE 21.8 -> 23.7), where the GA's selection on the validation
         part is what keeps the network from overfitting. Needs
