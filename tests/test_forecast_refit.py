@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from gabp import GABPForecaster
-from gabp.forecasting import difference, lag_matrix
-from gabp.forecasting.forecaster import fit_lag_regressor, refit_budget
+from gabp.forecasting import difference, lag_matrix, refit_budget
+from gabp.forecasting.forecaster import fit_lag_regressor
 
 # difference and alpha fixed: no screening, so each fit is one small GA-BP run
 FAST = dict(n_lags=4, difference=0, alpha=0.01, population_size=6, n_generations=4,
@@ -79,6 +81,9 @@ def test_same_seed_same_refit_forecast(fits):
     again = GABPForecaster(refit_full=True, **FAST).fit(y)
     np.testing.assert_array_equal(again.predict(6), refit.predict(6))
     assert again.refit_budget_ == refit.refit_budget_
+    back = pickle.loads(pickle.dumps(refit))
+    np.testing.assert_array_equal(back.predict(6), refit.predict(6))
+    np.testing.assert_array_equal(back.predict_interval(2).lower, refit.predict_interval(2).lower)
 
 
 def test_intervals_after_a_refit_keep_the_validated_residuals(fits):

@@ -302,11 +302,11 @@ class GABPForecaster(_BaseEstimator):
         The GA's fitness is then computed on the training rows. The interval widths stay
         those of the validated model (``validation_regressor_``): the refit model has
         trained on the validation rows, so its own errors there are in-sample (usually
-        smaller) and no honest calibration. Off by default: it helps the smooth or trending series of
-        ``bench/forecast.py`` (Mackey-Glass 2x, CO2 and trend about 1 %) but makes sunspots
-        worse (one-step RMSE 21.8 -> 23.7), where the GA's selection on the validation
-        part is what keeps the network from overfitting. Needs
-        ``validation_fraction > 0``.
+        smaller) and no honest calibration. Off by default: it helps the smooth or
+        trending series of ``bench/forecast.py`` (Mackey-Glass 2x, CO2 and trend about
+        1 %) but makes sunspots worse (one-step RMSE 21.8 -> 23.7), where the GA's
+        selection on the validation part is what keeps the network from overfitting.
+        Needs ``validation_fraction > 0``.
     alpha : float or "auto", default "auto"
         L2 penalty of the network. ``"auto"`` screens 1e-4, 1e-2 and 0.1 together with the
         differencing (each pair by short plain-BP fits, the lowest validation RMSE wins):
