@@ -403,6 +403,7 @@ class _Workspace:
         self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
         if engine.out_act == "softmax":
             self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
+            self.ones = np.ones(k, dtype)  # the row sums' product
             self.lse: np.ndarray | None = None
             self.delta_out: np.ndarray | None = None
 
@@ -444,6 +445,7 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
+        self._deferred = False  # the last forward left the softmax's division to the loss
         #: compiled kernels on: the compiled passes, and per layer the activation whose
         #: passes are compiled (a dense layer's "relu", "tanh" or "sigmoid", hidden; a dense
         #: output's "softmax", "tanh" or "sigmoid"; None: NumPy's passes)
@@ -466,8 +468,14 @@ class _Backprop:
             bufs = self._buffers[key] = _Workspace(self, n, dtype)
         return bufs
 
-    def forward(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers)."""
+    def forward(self, X: np.ndarray, *, defer_softmax: bool = False
+                ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers).
+
+        ``defer_softmax`` (training with the compiled cross-entropy, :meth:`__call__`): a
+        compiled softmax output stops at ``exp(z - max)`` and its row sums, and the loss's
+        pass divides (``_deferred`` says whether it did).
+        """
         dtype = self.params.dtype
         if X.dtype != dtype:
             dtype = np.result_type(dtype, X.dtype)
@@ -476,6 +484,7 @@ class _Backprop:
         acts = [X]
         a = X
         fuse = dtype == self.params.dtype  # the kernels are compiled for one dtype
+        self._deferred = defer_softmax and fuse and self.fused[-1] == "softmax"
         for i, unit in enumerate(self.units):
             W, b = self.layers[i]
             if fuse and self.fused[i] is not None:  # compiled kernels: a dense layer's
@@ -515,7 +524,11 @@ class _Backprop:
             k["bias_relu"](z, bias, t(0))
         elif name == "softmax":  # z += b, row max and z - max in one pass; then NumPy's exp
             k["bias_shift"](z, bias, bufs.a_out, bufs.rowmax)
-            out = softmax_shifted(bufs.a_out, bufs.rowsum)
+            if self._deferred:  # exp and the row sums; the loss's pass divides
+                np.exp(out, out=out)
+                np.matmul(out, bufs.ones, out=bufs.rowsum)  # softmax_shifted's product
+            else:
+                out = softmax_shifted(out, bufs.rowsum)
         elif name == "tanh":
             k["bias_add"](z, bias)
             np.tanh(z, out=out)
@@ -535,15 +548,16 @@ class _Backprop:
         if loss == "cross_entropy" and self.out_act == "softmax":
             if bufs.delta_out is None:
                 bufs.lse, bufs.delta_out = np.empty(z.shape[:-1], z.dtype), np.empty_like(z)
+            if self._deferred:  # the softmax's division, loss and dL/dz in one compiled pass
+                t, n = z.dtype.type, z.shape[-2]
+                value = np.empty(self.P, z.dtype)
+                self.kernels["softmax_ce"](z, acts[-1], bufs.rowsum, bufs.rowmax, Y, t(n),
+                                           t(1.0 / n), bufs.delta_out, value)
+                self._deferred = False  # acts[-1] is the softmax now
+                return value, bufs.delta_out
             # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
             lse = np.log(bufs.rowsum, out=bufs.lse)
             lse += bufs.rowmax
-            if self.fused[-1] == "softmax" and z.dtype == Y.dtype == self.params.dtype:
-                t, n = z.dtype.type, z.shape[-2]  # loss and dL/dz in one compiled pass
-                value = np.empty(self.P, z.dtype)
-                self.kernels["softmax_ce"](z, acts[-1], Y, lse, t(n), t(1.0 / n),
-                                           bufs.delta_out, value)
-                return value, bufs.delta_out
             return LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse, out=bufs.delta_out)
         a = acts[-1]
         if (loss == "mse" and self.kernels is not None and self.out_act in _MSE_OUTPUTS
@@ -589,7 +603,8 @@ class _Backprop:
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
         """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
-        self.forward(X)
+        # the compiled cross-entropy finishes the softmax (its dtype: the kernels')
+        self.forward(X, defer_softmax=loss == "cross_entropy" and Y.dtype == self.params.dtype)
         value, delta = self.loss(Y, loss)
         self.backward(delta)
         return self.penalty(value)

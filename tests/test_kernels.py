@@ -61,29 +61,42 @@ def test_bias_relu_and_relu_grad_are_bit_identical(dtype, rng, numba_kernels):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_bias_softmax_is_bit_identical_and_the_loss_close(dtype, rng, numba_kernels):
-    P, n, k = 4, 9, 10
+    P, n, k = 5, 9, 10
     b = _biases(rng, P, k, dtype)
     z0 = (3 * rng.normal(size=(P, n, k))).astype(dtype)
     z0[1, 2, 3] = 900.0  # one large logit: the shift keeps exp finite
     z0[2, 4, :] = np.nan  # a diverged row stays NaN
+    z0[4, 1, 6] = np.nan  # one NaN inside a row (the branch-free maximum's row check)
+    z0[4, 3, 2] = np.inf  # +inf: its row's maximum, z - max NaN there and -inf elsewhere
+    z0[4, 5, :] = -np.inf
+    b[4, 0, :] = -0.0  # a row of -0 and +0 after the bias add: ties of the maximum
+    z0[4, 6, ::2], z0[4, 6, 1::2] = -0.0, 0.0
     shape = (P, n)
     z_ref = z0 + b
     rmax, rsum = np.empty(shape, dtype), np.empty(shape, dtype)
-    a_ref = softmax(z_ref, rowmax=rmax, rowsum=rsum)
+    with np.errstate(invalid="ignore"):
+        a_ref = softmax(z_ref, rowmax=rmax, rowsum=rsum)
     z_new, a_new = z0.copy(), np.empty_like(z0)
     rmax2, rsum2 = np.empty(shape, dtype), np.empty(shape, dtype)
     kernels.compiled("bias_shift")(z_new, np.ascontiguousarray(b[:, 0]), a_new, rmax2)
-    softmax_shifted(a_new, rsum2)
+    shifted = a_new.copy()
+    with np.errstate(invalid="ignore"):
+        softmax_shifted(a_new, rsum2)
     for got, want in ((z_new, z_ref), (a_new, a_ref), (rmax2, rmax), (rsum2, rsum)):
         np.testing.assert_array_equal(_bits(got), _bits(want))
 
-    ok = np.array([0, 1, 3])  # the networks without a NaN row
+    # training's pass: the division (the forward pass stopped at exp and the row sums), the
+    # loss and dL/dz
+    ok = np.array([0, 1, 3])  # the networks without a NaN or infinite row
     Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
     lse = np.log(rsum) + rmax
-    loss_ref, delta_ref = LOSSES["cross_entropy"](z_ref, a_ref, Y, "softmax", lse=lse)
+    with np.errstate(invalid="ignore"):
+        loss_ref, delta_ref = LOSSES["cross_entropy"](z_ref, a_ref, Y, "softmax", lse=lse)
+    e = np.exp(shifted)
     loss_new, delta_new = np.empty(P, dtype), np.empty_like(z0)
-    kernels.compiled("softmax_ce")(z_new, a_new, Y, lse, dtype(n), dtype(1.0 / n), delta_new,
-                                   loss_new)
+    kernels.compiled("softmax_ce")(z_new, e, rsum2, rmax2, Y, dtype(n), dtype(1.0 / n),
+                                   delta_new, loss_new)
+    np.testing.assert_array_equal(_bits(e), _bits(a_ref))  # e became the softmax
     np.testing.assert_array_equal(_bits(delta_new), _bits(delta_ref))
     rtol = 1e-5 if dtype == np.float32 else 1e-6  # sums added in another order than einsum
     np.testing.assert_allclose(loss_new[ok], loss_ref[ok], rtol=rtol)
