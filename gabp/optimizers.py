@@ -178,7 +178,8 @@ class Adam(Optimizer):
         self._rows = np.empty(shape[0], dtype)
         self.t = 0
         self._prev_scale, self._prev_scale_t = 0.0, -1  # _scale of the last step, and its t
-        self._beta2_t = self._m.dtype.type(beta2)  # the compiled step's b2, in its dtype if ``GABP_KERNELS`` resolves to numba, compiled (or
+        self._beta2_t = self._m.dtype.type(beta2)  # the compiled step's b2, in its dtype
+        #: the compiled one-pass step if ``GABP_KERNELS`` resolves to numba, compiled (or
         #: loaded from the disk cache) here, outside training (:func:`gabp._kernels.prepare`),
         #: else None; a bad value, or ``GABP_KERNELS=numba`` without numba, fails here
         kernels = prepare(dtype)
