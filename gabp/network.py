@@ -605,17 +605,15 @@ class _Backprop:
         forward pass's was, for a delta of the kernels' dtype), then the layer's gradients.
         """
         unit, W, ws, tmp = self.units[i], self.layers[i][0], bufs.layers[i], bufs.tmp[i]
-        gW, gb = self.glayers[i]
-        need_input = i > self.first
-        back = unit.backward
+        layer_step = unit.backward_step(W, *self.glayers[i], ws, i > self.first)
         fused = self.fused[i] if i < self.last else None  # the loss did the output's
         if fused is None and (i == self.last or self.hidden[i] == "identity"):
-            return lambda delta, acts: back(delta, acts[i], W, gW, gb, ws, need_input)
+            return lambda delta, acts: layer_step(delta, acts[i])
         numpy_derivative, dtype = self.acts[i].mul_derivative, self.params.dtype
         if fused is None:
             def numpy_step(delta: np.ndarray, acts: list) -> Any:
                 numpy_derivative(delta, acts[i + 1], tmp)
-                return back(delta, acts[i], W, gW, gb, ws, need_input)
+                return layer_step(delta, acts[i])
             return numpy_step
         t = dtype.type
         kernel = self.kernels[f"{fused}_grad"]
@@ -627,7 +625,7 @@ class _Backprop:
                 kernel(delta, acts[i + 1], *args)  # delta *= f'(z), from the output a = f(z)
             else:
                 numpy_derivative(delta, acts[i + 1], tmp)
-            return back(delta, acts[i], W, gW, gb, ws, need_input)
+            return layer_step(delta, acts[i])
         return step
 
     def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
