@@ -400,3 +400,33 @@ def test_mse_training_gives_the_numpy_weights(out_act, rng, monkeypatch):
         results[choice] = (net.params.copy(), hist.train_loss)
     np.testing.assert_array_equal(_bits(results["numba"][0]), _bits(results["numpy"][0]))
     np.testing.assert_allclose(results["numba"][1], results["numpy"][1], rtol=1e-5)
+
+
+def test_one_engine_keeps_its_steps_apart_per_batch_size_dtype_and_deferral(rng, monkeypatch):
+    # the engine chooses its steps once per workspace (batch size, dtype): a training call
+    # (the compiled softmax deferred to the loss), a forward-only pass on the same batch
+    # size, another batch size and float64 inputs to float32 weights (no compiled passes)
+    # must each give what a fresh engine gives
+    monkeypatch.setenv("GABP_KERNELS", "numba")
+    net = Network((6, 8, 4), hidden_activation="relu", output_activation="softmax",
+                  n_networks=3, seed=4, dtype=np.float32)
+    X = rng.normal(size=(16, 6)).astype(np.float32)
+    Y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+
+    def fresh_grad(Xb, Yb):
+        grad = np.zeros_like(net.params)
+        value = _Backprop(net.arch, net.params, grad)(Xb, Yb, "cross_entropy")
+        return value, grad
+
+    engine = _Backprop(net.arch, net.params, np.zeros_like(net.params))
+    for Xb, Yb in ((X, Y), (X[:7], Y[:7]), (X.astype(np.float64), Y.astype(np.float64)),
+                   (X, Y)):
+        value = engine(Xb, Yb, "cross_entropy")
+        want_value, want_grad = fresh_grad(Xb, Yb)
+        np.testing.assert_array_equal(engine.grad, want_grad)
+        np.testing.assert_array_equal(value, want_value)
+        acts, _ = engine.forward(Xb)  # forward only: the softmax is finished, not deferred
+        want = _Backprop(net.arch, net.params).forward(Xb)[0][-1]
+        np.testing.assert_array_equal(acts[-1], want)
+        np.testing.assert_allclose(acts[-1].sum(axis=-1), 1.0, rtol=1e-5)
+    assert len(engine._buffers) == 3  # n = 16 and 7 in float32, n = 16 in float64
