@@ -18,15 +18,19 @@ exactly the layout above; ``Conv2D``, ``MaxPool2D``, ``Flatten`` and ``Reshape``
 stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the GA never sees a
 difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
-once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
+once, in :mod:`gabp.activations` and :mod:`gabp.losses`. For each batch size it builds, once,
+every layer's forward and backward step and the loss's step (which passes, compiled or
+NumPy's, with which buffers), so a mini-batch runs the array operations and little else:
+the fixed cost of a step is what a small network's population pays on every mini-batch.
 
 With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
 chooses) a dense layer's bias add and ReLU, tanh or sigmoid (around NumPy's ``tanh`` and
 ``exp``), the ReLU, tanh and sigmoid derivatives of the backward pass, a dense softmax
 output's bias add, row maximum and shift, the softmax cross-entropy's and the MSE's loss
-and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
-the NumPy passes, the cross-entropy's and the MSE's loss values differ by rounding (their
-sums are added in another order).
+and ``dL/dz`` (in training, the softmax's division too) are compiled passes
+(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the
+cross-entropy's and the MSE's loss values differ by rounding (their sums are added in
+another order).
 """
 
 from __future__ import annotations
