@@ -32,6 +32,7 @@ index arrays (:class:`MaxPool2D`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -100,6 +101,16 @@ class Layer:
         """Write ``dL/dW``, ``dL/db`` from ``delta = dL/dz``; return ``dL/dx`` if asked."""
         raise NotImplementedError
 
+    def backward_step(self, W: np.ndarray, gW: np.ndarray, gb: np.ndarray, ws: dict,
+                      need_input: bool) -> Callable[[np.ndarray, np.ndarray], Any]:
+        """:meth:`backward` bound to one workspace's views and buffers: ``(delta, x) -> dx``.
+
+        The engine builds one per layer and batch size; a layer may choose its operations
+        here once instead of on every mini-batch.
+        """
+        back = self.backward
+        return lambda delta, x: back(delta, x, W, gW, gb, ws, need_input)
+
 
 @dataclass(frozen=True)
 class Dense(Layer):
@@ -140,33 +151,40 @@ class Dense(Layer):
         return z
 
     def backward(self, delta, x, W, gW, gb, ws, need_input):
-        if x.ndim == 2:  # the shared input: X^T @ delta_p for every network p
-            np.matmul(x.T, delta, out=gW)
-        else:
-            np.matmul(x.transpose(0, 2, 1), delta, out=gW)
-        ones = ws.get("ones")
-        if ones is None:
-            ones = ws["ones"] = np.ones((1, delta.shape[-2]), delta.dtype)
-        np.matmul(ones, delta, out=gb)  # bias gradient: sum of delta over the samples
-        if not need_input:
-            return None
-        out = ws.get("dx")
-        if out is None:
-            out = ws["dx"] = np.empty(delta.shape[:-1] + (W.shape[1],), delta.dtype)
-        if W.shape[2] == 1:
-            # one unit: dL/dx is an outer product, and NumPy's matmul takes its slow
-            # non-BLAS loop for an inner dimension of 1 (23 us at 40 x 32 x 16 float32, the
-            # classic 10-16-1 step's largest product). The product plus 0 gives the same
-            # bits as that loop's sum (0 + d w: -0.0 becomes +0.0) in 13 us; the compiled
-            # kernel (GABP_KERNELS, put in the workspace by the engine) in about 2 us.
-            outer = ws.get("outer")
-            if outer is not None and delta.dtype == out.dtype:
-                outer(delta, W, out, out.dtype.type(0))
-                return out
-            np.multiply(delta, W.transpose(0, 2, 1), out=out)
-            out += 0.0
-            return out
-        return np.matmul(delta, W.transpose(0, 2, 1), out=out)
+        return self.backward_step(W, gW, gb, ws, need_input)(delta, x)
+
+    def backward_step(self, W, gW, gb, ws, need_input):
+        matmul, WT = np.matmul, W.transpose(0, 2, 1)
+        one_unit, outer = W.shape[2] == 1, ws.get("outer")
+        ones = dx = None  # made on first use, in the delta's dtype
+
+        def step(delta: np.ndarray, x: np.ndarray) -> np.ndarray | None:
+            nonlocal ones, dx
+            if x.ndim == 2:  # the shared input: X^T @ delta_p for every network p
+                matmul(x.T, delta, out=gW)
+            else:
+                matmul(x.transpose(0, 2, 1), delta, out=gW)
+            if ones is None:
+                ones = np.ones((1, delta.shape[-2]), delta.dtype)
+            matmul(ones, delta, out=gb)  # bias gradient: sum of delta over the samples
+            if not need_input:
+                return None
+            if dx is None:
+                dx = np.empty(delta.shape[:-1] + (W.shape[1],), delta.dtype)
+            if one_unit:
+                # one unit: dL/dx is an outer product, and NumPy's matmul takes its slow
+                # non-BLAS loop for an inner dimension of 1 (23 us at 40 x 32 x 16 float32,
+                # the classic 10-16-1 step's largest product). The product plus 0 gives the
+                # same bits as that loop's sum (0 + d w: -0.0 becomes +0.0) in 13 us; the
+                # compiled kernel (GABP_KERNELS, put in the workspace by the engine) in 2-3.
+                if outer is not None and delta.dtype == dx.dtype:
+                    outer(delta, W, dx, dx.dtype.type(0))
+                    return dx
+                np.multiply(delta, WT, out=dx)
+                dx += 0.0
+                return dx
+            return matmul(delta, WT, out=dx)
+        return step
 
 
 @dataclass(frozen=True)

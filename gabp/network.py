@@ -18,22 +18,26 @@ exactly the layout above; ``Conv2D``, ``MaxPool2D``, ``Flatten`` and ``Reshape``
 stack, each with its own ``(W, b)`` block (or none) in the flat vector, so the GA never sees a
 difference. :class:`_Backprop` is the one forward and backward pass (training, evaluation,
 :func:`forward` and :func:`loss_and_grad` all use it); activations and losses are defined
-once, in :mod:`gabp.activations` and :mod:`gabp.losses`.
+once, in :mod:`gabp.activations` and :mod:`gabp.losses`. For each batch size it builds, once,
+every layer's forward and backward step and the loss's step (which passes, compiled or
+NumPy's, with which buffers), so a mini-batch runs the array operations and little else:
+the fixed cost of a step is what a small network's population pays on every mini-batch.
 
 With the compiled kernels (numba, the optional extra ``gabp[fast]``; ``GABP_KERNELS``
 chooses) a dense layer's bias add and ReLU, tanh or sigmoid (around NumPy's ``tanh`` and
 ``exp``), the ReLU, tanh and sigmoid derivatives of the backward pass, a dense softmax
 output's bias add, row maximum and shift, the softmax cross-entropy's and the MSE's loss
-and ``dL/dz`` are compiled passes (:mod:`gabp._kernels`): the gradients are bit-identical to
-the NumPy passes, the cross-entropy's and the MSE's loss values differ by rounding (their
-sums are added in another order).
+and ``dL/dz`` (in training, the softmax's division too) are compiled passes
+(:mod:`gabp._kernels`): the gradients are bit-identical to the NumPy passes, the
+cross-entropy's and the MSE's loss values differ by rounding (their sums are added in
+another order).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -375,6 +379,66 @@ def _alpha_column(alpha: float | np.ndarray, P: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(alpha, dtype=float).reshape(-1), (P,)).reshape(P, 1)
 
 
+def _compiled_dense_op(name: str, output: bool, W: np.ndarray, b: np.ndarray, z: np.ndarray,
+                       tmp: np.ndarray | None, bufs: _Workspace, k: dict
+                       ) -> Callable[[np.ndarray], np.ndarray]:
+    """A dense layer's forward step with the compiled passes (``name``: its activation).
+
+    The product ``a_prev @ W`` goes into ``z``; the bias add and the activation follow, a
+    hidden layer's written over ``z``, the output's into ``bufs.a_out`` (``z`` then keeps
+    ``z + b`` for the loss). NumPy's ``exp`` and ``tanh`` stay in the middle, so the result is
+    bit-identical to :meth:`Dense.linear` followed by the activation's ``apply``. A softmax
+    output whose loss finishes it (``bufs.defer[0]``, set by each forward pass) stops at
+    ``exp(z - max)`` and the row sums.
+    """
+    t = z.dtype.type
+    out = bufs.a_out if output else z
+    matmul, contiguous = np.matmul, np.ascontiguousarray  # the bias as (P, k): loops vectorize
+    if name == "relu":
+        kernel, zero = k["bias_relu"], t(0)
+
+        def relu(a: np.ndarray) -> np.ndarray:
+            matmul(a, W, out=z)
+            kernel(z, contiguous(b[:, 0]), zero)
+            return z
+        return relu
+    if name == "softmax":
+        shift, rowmax, rowsum, ones, defer = (k["bias_shift"], bufs.rowmax, bufs.rowsum,
+                                              bufs.ones, bufs.defer)
+
+        def softmax_out(a: np.ndarray) -> np.ndarray:
+            matmul(a, W, out=z)
+            shift(z, contiguous(b[:, 0]), out, rowmax)  # z += b, row max, z - max
+            if defer[0]:  # exp and the row sums; the loss's pass divides
+                np.exp(out, out=out)
+                matmul(out, ones, out=rowsum)  # softmax_shifted's product
+                return out
+            return softmax_shifted(out, rowsum)
+        return softmax_out
+    if name == "tanh":
+        add = k["bias_add"]
+
+        def tanh(a: np.ndarray) -> np.ndarray:
+            matmul(a, W, out=z)
+            add(z, contiguous(b[:, 0]))
+            return np.tanh(z, out=out)
+        return tanh
+    # sigmoid: z += b and e = -|z|, NumPy's exp(e), then one pass for e / (1 + e)
+    pre, e, one = k["sigmoid_pre"], tmp, t(1)
+    post = k["sigmoid_post"] if not output else k["sigmoid_post_to"]
+
+    def sigmoid(a: np.ndarray) -> np.ndarray:
+        matmul(a, W, out=z)
+        pre(z, contiguous(b[:, 0]), e)
+        np.exp(e, out=e)
+        if output:
+            post(z, e, out, one)
+        else:
+            post(z, e, one)
+        return out
+    return sigmoid
+
+
 class _Workspace:
     """Buffers of one mini-batch size: per-layer workspaces and the output layer's arrays.
 
@@ -398,11 +462,21 @@ class _Workspace:
             out_lead = (n,) if i < first else (P, n)
             needs_tmp = layer.activation in ("sigmoid", "leaky_relu", "tanh")
             self.tmp.append(np.empty(out_lead + out_shape, dtype) if needs_tmp else None)
+        #: the kernels' dtype: the compiled passes apply (engine.fused) to this workspace
+        self.fuse = engine.kernels is not None and dtype == engine.params.dtype
+        self.compiled_softmax = self.fuse and engine.fused[-1] == "softmax"
+        self.defer = [False]  # the current forward pass leaves the softmax's division to the loss
+        #: the layers' steps (built by the engine: its _forward_op, and _backward_op on first
+        #: use, last layer first)
+        self.forward_ops: list[Callable[[np.ndarray], np.ndarray]] = []
+        self.backward_ops: list[Callable[[np.ndarray, list], Any]] | None = None
+        self.loss_ops: dict[tuple, Callable] = {}  # the engine's _loss_op, per loss and Y dtype
         k = arch.n_outputs
         self.delta_mse: np.ndarray | None = None  # the compiled MSE's dL/dz, on first use
         self.a_out = None if engine.out_act == "identity" else np.empty((P, n, k), dtype)
         if engine.out_act == "softmax":
             self.rowmax, self.rowsum = np.empty((P, n), dtype), np.empty((P, n), dtype)
+            self.ones = np.ones(k, dtype)  # the row sums' product
             self.lse: np.ndarray | None = None
             self.delta_out: np.ndarray | None = None
 
@@ -444,6 +518,8 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
+        self._deferred = False  # the last forward left the softmax's division to the loss
+        self._last: tuple | None = None  # (n, dtype, workspace) of the last forward pass
         #: compiled kernels on: the compiled passes, and per layer the activation whose
         #: passes are compiled (a dense layer's "relu", "tanh" or "sigmoid", hidden; a dense
         #: output's "softmax", "tanh" or "sigmoid"; None: NumPy's passes)
@@ -458,123 +534,171 @@ class _Backprop:
                     self.fused[i] = name
 
     def _get_buffers(self, n: int, dtype: np.dtype) -> _Workspace:
+        last = self._last
+        if last is not None and last[0] == n and last[1] == dtype:  # the usual mini-batch
+            return last[2]
         key = (n, dtype)
         bufs = self._buffers.get(key)
         if bufs is None:
             if len(self._buffers) > 4:  # only a few batch sizes occur in one training run
                 self._buffers.clear()
             bufs = self._buffers[key] = _Workspace(self, n, dtype)
+            bufs.forward_ops = [self._forward_op(i, bufs) for i in range(len(self.units))]
+        self._last = (n, dtype, bufs)
         return bufs
 
-    def forward(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers)."""
+    def forward(self, X: np.ndarray, *, defer_softmax: bool = False
+                ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Activations ``[X, a_1, ..., a_L]`` and the output pre-activation (buffers).
+
+        Runs the workspace's forward steps (:meth:`_forward_op`, chosen once per batch size).
+        ``defer_softmax`` (training with the compiled cross-entropy, :meth:`__call__`): a
+        compiled softmax output stops at ``exp(z - max)`` and its row sums, and the loss's
+        pass divides (``_deferred`` says whether it did).
+        """
         dtype = self.params.dtype
         if X.dtype != dtype:
             dtype = np.result_type(dtype, X.dtype)
         bufs = self._get_buffers(X.shape[0], dtype)
         self._bufs = bufs
+        self._deferred = defer_softmax and bufs.compiled_softmax
+        bufs.defer[0] = self._deferred
         acts = [X]
         a = X
-        fuse = dtype == self.params.dtype  # the kernels are compiled for one dtype
-        for i, unit in enumerate(self.units):
-            W, b = self.layers[i]
-            if fuse and self.fused[i] is not None:  # compiled kernels: a dense layer's
-                z = np.matmul(a, W, out=bufs.layers[i]["z"])  # product, then its passes
-                a = self._fused_activation(i, z, b, bufs)
-                acts.append(a)
-                continue
-            z = unit.linear(a, W, b, bufs.layers[i])
-            if i < self.last:
-                name = self.hidden[i]
-                a = z if name == "identity" else self.acts[i].apply(z, z, bufs.tmp[i])
-            else:
-                name = self.out_act
-                if name == "softmax":
-                    a = softmax(z, bufs.a_out, rowmax=bufs.rowmax, rowsum=bufs.rowsum)
-                elif name == "identity":
-                    a = z
-                else:
-                    a = self.acts[i].apply(z, bufs.a_out, bufs.tmp[i])
+        for op in bufs.forward_ops:
+            a = op(a)
             acts.append(a)
-        self._acts, self._z = acts, z
-        return acts, z
+        self._acts, self._z = acts, bufs.layers[-1]["z"]  # the last layer is dense
+        return acts, self._z
 
-    def _fused_activation(self, i: int, z: np.ndarray, b: np.ndarray,
-                          bufs: _Workspace) -> np.ndarray:
-        """Bias add and activation of dense layer ``i`` with the compiled passes.
+    def _forward_op(self, i: int, bufs: _Workspace) -> Callable[[np.ndarray], np.ndarray]:
+        """Layer ``i``'s forward step for ``bufs``: a function of its input, returning its output.
 
-        ``z`` holds the layer's product ``a_prev @ W``; a hidden layer's activation is
-        written over it, the output's into ``bufs.a_out`` (``z`` then keeps ``z + b`` for the
-        loss). NumPy's ``exp`` and ``tanh`` stay in the middle, so the result is
-        bit-identical to :meth:`Dense.linear` followed by the activation's ``apply``.
+        Every choice (compiled passes or NumPy's, the activation, the output's softmax) is
+        made here, once per batch size, so a mini-batch runs only the array operations. The
+        steps hold the buffers and views they use, never the engine (no reference cycle).
         """
-        name, t, k = self.fused[i], z.dtype.type, self.kernels
-        bias = np.ascontiguousarray(b[:, 0])  # (P, k): the loops vectorize on it
-        out = z if i < self.last else bufs.a_out
-        if name == "relu":
-            k["bias_relu"](z, bias, t(0))
-        elif name == "softmax":  # z += b, row max and z - max in one pass; then NumPy's exp
-            k["bias_shift"](z, bias, bufs.a_out, bufs.rowmax)
-            out = softmax_shifted(bufs.a_out, bufs.rowsum)
-        elif name == "tanh":
-            k["bias_add"](z, bias)
-            np.tanh(z, out=out)
-        else:  # sigmoid: z += b and e = -|z|, NumPy's exp(e), then one pass for e / (1 + e)
-            e = bufs.tmp[i]
-            k["sigmoid_pre"](z, bias, e)
-            np.exp(e, out=e)
-            if out is z:
-                k["sigmoid_post"](z, e, t(1))
+        unit, (W, b), ws, tmp = self.units[i], self.layers[i], bufs.layers[i], bufs.tmp[i]
+        name = self.fused[i] if bufs.fuse else None
+        if name is not None:
+            return _compiled_dense_op(name, i == self.last, W, b, ws["z"], tmp, bufs,
+                                      self.kernels)
+        linear = unit.linear
+        if i < self.last:
+            if self.hidden[i] == "identity":
+                return lambda a: linear(a, W, b, ws)
+            apply = self.acts[i].apply
+
+            def hidden(a: np.ndarray) -> np.ndarray:
+                z = linear(a, W, b, ws)
+                return apply(z, z, tmp)
+            return hidden
+        if self.out_act == "identity":
+            return lambda a: linear(a, W, b, ws)
+        a_out = bufs.a_out
+        if self.out_act == "softmax":
+            rowmax, rowsum = bufs.rowmax, bufs.rowsum
+            return lambda a: softmax(linear(a, W, b, ws), a_out, rowmax=rowmax, rowsum=rowsum)
+        apply = self.acts[i].apply
+        return lambda a: apply(linear(a, W, b, ws), a_out, tmp)
+
+    def _backward_op(self, i: int, bufs: _Workspace) -> Callable[[np.ndarray, list], Any]:
+        """Layer ``i``'s backward step: ``(delta, acts) -> dL/d(input)`` (or ``None``).
+
+        Applies the hidden activation's derivative to ``delta = dL/da`` (compiled where the
+        forward pass's was, for a delta of the kernels' dtype), then the layer's gradients.
+        """
+        unit, W, ws, tmp = self.units[i], self.layers[i][0], bufs.layers[i], bufs.tmp[i]
+        layer_step = unit.backward_step(W, *self.glayers[i], ws, i > self.first)
+        fused = self.fused[i] if i < self.last else None  # the loss did the output's
+        if fused is None and (i == self.last or self.hidden[i] == "identity"):
+            return lambda delta, acts: layer_step(delta, acts[i])
+        numpy_derivative, dtype = self.acts[i].mul_derivative, self.params.dtype
+        if fused is None:
+            def numpy_step(delta: np.ndarray, acts: list) -> Any:
+                numpy_derivative(delta, acts[i + 1], tmp)
+                return layer_step(delta, acts[i])
+            return numpy_step
+        t = dtype.type
+        kernel = self.kernels[f"{fused}_grad"]
+        args = (t(0), t(1)) if fused == "relu" else (t(1),)
+        any_layout = fused == "relu"  # the other kernels walk one flat, contiguous run
+
+        def step(delta: np.ndarray, acts: list) -> Any:
+            if delta.dtype == dtype and (any_layout or delta.flags.c_contiguous):
+                kernel(delta, acts[i + 1], *args)  # delta *= f'(z), from the output a = f(z)
             else:
-                k["sigmoid_post_to"](z, e, out, t(1))
-        return out
+                numpy_derivative(delta, acts[i + 1], tmp)
+            return layer_step(delta, acts[i])
+        return step
 
     def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
         """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
-        acts, z, bufs = self._acts, self._z, self._bufs
-        if loss == "cross_entropy" and self.out_act == "softmax":
+        bufs, deferred = self._bufs, self._deferred
+        key = (loss, Y.dtype, deferred)
+        op = bufs.loss_ops.get(key)
+        if op is None:
+            op = bufs.loss_ops[key] = self._loss_op(loss, Y.dtype, deferred, bufs)
+        self._deferred = False  # a deferred softmax is finished by the loss's pass
+        return op(Y, self._acts[-1])
+
+    def _loss_op(self, loss: str, y_dtype: np.dtype, deferred: bool, bufs: _Workspace
+                 ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """The loss step for targets of ``y_dtype``: ``(Y, output) -> (loss, dL/dz)``."""
+        z, P, out_act, kernels = bufs.layers[-1]["z"], self.P, self.out_act, self.kernels
+        dtype, t = z.dtype, z.dtype.type
+        if loss == "cross_entropy" and out_act == "softmax":
             if bufs.delta_out is None:
-                bufs.lse, bufs.delta_out = np.empty(z.shape[:-1], z.dtype), np.empty_like(z)
-            # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
-            lse = np.log(bufs.rowsum, out=bufs.lse)
-            lse += bufs.rowmax
-            if self.fused[-1] == "softmax" and z.dtype == Y.dtype == self.params.dtype:
-                t, n = z.dtype.type, z.shape[-2]  # loss and dL/dz in one compiled pass
-                value = np.empty(self.P, z.dtype)
-                self.kernels["softmax_ce"](z, acts[-1], Y, lse, t(n), t(1.0 / n),
-                                           bufs.delta_out, value)
-                return value, bufs.delta_out
-            return LOSSES[loss](z, acts[-1], Y, self.out_act, lse=lse, out=bufs.delta_out)
-        a = acts[-1]
-        if (loss == "mse" and self.kernels is not None and self.out_act in _MSE_OUTPUTS
-                and a.dtype == Y.dtype == self.params.dtype and a.flags.c_contiguous):
-            t, n_el = a.dtype.type, a.shape[-2] * a.shape[-1]  # loss and dL/da in one pass
+                bufs.lse, bufs.delta_out = np.empty(z.shape[:-1], dtype), np.empty_like(z)
+            lse, delta, rowsum, rowmax = bufs.lse, bufs.delta_out, bufs.rowsum, bufs.rowmax
+            if deferred:  # the softmax's division, loss and dL/dz in one compiled pass
+                kernel, n = kernels["softmax_ce"], z.shape[-2]
+                n_rows, inv_n = t(n), t(1.0 / n)
+
+                def compiled_ce(Y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    value = np.empty(P, dtype)
+                    kernel(z, a, rowsum, rowmax, Y, n_rows, inv_n, delta, value)
+                    return value, delta
+                return compiled_ce
+            ce = LOSSES[loss]
+
+            def numpy_ce(Y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                # log sum exp(z) = rowmax + log(rowsum), from the forward pass's softmax
+                np.log(rowsum, out=lse)
+                np.add(lse, rowmax, out=lse)
+                return ce(z, a, Y, out_act, lse=lse, out=delta)
+            return numpy_ce
+        out = z if out_act == "identity" else bufs.a_out
+        if (loss == "mse" and kernels is not None and out_act in _MSE_OUTPUTS
+                and dtype == y_dtype == self.params.dtype and out.flags.c_contiguous):
             if bufs.delta_mse is None:
-                bufs.delta_mse = np.empty_like(a)
-            value, delta = np.empty(self.P, a.dtype), bufs.delta_mse
-            self.kernels["mse_delta"](a, Y, t(2.0 / n_el), t(n_el), delta, value)
-            if self.out_act != "identity":  # dL/dz = dL/da f'(z), from the output a = f(z)
-                self.kernels[f"{self.out_act}_grad"](delta, a, t(1))
-            return value, delta
-        return LOSSES[loss](z, a, Y, self.out_act)
+                bufs.delta_mse = np.empty_like(out)
+            kernel, delta = kernels["mse_delta"], bufs.delta_mse
+            n_el = out.shape[-2] * out.shape[-1]
+            scale, n_el_t, one = t(2.0 / n_el), t(n_el), t(1)
+            # dL/dz = dL/da f'(z), from the output a = f(z)
+            derivative = None if out_act == "identity" else kernels[f"{out_act}_grad"]
+
+            def compiled_mse(Y: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                value = np.empty(P, dtype)  # loss and dL/da in one pass
+                kernel(a, Y, scale, n_el_t, delta, value)
+                if derivative is not None:
+                    derivative(delta, a, one)
+                return value, delta
+            return compiled_mse
+        fn = LOSSES[loss]
+        return lambda Y, a: fn(z, a, Y, out_act)
 
     def backward(self, delta: np.ndarray) -> None:
         """Write the gradient of the last :meth:`forward` into ``grad`` from ``delta = dL/dz``."""
-        acts, bufs = self._acts, self._bufs
-        for i in range(self.last, self.first - 1, -1):
-            fused = self.fused[i] if i < self.last else None  # the loss did the output's
-            if (fused is not None and delta.dtype == self.params.dtype
-                    and (fused == "relu" or delta.flags.c_contiguous)):
-                t = delta.dtype.type
-                if fused == "relu":
-                    self.kernels["relu_grad"](delta, acts[i + 1], t(0), t(1))
-                else:  # delta *= f'(z), from the output a = f(z), in one pass
-                    self.kernels[f"{fused}_grad"](delta, acts[i + 1], t(1))
-            elif i < self.last and self.hidden[i] != "identity":
-                self.acts[i].mul_derivative(delta, acts[i + 1], bufs.tmp[i])
-            gW, gb = self.glayers[i]
-            delta = self.units[i].backward(delta, acts[i], self.layers[i][0], gW, gb,
-                                           bufs.layers[i], i > self.first)
+        bufs = self._bufs
+        ops = bufs.backward_ops
+        if ops is None:  # built on the first backward pass of this batch size
+            ops = bufs.backward_ops = [self._backward_op(i, bufs)
+                                       for i in range(self.last, self.first - 1, -1)]
+        acts = self._acts
+        for op in ops:
+            delta = op(delta, acts)
 
     def penalty(self, value: np.ndarray) -> np.ndarray:
         """``value`` plus the L2 term, whose gradient ``alpha W`` is added to ``grad``."""
@@ -589,7 +713,8 @@ class _Backprop:
 
     def __call__(self, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
         """Objective of every network on ``(X, Y)``; the gradient is written to ``grad``."""
-        self.forward(X)
+        # the compiled cross-entropy finishes the softmax (its dtype: the kernels')
+        self.forward(X, defer_softmax=loss == "cross_entropy" and Y.dtype == self.params.dtype)
         value, delta = self.loss(Y, loss)
         self.backward(delta)
         return self.penalty(value)

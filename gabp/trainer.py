@@ -16,6 +16,7 @@ genomes' memory gets the trained weights written back at no cost.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,43 +190,52 @@ class _MiniBatch:
 
     def iterate(self, progress: Progress, epoch: int, budget: float | None) -> np.ndarray:
         """One epoch; returns the mean mini-batch objective of every network."""
-        X, Y, n, P = self.X, self.Y, self.X.shape[0], self.params.shape[0]
+        X, Y, n = self.X, self.Y, self.X.shape[0]
         if self.shuffle:
             order = self.rng.permutation(n)
             X, Y = X[order], Y[order]  # one gather per epoch; batches are slices
-        total = np.zeros(P)
-        grad = self.backprop.grad
+        starts = range(0, n, self.batch_size)
+        values = None  # each batch's objectives, in the dtype the engine gives them
+        grad, engine, step, loss = self.backprop.grad, self.backprop, self.opt.step, self.loss
         # steps taken while every network is active and no budget applies are counted here
         # and added to ``progress`` once (two fewer array updates per mini-batch)
         free = budget is None and bool(progress.active.all())
         n_free, passes_free = 0, 0
-        for start in range(0, n, self.batch_size):
+        for k, start in enumerate(starts):
             Xb, Yb = X[start : start + self.batch_size], Y[start : start + self.batch_size]
             b = Xb.shape[0]
-            value = self.backprop(Xb, Yb, self.loss)
+            value = engine(Xb, Yb, loss)
+            if values is None:
+                values = np.empty((len(starts),) + value.shape, value.dtype)
+            values[k] = value
             # A non-finite objective freezes the network before its step. (A non-finite
             # gradient with a finite objective makes the parameters non-finite, so the next
-            # objective or the end-of-epoch check catches it; rows never mix.)
-            finite = np.isfinite(value)
-            if not finite.all():
-                progress.diverge(~finite, epoch)
-                free = False
+            # objective or the end-of-epoch check catches it; rows never mix.) One sum
+            # answers for the whole population unless it is not finite.
+            if not math.isfinite(np.add.reduce(value)):
+                finite = np.isfinite(value)
+                if not finite.all():
+                    progress.diverge(~finite, epoch)
+                    free = False
             if free:
                 n_free += 1
                 passes_free += b
-                self.opt.step(self.params, grad, None)
+                step(self.params, grad, None)
             else:
                 stepping = progress.active
                 if budget is not None:  # a step that would overshoot the budget is not taken
                     stepping = stepping & (progress.passes + b <= budget)
                 progress.n_steps += stepping
                 progress.passes += b * stepping
-                self.opt.step(self.params, grad, None if stepping.all() else stepping)
-            total += value * b
+                step(self.params, grad, None if stepping.all() else stepping)
         if n_free:
             progress.n_steps += n_free
             progress.passes += passes_free
-        return total / n
+        # the batches' objectives weighted by their sizes, added in float64 in batch order
+        # (an accumulation: a sum could add them pairwise)
+        sizes = np.minimum(self.batch_size, n - np.asarray(starts)).astype(values.dtype)
+        weighted = (values * sizes[:, None]).astype(np.float64)
+        return np.cumsum(weighted, axis=0)[-1] / n
 
     def finish(self) -> None:
         """Nothing to write back: the steps went into the network's own array."""

@@ -61,29 +61,42 @@ def test_bias_relu_and_relu_grad_are_bit_identical(dtype, rng, numba_kernels):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_bias_softmax_is_bit_identical_and_the_loss_close(dtype, rng, numba_kernels):
-    P, n, k = 4, 9, 10
+    P, n, k = 5, 9, 10
     b = _biases(rng, P, k, dtype)
     z0 = (3 * rng.normal(size=(P, n, k))).astype(dtype)
     z0[1, 2, 3] = 900.0  # one large logit: the shift keeps exp finite
     z0[2, 4, :] = np.nan  # a diverged row stays NaN
+    z0[4, 1, 6] = np.nan  # one NaN inside a row (the branch-free maximum's row check)
+    z0[4, 3, 2] = np.inf  # +inf: its row's maximum, z - max NaN there and -inf elsewhere
+    z0[4, 5, :] = -np.inf
+    b[4, 0, :] = -0.0  # a row of -0 and +0 after the bias add: ties of the maximum
+    z0[4, 6, ::2], z0[4, 6, 1::2] = -0.0, 0.0
     shape = (P, n)
     z_ref = z0 + b
     rmax, rsum = np.empty(shape, dtype), np.empty(shape, dtype)
-    a_ref = softmax(z_ref, rowmax=rmax, rowsum=rsum)
+    with np.errstate(invalid="ignore"):
+        a_ref = softmax(z_ref, rowmax=rmax, rowsum=rsum)
     z_new, a_new = z0.copy(), np.empty_like(z0)
     rmax2, rsum2 = np.empty(shape, dtype), np.empty(shape, dtype)
     kernels.compiled("bias_shift")(z_new, np.ascontiguousarray(b[:, 0]), a_new, rmax2)
-    softmax_shifted(a_new, rsum2)
+    shifted = a_new.copy()
+    with np.errstate(invalid="ignore"):
+        softmax_shifted(a_new, rsum2)
     for got, want in ((z_new, z_ref), (a_new, a_ref), (rmax2, rmax), (rsum2, rsum)):
         np.testing.assert_array_equal(_bits(got), _bits(want))
 
-    ok = np.array([0, 1, 3])  # the networks without a NaN row
+    # training's pass: the division (the forward pass stopped at exp and the row sums), the
+    # loss and dL/dz
+    ok = np.array([0, 1, 3])  # the networks without a NaN or infinite row
     Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
     lse = np.log(rsum) + rmax
-    loss_ref, delta_ref = LOSSES["cross_entropy"](z_ref, a_ref, Y, "softmax", lse=lse)
+    with np.errstate(invalid="ignore"):
+        loss_ref, delta_ref = LOSSES["cross_entropy"](z_ref, a_ref, Y, "softmax", lse=lse)
+    e = np.exp(shifted)
     loss_new, delta_new = np.empty(P, dtype), np.empty_like(z0)
-    kernels.compiled("softmax_ce")(z_new, a_new, Y, lse, dtype(n), dtype(1.0 / n), delta_new,
-                                   loss_new)
+    kernels.compiled("softmax_ce")(z_new, e, rsum2, rmax2, Y, dtype(n), dtype(1.0 / n),
+                                   delta_new, loss_new)
+    np.testing.assert_array_equal(_bits(e), _bits(a_ref))  # e became the softmax
     np.testing.assert_array_equal(_bits(delta_new), _bits(delta_ref))
     rtol = 1e-5 if dtype == np.float32 else 1e-6  # sums added in another order than einsum
     np.testing.assert_allclose(loss_new[ok], loss_ref[ok], rtol=rtol)
@@ -387,3 +400,33 @@ def test_mse_training_gives_the_numpy_weights(out_act, rng, monkeypatch):
         results[choice] = (net.params.copy(), hist.train_loss)
     np.testing.assert_array_equal(_bits(results["numba"][0]), _bits(results["numpy"][0]))
     np.testing.assert_allclose(results["numba"][1], results["numpy"][1], rtol=1e-5)
+
+
+def test_one_engine_keeps_its_steps_apart_per_batch_size_dtype_and_deferral(rng, monkeypatch):
+    # the engine chooses its steps once per workspace (batch size, dtype): a training call
+    # (the compiled softmax deferred to the loss), a forward-only pass on the same batch
+    # size, another batch size and float64 inputs to float32 weights (no compiled passes)
+    # must each give what a fresh engine gives
+    monkeypatch.setenv("GABP_KERNELS", "numba")
+    net = Network((6, 8, 4), hidden_activation="relu", output_activation="softmax",
+                  n_networks=3, seed=4, dtype=np.float32)
+    X = rng.normal(size=(16, 6)).astype(np.float32)
+    Y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+
+    def fresh_grad(Xb, Yb):
+        grad = np.zeros_like(net.params)
+        value = _Backprop(net.arch, net.params, grad)(Xb, Yb, "cross_entropy")
+        return value, grad
+
+    engine = _Backprop(net.arch, net.params, np.zeros_like(net.params))
+    for Xb, Yb in ((X, Y), (X[:7], Y[:7]), (X.astype(np.float64), Y.astype(np.float64)),
+                   (X, Y)):
+        value = engine(Xb, Yb, "cross_entropy")
+        want_value, want_grad = fresh_grad(Xb, Yb)
+        np.testing.assert_array_equal(engine.grad, want_grad)
+        np.testing.assert_array_equal(value, want_value)
+        acts, _ = engine.forward(Xb)  # forward only: the softmax is finished, not deferred
+        want = _Backprop(net.arch, net.params).forward(Xb)[0][-1]
+        np.testing.assert_array_equal(acts[-1], want)
+        np.testing.assert_allclose(acts[-1].sum(axis=-1), 1.0, rtol=1e-5)
+    assert len(engine._buffers) == 3  # n = 16 and 7 in float32, n = 16 in float64

@@ -416,3 +416,25 @@ def test_a_forward_only_pass_allocates_no_backward_buffers():
     assert engine._bufs.delta_out is None and engine._bufs.lse is None
     value, delta = engine.loss(np.eye(2)[[0, 1, 0, 1, 1, 0]], "cross_entropy")
     assert delta is engine._bufs.delta_out and delta.shape == (3, 6, 2)
+
+
+@pytest.mark.parametrize("hidden,out_act,loss", [("tanh", "identity", "mse"),
+                                                 ("relu", "softmax", "cross_entropy"),
+                                                 ("sigmoid", "sigmoid", "binary_cross_entropy")])
+def test_an_engine_reused_across_batch_sizes_gives_a_fresh_engines_bits(hidden, out_act, loss,
+                                                                         rng):
+    # each workspace holds its own forward, backward and loss steps; reusing one engine
+    # over batch sizes (the last partial mini-batch) and back must not mix them up
+    from gabp.network import _Backprop
+
+    k = 1 if out_act == "identity" else 3
+    arch = Architecture.build((4, 5, 6, k), hidden_activation=hidden, output_activation=out_act)
+    params = init_params(arch, 4, rng=rng)
+    X = rng.normal(size=(12, 4))
+    Y = _targets(rng, 12, k, loss, out_act)
+    engine = _Backprop(arch, params, np.zeros_like(params), alpha=1e-3)
+    for rows in (slice(0, 8), slice(8, 12), slice(0, 8), slice(3, 12)):
+        value = engine(X[rows], Y[rows], loss)
+        want, grad = loss_and_grad(arch, params, X[rows], Y[rows], loss=loss, alpha=1e-3)
+        np.testing.assert_array_equal(value, want)
+        np.testing.assert_array_equal(engine.grad, grad)
