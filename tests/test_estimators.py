@@ -565,6 +565,7 @@ def test_signatures_match_the_one_parameter_table():
 
     series = {"n_lags": 12, "horizon": 1, "strategy": "recursive", "difference": "auto",
               "seasonal_period": None, "seasonal_difference": "auto", "coverage": 0.9,
+              "refit_full": False,
               # the forecaster's own defaults: a longer chronological validation part and an
               # L2 strength screened on it, an ensemble of 5 (see GABPForecaster)
               "alpha": "auto", "validation_fraction": 0.2, "ensemble": 5}

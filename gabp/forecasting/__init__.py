@@ -2,7 +2,7 @@
 dates, split-conformal intervals and walk-forward backtests."""
 
 from .dates import check_time_index, future_index, parse_times
-from .forecaster import BacktestResult, GABPForecaster
+from .forecaster import BacktestResult, GABPForecaster, refit_budget
 from .intervals import Forecast, conformal_halfwidths
 from .transforms import difference, forecast_paths, invert_difference, lag_matrix
 
@@ -18,4 +18,5 @@ __all__ = [
     "invert_difference",
     "lag_matrix",
     "parse_times",
+    "refit_budget",
 ]

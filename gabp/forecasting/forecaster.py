@@ -35,7 +35,7 @@ from .transforms import difference, forecast_paths, lag_matrix
 logger = logging.getLogger(__name__)
 
 __all__ = ["BacktestResult", "GABPForecaster", "choose_differencing", "fit_lag_regressor",
-           "validation_rmse"]
+           "refit_budget", "validation_rmse"]
 
 STRATEGIES = ("recursive", "direct")
 #: L2 strengths screened by ``alpha="auto"`` (with the differencing candidates).
@@ -177,7 +177,8 @@ def fit_lag_regressor(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | N
     """Fit ``reg`` on the lag rows of the differenced ``values``, validating chronologically.
 
     Rows whose first target is at or after ``val_start`` form the validation part (the GA's
-    fitness and early stopping); rows whose targets straddle it are left out.
+    fitness and early stopping); rows whose targets straddle it are left out. With
+    ``val_start = len(values)`` every row trains (for a regressor without validation).
     """
     w = difference(values, ops)[-1]
     X, Y, origins = lag_matrix(w, lags, n_out, ex)
@@ -188,6 +189,33 @@ def fit_lag_regressor(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | N
     reg._n_train, reg._n_val = int(train.sum()), int(val.sum())
     rows = np.concatenate([np.flatnonzero(train), np.flatnonzero(val)])
     return reg.fit(X[rows], Y[rows] if n_out > 1 else Y[rows, 0])
+
+
+def refit_budget(reg: GABPRegressor) -> dict[str, int]:
+    """The budget of a refit on every row, read off a fit validated on its last rows.
+
+    ``max_epochs`` is the number of fine-tune epochs up to the best validation epoch of the
+    longest-trained member (at least 1: the fine-tune that did not beat its start on the
+    validation part gets one epoch); ``n_generations`` (GA modes only) is the generation in
+    which the best genome was found (the last improvement of ``best_so_far``).
+
+    Parameters
+    ----------
+    reg : GABPRegressor
+        A regressor fitted with ``validation_fraction > 0``.
+
+    Returns
+    -------
+    dict
+        ``{"max_epochs": int}``, plus ``"n_generations"`` unless ``reg`` ran in mode ``"bp"``.
+    """
+    best_epoch = reg.result_.bp_history.best_epoch
+    budget = {"max_epochs": max(1, int(np.max(best_epoch)) + 1)}
+    if reg.logbook_ is not None:
+        best = np.asarray(reg.logbook_.select("best_so_far"), dtype=float)
+        gens = np.asarray(reg.logbook_.select("gen"))
+        budget["n_generations"] = int(gens[np.flatnonzero(best == best[-1])[0]])
+    return budget
 
 
 def validation_rmse(reg: GABPRegressor, values: np.ndarray, ex: np.ndarray | None,
@@ -266,6 +294,19 @@ class GABPForecaster(_BaseEstimator):
         together with ``difference`` when ``"auto"``.
     coverage : float in (0, 1), default 0.9
         Nominal coverage of :meth:`predict_interval`.
+    refit_full : bool, default False
+        After the choice (differencing, ``alpha``) and the validated fit, refit the model on
+        every row of the series (the validation part included) from scratch, at a budget
+        fixed on the validation part (:func:`refit_budget`: the GA's best generation and
+        the fine-tune's best epoch count; no early stopping, since no rows are held out).
+        The GA's fitness is then computed on the training rows. The interval widths stay
+        those of the validated model (``validation_regressor_``): the refit model has
+        trained on the validation rows, so its own errors there are in-sample (usually
+        smaller) and no honest calibration. Off by default: it helps the smooth or
+        trending series of ``bench/forecast.py`` (Mackey-Glass 2x, CO2 and trend about
+        1 %) but makes sunspots worse (one-step RMSE 21.8 -> 23.7), where the GA's
+        selection on the validation part is what keeps the network from overfitting.
+        Needs ``validation_fraction > 0``.
     alpha : float or "auto", default "auto"
         L2 penalty of the network. ``"auto"`` screens 1e-4, 1e-2 and 0.1 together with the
         differencing (each pair by short plain-BP fits, the lowest validation RMSE wins):
@@ -285,7 +326,13 @@ class GABPForecaster(_BaseEstimator):
     Attributes
     ----------
     regressor_ : GABPRegressor
-        The fitted network on the differenced lags.
+        The fitted network on the differenced lags (the refit one with ``refit_full``).
+    validation_regressor_ : GABPRegressor
+        The network fitted on the rows before the validation part, which the choice, the
+        refit budget and the intervals come from (``regressor_`` itself unless
+        ``refit_full``).
+    refit_budget_ : dict or None
+        :func:`refit_budget` of ``validation_regressor_`` when ``refit_full`` (else ``None``).
     lags_ : tuple of int
         Lags, oldest first (the order of the network's inputs).
     difference_, seasonal_difference_ : int
@@ -313,6 +360,7 @@ class GABPForecaster(_BaseEstimator):
         seasonal_period: int | None = None,
         seasonal_difference: int | str = "auto",
         coverage: float = 0.9,
+        refit_full: bool = False,
         hidden_layer_sizes: int | Sequence[int] = (10,),
         activation: str = "tanh",
         mode: str = "lamarckian",
@@ -384,10 +432,16 @@ class GABPForecaster(_BaseEstimator):
         if len(candidates) * len(alphas) > 1 and vf == 0:
             fail("validation_fraction", where, "> 0 when difference, seasonal_difference or "
                  "alpha is 'auto' (the choice is made on the validation part)", vf)
+        if not isinstance(self.refit_full, (bool, np.bool_)):
+            fail("refit_full", where, "a bool (True or False)", self.refit_full, exc=TypeError)
+        if self.refit_full and vf == 0:
+            fail("refit_full", where, "False when validation_fraction=0 (the model already "
+                 "trains on every row, and the refit's budget comes from the validation part)",
+                 self.refit_full)
         self._regressor(alpha=alphas[0])._validate_params(type(self).__name__)
         return {"lags": lags, "horizon": horizon, "n_out": horizon if strategy == "direct"
                 else 1, "period": period, "candidates": candidates, "coverage": coverage,
-                "vf": vf, "alphas": alphas}
+                "vf": vf, "alphas": alphas, "refit_full": bool(self.refit_full)}
 
     @staticmethod
     def _ops(d: int, D: int, period: int | None) -> tuple[int, ...]:
@@ -440,8 +494,7 @@ class GABPForecaster(_BaseEstimator):
         else:
             (d, D), alpha = s["candidates"][0], alphas[0]
         ops = self._ops(d, D, s["period"])
-        self.regressor_ = self._fit_regressor(values, ex, lags, ops, n_out, val_start, seed,
-                                              alpha=alpha)
+        reg = self._fit_regressor(values, ex, lags, ops, n_out, val_start, seed, alpha=alpha)
         self.alpha_ = alpha
         self.lags_ = lags
         self.difference_, self.seasonal_difference_ = d, D
@@ -452,7 +505,16 @@ class GABPForecaster(_BaseEstimator):
         self._pandas = pandas
         self.validation_start_ = int(val_start) if n_val else n
         self.seed_ = seed
-        self.residuals_ = self._residuals(val_start, n_val, s["horizon"]) if n_val else []
+        # the intervals come from the validated model: a refit one has seen these rows
+        self.residuals_ = self._residuals(reg, val_start, n_val, s["horizon"]) if n_val else []
+        self.validation_regressor_ = self.regressor_ = reg
+        self.refit_budget_ = None
+        if s["refit_full"]:
+            self.refit_budget_ = refit_budget(reg)
+            logger.info("GABPForecaster: refit on all %d values with %s", n, self.refit_budget_)
+            self.regressor_ = self._fit_regressor(
+                values, ex, lags, ops, n_out, n, seed, alpha=alpha, validation_fraction=0.0,
+                early_stopping=False, **self.refit_budget_)
         return self
 
     @staticmethod
@@ -502,8 +564,10 @@ class GABPForecaster(_BaseEstimator):
         return forecast_paths(reg.predict, hist, lags=lags, ops=ops, steps=steps, n_out=n_out,
                               exog=exf)
 
-    def _residuals(self, val_start: int, n_val: int, horizon: int) -> list[np.ndarray]:
-        n_out = self.regressor_.n_outputs_
+    def _residuals(self, reg: GABPRegressor, val_start: int, n_val: int, horizon: int
+                   ) -> list[np.ndarray]:
+        """Absolute errors of ``reg`` per step ahead from the validation origins."""
+        n_out = reg.n_outputs_
         n_steps = n_out if n_out > 1 else min(max(horizon, _MAX_INTERVAL_STEPS), n_val)
         last = self.y_.shape[0] - 1
         # a direct model with exog needs the exog of all its outputs: full windows only
@@ -511,8 +575,8 @@ class GABPForecaster(_BaseEstimator):
         if origins.size == 0:
             return []
         steps = min(n_steps, last - origins[0])
-        pred = self._paths(self.regressor_, self.y_, self.exog_, self.lags_, self.differencing_,
-                           origins, steps, n_out)
+        pred = self._paths(reg, self.y_, self.exog_, self.lags_, self.differencing_, origins,
+                           steps, n_out)
         out = []
         for h in range(1, steps + 1):
             ok = origins + h <= self.y_.shape[0] - 1
