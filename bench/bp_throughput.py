@@ -14,8 +14,10 @@ network, cross-entropy, Adam, mini-batches of 32. Sections (all measured in the 
   ``throughput`` and ``ga`` also time ``GABP_KERNELS=numba`` with only the Adam step
   compiled and with the elementwise passes too;
 - ``fused``: each elementwise pass of a mini-batch (bias add + ReLU, ReLU', bias add +
-  softmax, cross-entropy loss + ``dL/dz``, and a candidate bias-gradient sum), NumPy's
-  against the compiled one of ``GABP_KERNELS=numba``, interleaved, P = 40;
+  softmax as a forward-only pass computes it, training's softmax with the cross-entropy
+  loss and ``dL/dz`` (the compiled loss pass does the softmax's division), and a candidate
+  bias-gradient sum), NumPy's against the compiled one of ``GABP_KERNELS=numba``,
+  interleaved, P = 40;
 - ``act``: the compiled sigmoid and tanh passes (bias add + sigmoid around NumPy's ``exp``,
   bias add before NumPy's ``tanh``, tanh' and sigmoid' into the delta) against NumPy's, per
   mini-batch of 32, P = 20, 40, 100, 16 and 64 hidden units and a one-unit output,
@@ -518,7 +520,6 @@ def elementwise_cases(P: int, dtype) -> dict[str, tuple[Callable[[], Any], Calla
     d1 = rng.normal(size=(P, n, h)).astype(dtype)
     Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
     softmax(z2_0 + b2, a2, rowmax=rmax, rowsum=rsum)
-    zs = z2_0 + b2
     delta = np.empty_like(a2)
     gb, ones = np.empty((P, 1, h), dtype), np.ones((1, n), dtype)
     k_relu, k_grad = compiled("bias_relu"), compiled("relu_grad")
@@ -548,13 +549,19 @@ def elementwise_cases(P: int, dtype) -> dict[str, tuple[Callable[[], Any], Calla
         np.log(rsum, out=lse)
         lse.__iadd__(rmax)
 
-    def np_loss():
+    def np_train_softmax_loss():  # the NumPy training path: softmax, then the loss
+        np_bias_softmax()
         lse_pass()
-        LOSSES["cross_entropy"](zs, a2, Y, "softmax", lse=lse, out=delta)
+        LOSSES["cross_entropy"](z2, a2, Y, "softmax", lse=lse, out=delta)
 
-    def nb_loss():
-        lse_pass()
-        k_ce(zs, a2, Y, lse, t(n), t(1.0 / n), delta, np.empty(P, dtype))
+    ones_k = np.ones(k, dtype)
+
+    def nb_train_softmax_loss():  # training's compiled path: the loss's pass divides
+        np.copyto(z2, z2_0)
+        k_shift(z2, np.ascontiguousarray(b2[:, 0]), a2, rmax)
+        np.exp(a2, out=a2)
+        np.matmul(a2, ones_k, out=rsum)
+        k_ce(z2, a2, rsum, rmax, Y, t(n), t(1.0 / n), delta, np.empty(P, dtype))
 
     return {
         "copy (subtracted from the in-place passes)": (lambda: np.copyto(z1, z1_0),
@@ -563,8 +570,10 @@ def elementwise_cases(P: int, dtype) -> dict[str, tuple[Callable[[], Any], Calla
         f"ReLU' into the delta ({P}, {n}, {h})": (
             lambda: ACTIVATIONS["relu"].mul_derivative(d1, a1),
             lambda: k_grad(d1, a1, t(0), t(1))),
-        f"bias add + softmax, output ({P}, {n}, {k})": (np_bias_softmax, nb_bias_softmax),
-        "cross-entropy loss + dL/dz": (np_loss, nb_loss),
+        f"bias add + softmax, output ({P}, {n}, {k}) (forward only)": (np_bias_softmax,
+                                                                        nb_bias_softmax),
+        "training: bias add + softmax + cross-entropy loss + dL/dz, output":
+            (np_train_softmax_loss, nb_train_softmax_loss),
         f"bias-gradient sum ({P}, {n}, {h}) -> ({P}, 1, {h}) [candidate]":
             (lambda: np.matmul(ones, d1, out=gb), lambda: k_sums(d1, gb)),
     }
