@@ -345,3 +345,24 @@ def test_holdout_settings_are_checked_before_any_training(data):
     X, y, Xv, yv = data
     with pytest.raises(ValueError, match="at least one validation row"):
         run((X, y, Xv[:1], yv[:1]), mode="lamarckian", ga=HOLD_GA)
+
+
+def test_a_float32_population_is_ranked_in_float32_and_its_best_reported_in_float64(data):
+    # the GA scores a float32 population in float32 (the precision it trains in, with its
+    # compiled passes); the reported best fitness is the best genome's in float64, the
+    # precision of val_error, so the final model is never worse than it
+    X, y, Xv, yv = data
+    res = run(data, mode="lamarckian")
+    assert res.dtype == "float32"
+    arch = res.network.arch
+    genome = res.best_genome[None]
+    in64 = problem_mod.fitness_errors(arch, genome, Xv, yv[:, None], metric="loss",
+                                      loss="mse")[0]
+    in32 = problem_mod.fitness_errors(arch, genome.astype(np.float32), Xv.astype(np.float32),
+                                      yv[:, None].astype(np.float32), metric="loss",
+                                      loss="mse")[0]
+    assert in32 != in64  # the two precisions really differ here
+    assert res.best_fitness == in64
+    assert res.logbook[-1]["best_so_far"] == pytest.approx(float(in32), rel=1e-6)
+    assert res.logbook[-1]["best_so_far"] != in64
+    assert res.val_error <= res.best_fitness

@@ -126,7 +126,9 @@ class EvolutionResult:
     best_genome : ndarray of shape (n_params,)
         The best genome the evolution found (before the final fine-tune).
     best_fitness : float
-        Its fitness (error; lower is better).
+        Its fitness (error; lower is better), in float64: a float32 population is scored and
+        ranked in float32 (its logbook's fitness), and the best's fitness is taken again in
+        float64, the precision of ``val_error``.
     val_error : float
         The final model's fitness metric on the validation (fitness) data.
     logbook : deap.tools.Logbook or None
@@ -480,8 +482,10 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
                                                 run.data[3], metric=run.fitness,
                                                 loss=run.loss)[0])
         chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
-        starts, passes = _starting_weights(arch, chosen, run.data, run.settings, run.entropy,
-                                           best_gen)
+        starts, passes, ga_errs = _starting_weights(arch, chosen, run.data, run.settings,
+                                                    run.entropy, best_gen)
+        if ga_errs is not None:  # the best's GA fitness in float64, as val_error is measured
+            best_fitness = float(ga_errs[0])
         evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
     result = _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
                       evo_passes, t_start)
@@ -549,26 +553,34 @@ def _best_distinct(pop: np.ndarray, errs: np.ndarray, k: int, best: np.ndarray) 
 
 
 def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, settings: dict,
-                      entropy: int, best_gen: int) -> tuple[np.ndarray, float]:
+                      entropy: int, best_gen: int
+                      ) -> tuple[np.ndarray, float, np.ndarray | None]:
     """Where each fine-tune starts: the genome, or what BP made of it if that scores better.
 
     In the hybrid modes a genome's fitness is that of its *trained* weights (Baldwinian, or
     Lamarckian without write-back), so the genome is trained again exactly as the GA scored
     it (the generation's BP seed) and whichever of the two has the lower fitness is kept:
     the fine-tune then starts from weights whose fitness is the GA's best, never worse.
-    Returns the starting weights and the sample-passes this cost.
+    Both fitnesses are taken in float64 (:func:`score_genomes` ranks a float32 population in
+    float32). Returns the starting weights, the sample-passes this cost and each genome's GA
+    fitness in float64 (of its trained weights in mode "baldwinian", of the genome itself in
+    mode "lamarckian", whose genomes are their trained weights); ``None`` in other modes.
     """
     if settings["mode"] not in ("baldwinian", "lamarckian"):
-        return genomes, 0.0
+        return genomes, 0.0, None
     X, Y, X_fit, Y_fit = data
     errs = fitness_errors(arch, genomes, X_fit, Y_fit, metric=settings["fitness"],
                           loss=settings["loss"])
     scored = score_genomes(arch.to_dict(), genomes, X, Y, X_fit, Y_fit, settings,
                            int_seed(entropy, _BP, best_gen))
-    better = scored.errors < errs
+    trained = fitness_errors(arch, scored.trained, X_fit, Y_fit, metric=settings["fitness"],
+                             loss=settings["loss"])
+    trained = np.where(np.isfinite(scored.errors), trained, np.inf)  # diverged: never kept
+    better = trained < errs
     out = np.array(genomes)
     out[better] = scored.trained[better]
-    return out, float(scored.sample_passes.sum())
+    ga_errs = trained if settings["mode"] == "baldwinian" else errs
+    return out, float(scored.sample_passes.sum()), ga_errs
 
 
 def _fine_tune(arch: Architecture, starts: np.ndarray, data: tuple, bp: BPConfig,
