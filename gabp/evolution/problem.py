@@ -277,7 +277,7 @@ def _score_batch(
     )
     # the fitness in the precision the networks trained in: a float32 population's forward
     # pass then runs in float32 (with the compiled passes), not in float64 over float32
-    # weights (1.28x per generation at 400 networks x 1 epoch on 2,000 rows)
+    # weights (1.3x per generation at 400 networks x 1 epoch on 2,000 rows)
     dtype = net.params.dtype
     err = fitness_errors(arch, net.params, Xf.astype(dtype, copy=False),
                          Yf.astype(dtype, copy=False), metric=settings["fitness"],
