@@ -482,10 +482,10 @@ def _run(run: _Setup, ensemble: int, n_jobs: int | None, parallel_threshold: flo
                                                 run.data[3], metric=run.fitness,
                                                 loss=run.loss)[0])
         chosen = _best_distinct(state.population, state.errors, ensemble, best_genome)
-        starts, passes, ga_errs = _starting_weights(arch, chosen, run.data, run.settings,
-                                                    run.entropy, best_gen)
-        if ga_errs is not None:  # the best's GA fitness in float64, as val_error is measured
-            best_fitness = float(ga_errs[0])
+        starts, passes, errs = _starting_weights(arch, chosen, run.data, run.settings,
+                                                 run.entropy, best_gen)
+        if errs is not None and held is None:
+            best_fitness = _fitness_in_float64(run.mode, errs, best_fitness)
         evo_steps, evo_passes = state.n_steps, state.sample_passes + passes
     result = _deliver(run, starts, state, logbook, stop, best_genome, best_fitness, evo_steps,
                       evo_passes, t_start)
@@ -554,7 +554,7 @@ def _best_distinct(pop: np.ndarray, errs: np.ndarray, k: int, best: np.ndarray) 
 
 def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, settings: dict,
                       entropy: int, best_gen: int
-                      ) -> tuple[np.ndarray, float, np.ndarray | None]:
+                      ) -> tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray] | None]:
     """Where each fine-tune starts: the genome, or what BP made of it if that scores better.
 
     In the hybrid modes a genome's fitness is that of its *trained* weights (Baldwinian, or
@@ -562,9 +562,8 @@ def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, sett
     it (the generation's BP seed) and whichever of the two has the lower fitness is kept:
     the fine-tune then starts from weights whose fitness is the GA's best, never worse.
     Both fitnesses are taken in float64 (:func:`score_genomes` ranks a float32 population in
-    float32). Returns the starting weights, the sample-passes this cost and each genome's GA
-    fitness in float64 (of its trained weights in mode "baldwinian", of the genome itself in
-    mode "lamarckian", whose genomes are their trained weights); ``None`` in other modes.
+    float32). Returns the starting weights, the sample-passes this cost and the two float64
+    fitnesses, ``(of each genome, of its retrained weights)``; ``None`` in other modes.
     """
     if settings["mode"] not in ("baldwinian", "lamarckian"):
         return genomes, 0.0, None
@@ -579,8 +578,22 @@ def _starting_weights(arch: Architecture, genomes: np.ndarray, data: tuple, sett
     better = trained < errs
     out = np.array(genomes)
     out[better] = scored.trained[better]
-    ga_errs = trained if settings["mode"] == "baldwinian" else errs
-    return out, float(scored.sample_passes.sum()), ga_errs
+    return out, float(scored.sample_passes.sum()), (errs, trained)
+
+
+def _fitness_in_float64(mode: str, errs: tuple[np.ndarray, np.ndarray], score: float) -> float:
+    """The best genome's GA fitness ``score`` again in float64, the precision of val_error.
+
+    The GA scored a genome's trained weights: in mode "baldwinian" those are retrained
+    exactly (``errs[1]``); a Lamarckian genome written back *is* its trained weights
+    (``errs[0]``), one not written back (``lamarck_prob < 1``) is retrained like a Baldwinian
+    one. The score itself (float32 for a float32 population) tells the two apart: they
+    differ by a BP run, it and its float64 value by rounding.
+    """
+    genome, trained = float(errs[0][0]), float(errs[1][0])
+    if mode == "baldwinian" or abs(trained - score) < abs(genome - score):
+        return trained
+    return genome
 
 
 def _fine_tune(arch: Architecture, starts: np.ndarray, data: tuple, bp: BPConfig,
