@@ -449,23 +449,22 @@ class _Workspace:
 
     def __init__(self, engine: _Backprop, n: int, dtype: np.dtype) -> None:
         arch, P, first = engine.arch, engine.P, engine.first
+        #: the kernels' dtype: the compiled passes apply (engine.fused) to this workspace
+        self.fuse = engine.kernels is not None and dtype == engine.params.dtype
         self.layers, self.tmp = [], []
         for i, (layer, (in_shape, out_shape)) in enumerate(zip(arch.layers, arch.shapes,
                                                                strict=True)):
             lead = (n,) if i <= first else (P, n)
             ws = layer.workspace(lead + in_shape, out_shape, P, dtype)
             ws["in_shape"] = in_shape
-            if (engine.kernels is not None and dtype == engine.params.dtype
-                    and isinstance(layer, Dense) and layer.units == 1):
+            if self.fuse and isinstance(layer, Dense) and layer.units == 1:
                 ws["outer"] = engine.kernels["outer_rows"]  # its input gradient, compiled
             self.layers.append(ws)
             out_lead = (n,) if i < first else (P, n)
             needs_tmp = layer.activation in ("sigmoid", "leaky_relu", "tanh")
             self.tmp.append(np.empty(out_lead + out_shape, dtype) if needs_tmp else None)
-        #: the kernels' dtype: the compiled passes apply (engine.fused) to this workspace
-        self.fuse = engine.kernels is not None and dtype == engine.params.dtype
         self.compiled_softmax = self.fuse and engine.fused[-1] == "softmax"
-        self.defer = [False]  # the current forward pass leaves the softmax's division to the loss
+        self.defer = [False]  # the last forward pass left the softmax's division to the loss
         #: the layers' steps (built by the engine: its _forward_op, and _backward_op on first
         #: use, last layer first)
         self.forward_ops: list[Callable[[np.ndarray], np.ndarray]] = []
@@ -518,7 +517,6 @@ class _Backprop:
             self.weights = [(params[:, w0:b0], grad[:, w0:b0]) for w0, b0, _ in arch.offsets
                             if b0 > w0]
         self._buffers: dict[tuple, _Workspace] = {}
-        self._deferred = False  # the last forward left the softmax's division to the loss
         self._last: tuple | None = None  # (n, dtype, workspace) of the last forward pass
         #: compiled kernels on: the compiled passes, and per layer the activation whose
         #: passes are compiled (a dense layer's "relu", "tanh" or "sigmoid", hidden; a dense
@@ -554,22 +552,21 @@ class _Backprop:
         Runs the workspace's forward steps (:meth:`_forward_op`, chosen once per batch size).
         ``defer_softmax`` (training with the compiled cross-entropy, :meth:`__call__`): a
         compiled softmax output stops at ``exp(z - max)`` and its row sums, and the loss's
-        pass divides (``_deferred`` says whether it did).
+        pass divides (``defer[0]`` of the workspace says whether it did).
         """
         dtype = self.params.dtype
         if X.dtype != dtype:
             dtype = np.result_type(dtype, X.dtype)
         bufs = self._get_buffers(X.shape[0], dtype)
         self._bufs = bufs
-        self._deferred = defer_softmax and bufs.compiled_softmax
-        bufs.defer[0] = self._deferred
+        bufs.defer[0] = defer_softmax and bufs.compiled_softmax
         acts = [X]
         a = X
         for op in bufs.forward_ops:
             a = op(a)
             acts.append(a)
-        self._acts, self._z = acts, bufs.layers[-1]["z"]  # the last layer is dense
-        return acts, self._z
+        self._acts = acts
+        return acts, bufs.layers[-1]["z"]  # the last layer is dense
 
     def _forward_op(self, i: int, bufs: _Workspace) -> Callable[[np.ndarray], np.ndarray]:
         """Layer ``i``'s forward step for ``bufs``: a function of its input, returning its output.
@@ -634,12 +631,13 @@ class _Backprop:
 
     def loss(self, Y: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
         """Data loss of the last :meth:`forward` on targets ``Y`` and ``dL/dz`` of the output."""
-        bufs, deferred = self._bufs, self._deferred
+        bufs = self._bufs
+        deferred = bufs.defer[0]
         key = (loss, Y.dtype, deferred)
         op = bufs.loss_ops.get(key)
         if op is None:
             op = bufs.loss_ops[key] = self._loss_op(loss, Y.dtype, deferred, bufs)
-        self._deferred = False  # a deferred softmax is finished by the loss's pass
+        bufs.defer[0] = False  # a deferred softmax is finished by the loss's pass
         return op(Y, self._acts[-1])
 
     def _loss_op(self, loss: str, y_dtype: np.dtype, deferred: bool, bufs: _Workspace

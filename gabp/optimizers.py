@@ -177,7 +177,6 @@ class Adam(Optimizer):
         self._all = np.ones(shape[0], dtype=bool)
         self._rows = np.empty(shape[0], dtype)
         self.t = 0
-        self._prev_scale, self._prev_scale_t = 0.0, -1  # _scale of the last step, and its t
         self._beta2_t = self._m.dtype.type(beta2)  # the compiled step's b2, in its dtype
         #: the compiled one-pass step if ``GABP_KERNELS`` resolves to numba, compiled (or
         #: loaded from the disk cache) here, outside training (:func:`gabp._kernels.prepare`),
@@ -197,12 +196,7 @@ class Adam(Optimizer):
         t = self.t
         s_t = self._scale(t)
         # m_t = b1 m_{t-1} + (1 - b1) g, in the units -r_t: the lr column cancels in r_t/r_{t-1}
-        if t == 1:
-            c_m = 1.0
-        else:
-            prev = self._prev_scale if self._prev_scale_t == t - 1 else self._scale(t - 1)
-            c_m = b1 * s_t / prev
-        self._prev_scale, self._prev_scale_t = s_t, t
+        c_m = b1 * s_t / self._scale(t - 1) if t > 1 else 1.0
         c_g = self._lr * (-(1.0 - b1) * s_t)
         return c_m, c_g, self.epsilon * math.sqrt(1.0 - b2**t) / math.sqrt(1.0 - b2)
 
