@@ -137,10 +137,10 @@ def _dataclass_schema(cls: type) -> dict[str, tuple[tuple[type, ...], Any]]:
 SCHEMA["ga"] = {"preset": ((str, _OPT), None), **_dataclass_schema(GAConfig)}
 SCHEMA["bp"] = _dataclass_schema(BPConfig)
 SECTIONS = ("data", "network", "ga", "bp", "run", "search")
-#: Keys of the optional ``[search]`` table (hyperparameter search instead of GA-BP);
-#: ``space`` is a sub-table read by :meth:`gabp.search.SearchSpace.from_dict`.
 #: ``[search]`` keys that are the search GA's stopping rules (:class:`GAConfig` fields).
 SEARCH_STOP_KEYS = ("stagnation", "target_error", "max_time")
+#: Keys of the optional ``[search]`` table (hyperparameter search instead of GA-BP);
+#: ``space`` is a sub-table read by :meth:`gabp.search.SearchSpace.from_dict`.
 SEARCH_KEYS = ("population_size", "n_generations", "fitness", "validation_fraction", "cv",
                "n_repeats", "multi_objective", "space", "input_shape", *SEARCH_STOP_KEYS)
 

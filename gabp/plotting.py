@@ -409,13 +409,13 @@ def plot_convergence(
 
     if "holdout_error" in cols:  # GAConfig.holdout_fraction: rows the fitness never saw
         held = _finite_or_nan(cols["holdout_error"])
-        ax.plot(xs, held, color="C3" if label is None else colors["best"], lw=1.2, ls=":",
+        color = "C3" if label is None else colors["best"]
+        ax.plot(xs, held, color=color, lw=1.2, ls=":",
                 label=_join(label, "best genome on the holdout"),
                 gid="gabp-convergence-holdout")
         if np.isfinite(held).any():
             i = int(np.nanargmin(held))  # the first minimum: the genome the run delivers
-            ax.plot([xs[i]], [held[i]], ls="none", marker="*", ms=11, mfc="none",
-                    color="C3" if label is None else colors["best"],
+            ax.plot([xs[i]], [held[i]], ls="none", marker="*", ms=11, mfc="none", color=color,
                     label=_join(label, "delivered (best on the holdout)"),
                     gid="gabp-convergence-delivered")
 
