@@ -904,7 +904,8 @@ def plot_errors(
     else:
         ax.bar(idx, err, color="C3", alpha=0.8, label=label)
     ax.axhline(0.0, color="black", lw=0.8)
-    ax.set_xlabel("sample")
+    _date_ticks(ax, idx)
+    ax.set_xlabel("date" if idx.dtype.kind == "M" else "sample")
     ax.set_ylabel("predicted − actual")
     ax.set_title("error per sample")
     ax.grid(True, alpha=0.3)
@@ -1042,6 +1043,7 @@ def plot_residuals(
         for sign in (1, -1):
             ax.axhline(sign * rmse, color="C3", lw=0.8, ls=":",
                        label="± RMSE" if sign > 0 else "_nolegend_")
+    _date_ticks(ax, pos)  # dates against time: concise ticks that do not overlap
     target = name or "target"
     ax.set_xlabel(xlabel or f"predicted {target}")
     ax.set_ylabel(f"predicted − actual {target}")

@@ -405,6 +405,11 @@ def test_errors_per_sample(kind):
         np.testing.assert_allclose([b.get_height() for b in ax.containers[0]], err)
     zero = ax.lines[-1]
     np.testing.assert_allclose(zero.get_ydata(), [0.0, 0.0])
+    assert ax.get_xlabel() == "sample"
+    dates = np.array(["2020-01", "2020-02", "2020-03", "2020-04"], dtype="datetime64[M]")
+    ax = plot_errors(dates, y, p, kind=kind)
+    assert ax.get_xlabel() == "date"
+    assert type(ax.xaxis.get_major_formatter()).__name__ == "ConciseDateFormatter"
 
 
 def test_errors_validation():
@@ -529,6 +534,10 @@ def test_residuals_against_prediction_or_dates():
     dates = np.array(["2020-01", "2020-02", "2020-03", "2020-04"], dtype="datetime64[M]")
     ax = plot_residuals(t, p, x=dates, xlabel="month")
     assert ax.get_xlabel() == "month"
+    # concise date ticks (the default formatter wrote overlapping 'YYYY-MM' labels)
+    assert type(ax.xaxis.get_major_formatter()).__name__ == "ConciseDateFormatter"
+    assert type(plot_residuals(t, p).xaxis.get_major_formatter()).__name__ != \
+        "ConciseDateFormatter"
     with pytest.raises(ValueError, match="'x' parameter of plot_residuals"):
         plot_residuals(t, p, x=[1, 2])
 
