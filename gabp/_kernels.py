@@ -22,10 +22,11 @@ The kernels, written here as plain Python loops and compiled on first use, are c
 by numba: in ``NUMBA_CACHE_DIR`` if it is set and writable, else in ``__pycache__`` beside
 this file when that is writable (an editable or a user-owned install), else in numba's
 user-wide folder (``~/.cache/numba``); with none writable they are compiled in every process
-(one warning). Compiling costs about 1 s per dtype once; a process that loads them from the
-cache pays about 0.3 s, numba's import included (``bench/bp_throughput.py --parts
-compile``). Every kernel gives bit-identical results to
-the NumPy passes except the loss values of ``softmax_ce`` and ``mse_delta``:
+(one warning). Compiling costs about 3 s per dtype once (logged at INFO when it takes over
+:data:`SLOW_PREPARE` seconds); a process that loads them from the cache pays about 0.3 s,
+numba's import included (``bench/bp_throughput.py --parts compile``). Every kernel gives
+bit-identical results to the NumPy passes except the loss values of ``softmax_ce`` and
+``mse_delta``:
 
 - ``adam_rows``: Adam's ten passes in one (:class:`gabp.optimizers.Adam`), bit-identical.
 - ``bias_relu``: ``z += b; z = max(z, 0)`` in one pass, bit-identical.
@@ -64,6 +65,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +84,9 @@ _PENDING_RESCAN: list[bool] = []
 #: import failed ("" if it worked or numba is not installed), "warned": the warnings given}
 _NUMBA: dict[str, Any] = {}
 _OPTIONS = {"nogil": True, "error_model": "numpy", "boundscheck": False}
+#: Seconds above which preparing a dtype's kernels is logged (at INFO): a compile, not a
+#: load from numba's disk cache.
+SLOW_PREPARE = 1.0
 
 
 def _numba() -> Any:
@@ -151,7 +156,7 @@ def compiled(name: str) -> Callable[..., Any] | None:
             if "cache" not in _NUMBA["warned"]:
                 _NUMBA["warned"].add("cache")
                 logger.warning("numba cannot cache gabp's compiled kernels (%s): every process "
-                               "compiles them again (about 1 s); set NUMBA_CACHE_DIR to a "
+                               "compiles them again (about 3 s); set NUMBA_CACHE_DIR to a "
                                "writable folder.", exc)
             fn = numba.njit(cache=False, **_OPTIONS)(_SOURCES[name])
         _COMPILED[name] = fn
@@ -214,6 +219,7 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
     kernels = {name: compiled(name) for name in _SOURCES}
     dtype = np.dtype(dtype)
     if dtype not in _READY:
+        start = time.perf_counter()
         t = dtype.type
         one, row, empty = np.ones((1, 1, 1), dtype), np.ones((1, 1), dtype), np.zeros((1, 0), dtype)
         kernels["adam_rows"](empty, empty, empty, empty, t(1), np.zeros(1, dtype), t(1), t(1),
@@ -234,6 +240,11 @@ def prepare(dtype: Any) -> dict[str, Callable[..., Any]] | None:
         kernels["outer_rows"](two, np.ones((2, 2, 1), dtype)[:, :1], two.copy(), t(0))
         kernels["mse_delta"](one, row, t(1), t(1), one.copy(), np.empty(1, dtype))
         _READY.add(dtype)
+        seconds = time.perf_counter() - start
+        if seconds > SLOW_PREPARE:  # a first compile (an empty cache) is a pause worth naming
+            logger.info("compiled gabp's numba kernels for %s in %.1f s (once: numba caches "
+                        "them on disk, later processes load them in about 0.3 s)",
+                        dtype.name, seconds)
     if _PENDING_RESCAN:
         _PENDING_RESCAN.clear()
         rescan_blas()

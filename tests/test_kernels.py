@@ -4,6 +4,8 @@ Skipped where numba is absent. The rest of the suite runs the NumPy passes
 (``tests/conftest.py`` sets ``GABP_KERNELS=numpy`` unless it is set); these tests set it.
 """
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -430,3 +432,21 @@ def test_one_engine_keeps_its_steps_apart_per_batch_size_dtype_and_deferral(rng,
         np.testing.assert_array_equal(acts[-1], want)
         np.testing.assert_allclose(acts[-1].sum(axis=-1), 1.0, rtol=1e-5)
     assert len(engine._buffers) == 3  # n = 16 and 7 in float32, n = 16 in float64
+
+
+def test_a_slow_prepare_is_logged_once_a_cache_load_is_not(monkeypatch, numba_kernels, caplog):
+    # an empty numba cache makes the first training pause for seconds: say why (at INFO)
+    kernels.prepare(np.float64)  # compiled or loaded already: nothing to time below
+    monkeypatch.setattr(kernels, "_READY", set())
+    monkeypatch.setattr(kernels, "SLOW_PREPARE", -1.0)  # any preparation counts as slow
+    with caplog.at_level(logging.INFO, logger="gabp._kernels"):
+        kernels.prepare(np.float64)
+        kernels.prepare(np.float64)  # ready now: not prepared (or logged) again
+    slow = [r for r in caplog.records if "compiled gabp's numba kernels" in r.getMessage()]
+    assert len(slow) == 1 and "float64" in slow[0].getMessage()
+    caplog.clear()
+    monkeypatch.setattr(kernels, "_READY", set())
+    monkeypatch.setattr(kernels, "SLOW_PREPARE", 60.0)
+    with caplog.at_level(logging.INFO, logger="gabp._kernels"):
+        kernels.prepare(np.float64)
+    assert not [r for r in caplog.records if "compiled gabp" in r.getMessage()]
