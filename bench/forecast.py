@@ -13,10 +13,12 @@ Series (the last 20 % is the test part; every model sees only the first 80 %):
 Methods, all with the same lags (12; 24 for mackey_glass): persistence; seasonal naive
 (period 11 for sunspots, 12 for co2 and seasonal); ``gabp``: :class:`gabp.GABPForecaster` with only
 ``n_lags`` (and ``seasonal_period`` where there is one) set, everything else at its defaults
-(so differencing and the L2 penalty are chosen on its validation part), mean ± std over
-``--seeds`` seeds; ``gabp refit``: the same with ``refit_full=True`` (after the choice, the
-model is refitted on all of its 80 % at a budget fixed on its validation part; skipped with
-``--no-refit``); ``ridge`` / ``ridge d=1``: scikit-learn's Ridge in
+(so differencing and the L2 penalty are chosen on its validation part, and the model is a
+ridge on the lags, its penalty by leave-one-out error, plus the network on its residuals),
+mean ± std over ``--seeds`` seeds; ``gabp network only``: the same with ``linear=False``
+(the default before the seventh session); ``gabp refit``: the same with ``refit_full=True``
+(after the choice, the model is refitted on all of its 80 % at a budget fixed on its
+validation part; skipped with ``--no-refit``); ``ridge`` / ``ridge d=1``: scikit-learn's Ridge in
 skforecast's ForecasterRecursive without / with ``differentiation=1``; ``mlp`` / ``mlp d=1``:
 scikit-learn's MLPRegressor (``max_iter=1000``, seed 0) the same way.
 
@@ -45,7 +47,12 @@ from gabp import GABPForecaster  # noqa: E402
 from gabp.data import load_dataset  # noqa: E402
 from gabp.metrics import mase  # noqa: E402
 
-GABP = ("gabp", "gabp refit")  # GABPForecaster with refit_full=False / True
+#: GABPForecaster variants: the defaults (a ridge on the lags plus the network on its
+#: residuals), the network alone (``linear=False``), and the refit on every row
+#: (``refit_full=True``)
+VARIANTS = {"gabp": {}, "gabp network only": {"linear": False},
+            "gabp refit": {"refit_full": True}}
+GABP = tuple(VARIANTS)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -128,12 +135,12 @@ def main() -> None:
             snaive = y[start - period:len(y) - period]
             res["seasonal naive"] = [score(y, start, snaive,
                                            np.resize(y[start - period:start], 12))]
-        for label in GABP if not args.no_refit else GABP[:1]:
+        for label in (m for m in GABP if not (args.no_refit and m == "gabp refit")):
             res[label] = []
-            for seed in range(args.seeds):  # the two variants interleave per series
+            for seed in range(args.seeds):  # the variants run one after the other per series
                 t0 = time.perf_counter()
                 f = GABPForecaster(n_lags=lags, seasonal_period=period, random_state=seed,
-                                   refit_full=label == "gabp refit")
+                                   **VARIANTS[label])
                 f.fit(y[:start])
                 bt = f.backtest(y, start)
                 r = score(y, start, bt.predictions, f.predict(12))

@@ -42,6 +42,7 @@ from .evolution import MODES, BPConfig, GAConfig, evolve
 from .layers import Layer
 from .network import check_dtype
 from .optimizers import OPTIMIZERS
+from .ridge import fit_ridge
 
 __all__ = ["DataConversionWarning", "GABPClassifier", "GABPRegressor", "NotFittedError"]
 
@@ -686,6 +687,8 @@ class _GABPBase(_BaseEstimator):
         input_scaler = StandardScaler().fit(X[tr]) if self.scale_inputs else None
         Xs = X if input_scaler is None else input_scaler.transform(X)
         Ys, target_attrs = self._scale_targets(Y, tr)
+        Ys, linear_attrs = self._linear_part(Xs, Ys, tr)
+        target_attrs.update(linear_attrs)
         if va is not None:
             data = (Xs[tr], Ys[tr], Xs[va], Ys[va])
             fitness_on = "validation"
@@ -736,8 +739,15 @@ class _GABPBase(_BaseEstimator):
         """Targets as trained on (fitted on the rows ``train``) and fitted attributes."""
         return Y, {}
 
+    def _linear_part(self, Xs: np.ndarray, Ys: np.ndarray, train: np.ndarray
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The targets the network learns (``Ys`` minus a linear part, if any) and the
+        fitted attributes of that part."""
+        return Ys, {}
+
     def _outputs(self, X: Any, method: str) -> np.ndarray:
-        """Network outputs of shape (n, n_out) for validated, scaled ``X``."""
+        """Model outputs of shape (n, n_out) (scaled targets) for validated, scaled ``X``:
+        the network's, plus the linear part's where there is one."""
         self._check_is_fitted()
         where = f"{type(self).__name__}.{method}"
         X, _ = _image_rows(X, getattr(self, "input_shape_", None), where)
@@ -745,7 +755,9 @@ class _GABPBase(_BaseEstimator):
         if self.input_scaler_ is not None:
             X = self.input_scaler_.transform(X)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self.network_.forward(X).mean(axis=0)  # an ensemble's mean output
+            out = self.network_.forward(X).mean(axis=0)  # an ensemble's mean output
+        linear = getattr(self, "linear_", None)
+        return out if linear is None else linear.predict(X) + out * self.residual_scale_
 
 
 class GABPRegressor(_GABPBase):
@@ -764,12 +776,27 @@ class GABPRegressor(_GABPBase):
                          "why": REG_WHY}
         + """    scale_targets : bool, default True
         Standardize the targets for training; predictions are scaled back.
+    linear : bool, default False
+        Add a linear model: a ridge regression on the (scaled) inputs is fitted to the
+        training rows first, its penalty chosen by leave-one-out error
+        (:func:`gabp.ridge.fit_ridge`), and the network (GA, fitness, fine-tune) learns its
+        standardized residuals; predictions are the sum (the hybrid of Zhang,
+        *Neurocomputing* 50, 2003). Where the signal is mostly linear (a trend, an
+        autoregression) the network then only has the nonlinear rest to learn
+        (:class:`~gabp.GABPForecaster` turns it on by default). The network's attributes
+        (``network_``, ``coefs_``, ``validation_error_``, ...) are those of the residual
+        model.
 
     Attributes
     ----------"""
         + _ATTRS_DOC
         + """    target_scaler_ : gabp.data.StandardScaler or None
     n_outputs_ : int
+    linear_ : gabp.ridge.RidgeFit or None
+        The linear part (``linear=True``), on scaled inputs and targets; ``None`` otherwise.
+    residual_scale_ : ndarray of shape (n_outputs,) or None
+        The standard deviation of the linear part's training residuals (scaled targets):
+        the network learns the residuals divided by it, and its outputs are multiplied back.
 
     Examples
     --------
@@ -785,12 +812,26 @@ class GABPRegressor(_GABPBase):
     _estimator_type = "regressor"
     _fitness_choices = REGRESSION_FITNESS
 
-    __init__ = keyword_init({**COMMON_PARAMS, **IMAGE_PARAMS, "scale_targets": True})
+    __init__ = keyword_init({**COMMON_PARAMS, **IMAGE_PARAMS, "scale_targets": True,
+                             "linear": False})
 
     def _validate_params(self, where: str) -> dict[str, Any]:
         settings = super()._validate_params(where)
         _check_bool(self.scale_targets, "scale_targets", where)
+        _check_bool(self.linear, "linear", where)
         return settings
+
+    def _linear_part(self, Xs: np.ndarray, Ys: np.ndarray, train: np.ndarray
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+        if not self.linear:
+            return Ys, {"linear_": None, "residual_scale_": None}
+        fit = fit_ridge(Xs[train], Ys[train])
+        resid = Ys - fit.predict(Xs)
+        # the network learns standardized residuals: a small remainder at the scale of a
+        # fresh network's outputs, not 10x below it
+        scale = resid[train].std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        return resid / scale, {"linear_": fit, "residual_scale_": scale}
 
     def _prepare_targets(self, y: Any, where: str):
         y_arr = check_array(y, "y", where, ndim=(1, 2), min_rows=0)

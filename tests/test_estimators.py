@@ -565,13 +565,13 @@ def test_signatures_match_the_one_parameter_table():
 
     series = {"n_lags": 12, "horizon": 1, "strategy": "recursive", "difference": "auto",
               "seasonal_period": None, "seasonal_difference": "auto", "coverage": 0.9,
-              "refit_full": False,
+              "refit_full": False, "linear": True,
               # the forecaster's own defaults: a longer chronological validation part and an
               # L2 strength screened on it, an ensemble of 5 (see GABPForecaster)
               "alpha": "auto", "validation_fraction": 0.2, "ensemble": 5}
     classifier = {"hidden_layer_sizes": (64,), "activation": "relu", "alpha": 1e-3}
     image = {"input_shape": None}  # not the forecaster's
-    extras = {GABPRegressor: {"scale_targets": True, **image},
+    extras = {GABPRegressor: {"scale_targets": True, "linear": False, **image},
               GABPClassifier: {**classifier, **image},
               GABPForecaster: {"scale_targets": True, **series}}
     for cls, own in extras.items():

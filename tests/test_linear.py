@@ -1,0 +1,123 @@
+"""The linear part: ridge with a leave-one-out penalty, and the ridge + network hybrid of the
+regressor and the forecaster (``linear=True``)."""
+
+import numpy as np
+import pytest
+
+from gabp import GABPForecaster, GABPRegressor
+from gabp.ridge import ALPHAS, fit_ridge
+
+SMALL = dict(population_size=6, n_generations=3, bp_epochs=2, max_epochs=30)
+
+
+def _ridge_by_hand(X, Y, alpha):
+    """Ridge with an unpenalized intercept from the normal equations of the centred data."""
+    xm, ym = X.mean(axis=0), Y.mean(axis=0)
+    Xc = X - xm
+    coef = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ (Y - ym))
+    return coef, ym - xm @ coef
+
+
+def test_fit_ridge_matches_the_normal_equations_and_brute_force_leave_one_out(rng):
+    X = rng.normal(size=(40, 5))
+    Y = X @ rng.normal(size=(5, 2)) + 3.0 + rng.normal(0, 0.7, (40, 2))
+    fit = fit_ridge(X, Y)
+    coef, intercept = _ridge_by_hand(X, Y, fit.alpha)
+    np.testing.assert_allclose(fit.coef, coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fit.intercept, intercept, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fit.predict(X), X @ coef + intercept, rtol=1e-9)
+    for i in (0, len(ALPHAS) // 2, len(ALPHAS) - 1):  # each penalty's LOO error, refitting
+        errs = []
+        for j in range(X.shape[0]):
+            keep = np.arange(X.shape[0]) != j
+            c, b = _ridge_by_hand(X[keep], Y[keep], ALPHAS[i])
+            errs.append((X[j] @ c + b - Y[j]) ** 2)
+        np.testing.assert_allclose(fit.loo_mse[i], np.mean(errs), rtol=1e-9)
+    assert fit.loo_mse[ALPHAS.index(fit.alpha)] == fit.loo_mse.min()
+
+
+def test_fit_ridge_picks_a_large_penalty_for_noise_and_a_small_one_for_a_clean_signal(rng):
+    X = rng.normal(size=(60, 8))
+    clean = fit_ridge(X, X @ rng.normal(size=(8, 1)))
+    noise = fit_ridge(X, rng.normal(size=(60, 1)))
+    assert clean.alpha == ALPHAS[0] and noise.alpha >= 10.0
+    const = fit_ridge(np.ones((10, 2)), np.arange(10.0)[:, None])  # no usable column
+    np.testing.assert_allclose(const.coef, 0.0)
+    np.testing.assert_allclose(const.intercept, [4.5])
+    assert const.alpha == ALPHAS[-1]  # ties go to the larger penalty
+
+
+def test_fit_ridge_rejects_bad_input():
+    X = np.ones((5, 2))
+    with pytest.raises(ValueError, match="'Y' parameter of fit_ridge must be 5 rows"):
+        fit_ridge(X, np.ones((4, 1)))
+    two = fit_ridge(np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]]))  # no LOO choice
+    assert two.alpha == max(ALPHAS) and np.isnan(two.loo_mse).all()
+    np.testing.assert_allclose(two.coef, [[2.0 / (1.0 + 2 * max(ALPHAS))]])
+    with pytest.raises(ValueError, match="'alphas' parameter"):
+        fit_ridge(X, np.ones((5, 1)), alphas=(1.0, -1.0))
+    with pytest.raises(ValueError, match="'X' parameter"):
+        fit_ridge(np.full((5, 2), np.nan), np.ones((5, 1)))
+
+
+def test_regressor_linear_part_learns_a_linear_target_a_small_network_misses(rng):
+    X = rng.normal(size=(200, 4))
+    y = X @ np.array([3.0, -2.0, 0.5, 1.0]) + 4.0
+    errors = {}
+    for linear in (False, True):
+        reg = GABPRegressor(random_state=0, linear=linear, **SMALL).fit(X[:150], y[:150])
+        errors[linear] = float(np.sqrt(np.mean((reg.predict(X[150:]) - y[150:]) ** 2)))
+    assert errors[True] < 0.02 * np.std(y)  # the ridge fits it; the network adds ~nothing
+    assert errors[True] < 0.2 * errors[False]
+
+
+def test_regressor_prediction_is_the_ridge_plus_the_rescaled_network(rng):
+    X = rng.normal(size=(120, 3))
+    y = np.column_stack([X[:, 0] + np.sin(2 * X[:, 1]), X[:, 2] ** 2 - X[:, 0]])
+    reg = GABPRegressor(random_state=1, linear=True, **SMALL).fit(X, y)
+    assert reg.linear_.coef.shape == (3, 2) and reg.residual_scale_.shape == (2,)
+    assert np.all(reg.residual_scale_ > 0)
+    Xs = reg.input_scaler_.transform(X)
+    scaled = reg.linear_.predict(Xs) + reg.residual_scale_ * reg.network_.forward(Xs).mean(0)
+    np.testing.assert_allclose(reg.predict(X), reg.target_scaler_.inverse_transform(scaled),
+                               rtol=1e-10, atol=1e-10)
+    again = GABPRegressor(random_state=1, linear=True, **SMALL).fit(X, y)
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))  # deterministic
+    plain = GABPRegressor(random_state=1, **SMALL).fit(X, y)
+    assert plain.linear_ is None and plain.residual_scale_ is None
+    assert GABPRegressor(linear=True).get_params()["linear"] is True
+
+
+def test_regressor_linear_must_be_a_bool(rng):
+    X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
+    with pytest.raises(TypeError, match="'linear' parameter of GABPRegressor must be a bool"):
+        GABPRegressor(linear="yes", **SMALL).fit(X, y)
+
+
+def test_forecaster_linear_ridge_sees_only_the_rows_before_the_validation_part():
+    t = np.arange(160)
+    y = np.sin(2 * np.pi * t / 16) + 0.02 * t
+    other = y.copy()
+    other[-30:] += 5.0  # the validation part (the last 20 %) only
+    kw = dict(n_lags=8, difference=0, alpha=0.01, linear=True, random_state=0, **SMALL)
+    a, b = GABPForecaster(**kw).fit(y), GABPForecaster(**kw).fit(other)
+    assert a.regressor_.linear is True
+    np.testing.assert_array_equal(a.regressor_.linear_.coef, b.regressor_.linear_.coef)
+    np.testing.assert_array_equal(a.regressor_.linear_.intercept,
+                                  b.regressor_.linear_.intercept)
+
+
+def test_forecaster_linear_forecasts_a_linear_recursion_almost_exactly():
+    y = np.zeros(200)
+    y[:2] = 1.0, 0.5
+    for i in range(2, 200):  # a damped oscillation: an exact AR(2)
+        y[i] = 1.6 * y[i - 1] - 0.8 * y[i - 2] + 0.05
+    y += 0.001 * np.sin(np.arange(200))  # a trace of something else
+    errs = {}
+    for linear in (False, True):
+        fc = GABPForecaster(n_lags=2, difference=0, alpha=1e-4, linear=linear, random_state=0,
+                            **SMALL).fit(y[:160])
+        bt = fc.backtest(y, initial_train_size=160)
+        errs[linear] = bt.metrics["gabp"]["rmse"]
+    assert errs[True] < 0.01 * np.std(y[:160])
+    assert errs[True] < errs[False]
