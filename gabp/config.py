@@ -22,6 +22,8 @@ A config has five tables; every key is optional and takes the default shown by
     [network]
     hidden_layer_sizes = [8]
     activation = "tanh"
+    linear = false               # regression / series: a ridge plus the network on its
+                                 # residuals (as GABPRegressor(linear=True))
 
     [ga]                         # gabp.evolution.GAConfig fields, plus preset = "classic"
     population_size = 40
@@ -109,6 +111,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "activation": ((str, list), "tanh"),
         "layers": ((list, _OPT), None),
         "input_shape": ((list, _OPT), None),
+        "linear": ((bool,), False),
     },
     "run": {
         "mode": ((str,), "lamarckian"),
@@ -508,6 +511,12 @@ def check_task(cfg: dict[str, Any], task: Any, *, source: str = "<config>") -> N
             raise config_error(source, "data", key, f"{d[key]} of the data gives no "
                                f"{part} row (only {n_train} training rows); use more data "
                                f"or set {key} = 0")
+    if cfg["network"]["linear"] and task.task == "classification":
+        raise config_error(source, "network", "linear", "a linear part needs a regression or "
+                           "series task (a classifier's outputs are class probabilities)")
+    if cfg["network"]["linear"] and "search" in cfg:
+        raise config_error(source, "network", "linear", "is not used by a [search] run (the "
+                           "search builds its own networks); remove it or the [search] table")
     if task.task == "classification":
         classes = np.unique(np.asarray(task.y_train).argmax(axis=1))
         if classes.size < 2:

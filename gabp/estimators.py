@@ -42,7 +42,7 @@ from .evolution import MODES, BPConfig, GAConfig, evolve
 from .layers import Layer
 from .network import check_dtype
 from .optimizers import OPTIMIZERS
-from .ridge import fit_ridge
+from .ridge import fit_ridge, residual_scale
 
 __all__ = ["DataConversionWarning", "GABPClassifier", "GABPRegressor", "NotFittedError"]
 
@@ -780,7 +780,7 @@ class GABPRegressor(_GABPBase):
         Add a linear model: a ridge regression on the (scaled) inputs is fitted to the
         training rows first, its penalty chosen by leave-one-out error
         (:func:`gabp.ridge.fit_ridge`), and the network (GA, fitness, fine-tune) learns its
-        standardized residuals; predictions are the sum (the hybrid of Zhang,
+        residuals (rescaled to the targets' spread); predictions are the sum (the hybrid of Zhang,
         *Neurocomputing* 50, 2003). Where the signal is mostly linear (a trend, an
         autoregression) the network then only has the nonlinear rest to learn
         (:class:`~gabp.GABPForecaster` turns it on by default). The network's attributes
@@ -795,8 +795,9 @@ class GABPRegressor(_GABPBase):
     linear_ : gabp.ridge.RidgeFit or None
         The linear part (``linear=True``), on scaled inputs and targets; ``None`` otherwise.
     residual_scale_ : ndarray of shape (n_outputs,) or None
-        The standard deviation of the linear part's training residuals (scaled targets):
-        the network learns the residuals divided by it, and its outputs are multiplied back.
+        The linear part's training residuals' spread over the targets' (scaled targets,
+        :func:`gabp.ridge.residual_scale`): the network learns the residuals divided by it,
+        and its outputs are multiplied back.
 
     Examples
     --------
@@ -827,10 +828,7 @@ class GABPRegressor(_GABPBase):
             return Ys, {"linear_": None, "residual_scale_": None}
         fit = fit_ridge(Xs[train], Ys[train])
         resid = Ys - fit.predict(Xs)
-        # the network learns standardized residuals: a small remainder at the scale of a
-        # fresh network's outputs, not 10x below it
-        scale = resid[train].std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
+        scale = residual_scale(resid[train], Ys[train])
         return resid / scale, {"linear_": fit, "residual_scale_": scale}
 
     def _prepare_targets(self, y: Any, where: str):

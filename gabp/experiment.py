@@ -42,8 +42,9 @@ from .data import Dataset, TaskData, load_csv, load_dataset, make_windows, read_
 from .evolution import BPConfig, EvolutionResult, GAConfig, GAState, evolve, load_checkpoint
 from .forecasting import series_runs
 from .metrics import classification_report, confusion_matrix, regression_report, series_report
-from .model import Model
+from .model import Model, linear_part
 from .network import Network
+from .ridge import fit_ridge, residual_scale
 from .trainer import History
 
 logger = logging.getLogger(__name__)
@@ -183,10 +184,27 @@ def _report(task: TaskData, y_raw: np.ndarray, pred: np.ndarray,
     return report
 
 
-def _model(task: TaskData, net: Network) -> Model:
+def _model(task: TaskData, net: Network, linear: dict[str, Any] | None = None) -> Model:
     return Model(network=net, task=task.task, x_scaler=task.x_scaler, y_scaler=task.y_scaler,
                  encoder=task.encoder, windowing=task.windowing,
-                 feature_names=list(task.feature_names), target_names=list(task.target_names))
+                 feature_names=list(task.feature_names), target_names=list(task.target_names),
+                 linear=linear)
+
+
+def _linear_part(task: TaskData) -> dict[str, Any]:
+    """``[network] linear``: a ridge on the scaled training rows (penalty by leave-one-out
+    error) and the scale of its residuals there, as :class:`gabp.GABPRegressor` fits it."""
+    fit = fit_ridge(task.X_train, task.y_train)
+    scale = residual_scale(task.y_train - fit.predict(task.X_train), task.y_train)
+    return linear_part(fit.coef, fit.intercept, scale, fit.alpha)
+
+
+def _residual_targets(linear: dict[str, Any] | None, X: np.ndarray, y: np.ndarray
+                      ) -> np.ndarray:
+    """What the network learns: ``y``, or the linear part's rescaled residuals."""
+    if linear is None or X.shape[0] == 0:
+        return y
+    return (y - (X @ linear["coef"] + linear["intercept"])) / linear["scale"]
 
 
 def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = None
@@ -223,8 +241,9 @@ def _training(h: History, bp: dict[str, Any], has_val: bool) -> dict[str, Any]:
 
 
 def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str, Any]],
-             task_reason: str = "", ds: Dataset | None = None) -> dict[str, Any]:
-    model = _model(task, result.network)
+             task_reason: str = "", ds: Dataset | None = None,
+             linear: dict[str, Any] | None = None) -> dict[str, Any]:
+    model = _model(task, result.network, linear)
     held_out = _held_out(parts)
     has_val = result.config["fitness_on"] == "validation"
     naive, scale = ({}, None)
@@ -262,7 +281,7 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
         per_restart = []
         for i in range(base.network.n_networks):
             m = _model(task, Network.from_architecture(base.network.arch,
-                                                       base.network.params[i : i + 1]))
+                                                       base.network.params[i : i + 1]), linear)
             per_restart.append({p: _report(task, parts[p]["y_raw"],
                                            _predict(m, parts[p]["X"], parts[p]), scale)
                                 for p in parts})
@@ -288,13 +307,14 @@ def _metrics(task: TaskData, result: EvolutionResult, parts: dict[str, dict[str,
     return out
 
 
-def _prediction_rows(task: TaskData, result: EvolutionResult, parts) -> list[dict[str, Any]]:
-    model = _model(task, result.network)
+def _prediction_rows(task: TaskData, result: EvolutionResult, parts,
+                     linear: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    model = _model(task, result.network, linear)
     base_model = None
     if result.baseline is not None:
         b = result.baseline
         base_model = _model(task, Network.from_architecture(
-            b.network.arch, b.network.params[b.best : b.best + 1]))
+            b.network.arch, b.network.params[b.best : b.best + 1]), linear)
     rows = []
     for part, d in parts.items():
         bpred = None if base_model is None else _predict(base_model, d["X"], d)
@@ -510,9 +530,12 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     classification = task.task == "classification"
     run = cfg["run"]
     has_val = task.X_val.shape[0] > 0
+    # [network] linear: GA-BP and the plain-BP baseline learn the ridge's residuals
+    linear = _linear_part(task) if cfg["network"]["linear"] else None
     result = evolve(
-        task.X_train, task.y_train,
-        task.X_val if has_val else None, task.y_val if has_val else None,
+        task.X_train, _residual_targets(linear, task.X_train, task.y_train),
+        task.X_val if has_val else None,
+        _residual_targets(linear, task.X_val, task.y_val) if has_val else None,
         hidden_layer_sizes=tuple(cfg["network"]["hidden_layer_sizes"]),
         hidden_activation=cfg["network"]["activation"],
         output_activation="softmax" if classification else "identity",
@@ -528,10 +551,13 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     if result.logbook is not None:
         runs.write_csv(os.path.join(path, runs.LOGBOOK), [dict(r) for r in result.logbook])
     runs.write_csv(os.path.join(path, runs.BP_CURVE), _bp_curve_rows(result))
-    metrics = _metrics(task, result, parts, task_reason, ds)  # attaches naive forecasts
-    runs.write_csv(os.path.join(path, runs.PREDICTIONS), _prediction_rows(task, result, parts))
+    metrics = _metrics(task, result, parts, task_reason, ds, linear)  # + naive forecasts
+    if linear is not None:
+        metrics["linear"] = {"alpha": linear["alpha"], "residual_scale": linear["scale"].tolist()}
+    runs.write_csv(os.path.join(path, runs.PREDICTIONS),
+                   _prediction_rows(task, result, parts, linear))
     runs.write_metrics(os.path.join(path, runs.METRICS), metrics)
-    model = _model(task, result.network)
+    model = _model(task, result.network, linear)
     if task.task == "series":
         model.windowing = {**model.windowing,
                            "residuals": series_runs.interval_residuals(model, ds, parts)}

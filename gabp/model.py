@@ -34,6 +34,11 @@ class Model:
     windowing : dict or None
         Series: ``n_lags``, ``lag_step``, ``horizon`` of the input windows.
     feature_names, target_names : list of str
+    linear : dict or None
+        A linear part the network's outputs are added to (``GABPRegressor(linear=True)``,
+        ``[network] linear``): ``coef`` (n_inputs, n_out), ``intercept`` and ``scale``
+        (n_out,) on scaled inputs and targets, and the ridge's ``alpha``; the model's scaled
+        output is ``X @ coef + intercept + scale * network(X)``.
     """
 
     network: Network
@@ -44,6 +49,11 @@ class Model:
     windowing: dict[str, Any] | None = None
     feature_names: list[str] = field(default_factory=list)
     target_names: list[str] = field(default_factory=list)
+    linear: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.linear is not None:
+            self.linear = _check_linear(self.linear, self.network)
 
     @classmethod
     def from_estimator(cls, est: Any, *, task: str | None = None,
@@ -52,6 +62,9 @@ class Model:
                        target_names: list[str] | None = None) -> Model:
         """The :class:`Model` of a fitted :class:`~gabp.GABPRegressor` / ``GABPClassifier``."""
         classes = getattr(est, "classes_", None)
+        fit = getattr(est, "linear_", None)
+        linear = None if fit is None else linear_part(fit.coef, fit.intercept,
+                                                      est.residual_scale_, fit.alpha)
         return cls(
             network=est.network_,
             task=task or ("classification" if classes is not None else "regression"),
@@ -61,15 +74,21 @@ class Model:
             windowing=windowing,
             feature_names=list(feature_names or []),
             target_names=list(target_names or []),
+            linear=linear,
         )
 
     def predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
-        """Raw network outputs for already-scaled inputs: shape ``(n, n_out)``.
+        """Raw model outputs for already-scaled inputs: shape ``(n, n_out)``.
 
         An ensemble (``network.n_networks > 1``) gives the mean of its members' outputs
-        (averaged regression outputs or class probabilities).
+        (averaged regression outputs or class probabilities); a model with a ``linear``
+        part adds the network's (rescaled) output to it.
         """
-        return self.network.forward(X_scaled).mean(axis=0)
+        out = self.network.forward(X_scaled).mean(axis=0)
+        lin = self.linear
+        if lin is None:
+            return out
+        return X_scaled @ lin["coef"] + lin["intercept"] + out * lin["scale"]
 
     def _scale_x(self, X: Any) -> np.ndarray:
         arch = self.network.arch
@@ -157,6 +176,9 @@ class Model:
             "windowing": self.windowing,
             "feature_names": list(self.feature_names),
             "target_names": list(self.target_names),
+            "linear": None if self.linear is None else {
+                k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                for k, v in self.linear.items()},
         }
         save_network(path, self.network, extra=extra)
 
@@ -182,6 +204,7 @@ class Model:
                 windowing=extra.get("windowing"),
                 feature_names=[str(f) for f in extra.get("feature_names", [])],
                 target_names=[str(t) for t in extra.get("target_names", [])],
+                linear=extra.get("linear"),
             )
         except KeyError as exc:
             raise ValueError(f"{path} is not a valid gabp model: the key {exc} is missing "
@@ -193,6 +216,28 @@ class Model:
         if model.task == "classification" and model.encoder is None:
             raise ValueError(f"{path} is not a valid gabp model: a classifier without classes.")
         return model
+
+
+def linear_part(coef: Any, intercept: Any, scale: Any, alpha: float) -> dict[str, Any]:
+    """The ``linear`` table of a :class:`Model`: ``X @ coef + intercept + scale * network``."""
+    return {"coef": np.asarray(coef, dtype=float), "intercept": np.asarray(intercept, float),
+            "scale": np.asarray(scale, dtype=float), "alpha": float(alpha)}
+
+
+def _check_linear(value: Any, net: Network) -> dict[str, Any]:
+    """A model's ``linear`` table as arrays of the network's input / output sizes."""
+    if not isinstance(value, dict):
+        raise ValueError(f"'linear' must be a table, not {type(value).__name__}")
+    lin = linear_part(value["coef"], value["intercept"], value["scale"], value["alpha"])
+    n_in, n_out = net.arch.n_inputs, net.arch.n_outputs
+    if (lin["coef"].shape != (n_in, n_out) or lin["intercept"].shape != (n_out,)
+            or lin["scale"].shape != (n_out,)):
+        raise ValueError(f"'linear' must have coef ({n_in}, {n_out}), intercept and scale "
+                         f"({n_out},); got {lin['coef'].shape}, {lin['intercept'].shape}, "
+                         f"{lin['scale'].shape}")
+    if not all(np.all(np.isfinite(lin[k])) for k in ("coef", "intercept", "scale")):
+        raise ValueError("'linear' must hold finite numbers")
+    return lin
 
 
 def _opt(value: Any, build: Any) -> Any:

@@ -729,6 +729,7 @@ def plot_series(
     name: str | None = None,
     ax: Axes | None = None,
     title: str | None = None,
+    label: str = "GA-BP",
 ) -> Axes:
     """Predicted vs actual values over time, with the train / validation / test spans shaded.
 
@@ -755,6 +756,8 @@ def plot_series(
         Name of the series (the value axis label and the legend's ``actual``).
     ax : Axes, optional
     title : str, optional
+    label : str, default "GA-BP"
+        The model's name in the zoomed panel's legend (``"ridge + GA-BP"``, ``"plain BP"``).
 
     Returns
     -------
@@ -768,6 +771,7 @@ def plot_series(
     idx, t, p = _series(index, y_true, y_pred, where)
     _check_label(title, "title", where)
     _check_label(name, "name", where)
+    _check_label(label, "label", where)
     extra = []
     if baseline is not None:
         _, _, b = _series(idx, y_true, baseline, where)
@@ -775,9 +779,9 @@ def plot_series(
     if naive is not None:
         if not isinstance(naive, Mapping):
             fail("naive", where, "a dict of name -> predictions", naive, exc=TypeError)
-        for k, (label, values) in enumerate(naive.items()):
+        for k, (naive_name, values) in enumerate(naive.items()):
             _, _, v = _series(idx, y_true, values, where)
-            extra.append((str(label), v[:, 0], dict(color=f"C{k + 7}", lw=1.0, ls=":")))
+            extra.append((str(naive_name), v[:, 0], dict(color=f"C{k + 7}", lw=1.0, ls=":")))
     spans = []
     if regions is not None:
         if not isinstance(regions, Mapping):
@@ -823,14 +827,14 @@ def plot_series(
             label=f"predicted{suffix}",
         )
     if zax is None:
-        for label, values, style in extra:
-            ax.plot(idx, values, label=label, **style)
+        for other, values, style in extra:
+            ax.plot(idx, values, label=other, **style)
     else:
         sel = (idx >= zoom[0]) & (idx <= zoom[1])
         zax.plot(idx[sel], t[sel, 0], color="black", lw=1.4, label=actual)
-        zax.plot(idx[sel], p[sel, 0], color="C3", lw=1.4, ls="--", label="GA-BP")
-        for label, values, style in extra:
-            zax.plot(idx[sel], values[sel], label=label, **style)
+        zax.plot(idx[sel], p[sel, 0], color="C3", lw=1.4, ls="--", label=label)
+        for other, values, style in extra:
+            zax.plot(idx[sel], values[sel], label=other, **style)
         zax.set_title("test part", fontsize="medium")
         zax.grid(True, alpha=0.3)
         _date_ticks(zax, idx)

@@ -60,7 +60,8 @@ def main_metrics(metrics: dict[str, Any]) -> tuple[str, ...]:
 def model_label(metrics: dict[str, Any]) -> str:
     """How the run's model is called: ``"GA-BP"``, ``"plain BP"`` (mode bp) or the search."""
     mode = metrics.get("mode")
-    return {"bp": "plain BP", "search": "search best (refit)"}.get(mode, "GA-BP")
+    label = {"bp": "plain BP", "search": "search best (refit)"}.get(mode, "GA-BP")
+    return f"ridge + {label}" if metrics.get("linear") else label
 
 
 def fitness_text(metrics: dict[str, Any], config: dict[str, Any]) -> str:
@@ -75,7 +76,9 @@ def fitness_text(metrics: dict[str, Any], config: dict[str, Any]) -> str:
     name = _FITNESS_NAMES.get(fitness)
     if name is None:
         name = f"{_LOSS_NAMES.get(metrics.get('loss'), metrics.get('loss') or '')} loss".strip()
-    if metrics.get("task") != "classification" and fitness != "error_rate":
+    if metrics.get("linear"):  # [network] linear: the network learns the ridge's residuals
+        name += " of the linear part's residuals (rescaled)"
+    elif metrics.get("task") != "classification" and fitness != "error_rate":
         name += " (scaled targets)"
     if mode == "classic":
         return f"{on} {name} of the untrained genomes"
@@ -268,7 +271,8 @@ def _plot_series(plotting: Any, run: runs.Run, preds: dict[str, list[Any]], inde
     return plotting.plot_series(index[order], y_true[order], y_pred[order], regions=regions,
                                 baseline=col("baseline_pred"), naive=naive or None,
                                 zoom=regions.get("test"), name=target,
-                                title=f"GA-BP: predicted vs actual {target}")
+                                title=f"{model_label(run.metrics)}: predicted vs actual {target}",
+                                label=model_label(run.metrics))
 
 
 def _searched_params(run: runs.Run) -> list[str] | None:
@@ -497,7 +501,7 @@ def naive_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown: GA-BP, plain BP and the naive forecasts on each held-out part of a series
     run (RMSE, MAE, MASE, RMSSE), and the differencing used."""
     naive, base = metrics["naive"], metrics.get("baseline")
-    label = "best found (refit)" if metrics.get("mode") == "search" else "GA-BP"
+    label = "best found (refit)" if metrics.get("mode") == "search" else model_label(metrics)
     cols = [label] + (["plain BP (mean)"] if base else []) + [
         n.replace("_", " ") for n in naive]
     diff = metrics.get("differencing") or {}
@@ -541,6 +545,11 @@ def _overview(run: runs.Run) -> list[str]:
              f"- task: {task}; data: {_dataset(run)} ({sizes} rows)",
              f"- model: {model_label(m)} (mode `{m.get('mode')}`); "
              f"GA fitness: {fitness_text(m, run.config)}"]
+    if m.get("linear"):
+        lines.append(f"- linear part (`[network] linear`): a ridge on the scaled inputs, "
+                     f"alpha {m['linear']['alpha']:.3g} by leave-one-out error on the training "
+                     "rows; GA-BP's networks and the plain-BP restarts learn its residuals "
+                     "(rescaled to the targets' spread), and every prediction below is the sum")
     if m.get("mode") != "bp":
         held = m.get("holdout_generation")
         lines.append(f"- generations: {m.get('generations')} (stopped by "

@@ -93,3 +93,15 @@ def fit_ridge(X: np.ndarray, Y: np.ndarray, alphas: tuple[float, ...] = ALPHAS) 
             s2 > s2.max() * 1e-12, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     coef = Vt.T @ (inv[:, None] * UtY)
     return RidgeFit(coef=coef, intercept=y_mean - x_mean @ coef, alpha=alpha, loo_mse=loo)
+
+
+def residual_scale(residuals: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The factor that gives a linear part's residuals the targets' spread, per output.
+
+    The network then learns the remainder at the scale its targets had (a fresh network's
+    outputs, the GA's weight bounds), not a few times below it: ``std(residuals) /
+    std(targets)``, 1 where either is 0.
+    """
+    r, t = np.std(residuals, axis=0), np.std(targets, axis=0)
+    ok = (r > 0) & (t > 0)
+    return np.where(ok, r / np.where(ok, t, 1.0), 1.0)

@@ -38,6 +38,11 @@ def test_zoom_panel_holds_the_test_part_with_baseline_and_naive_lines():
     ax.figure.canvas.draw()
     ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert any(t.isdigit() and len(t) == 4 for t in ticks)  # years on the date axis
+    naive["seasonal naive"] = y  # the model's own name in the zoom, whatever comes after it
+    ax = plot_series(dates, y, p, regions=regions, baseline=b, naive=naive,
+                     zoom=regions["test"], label="ridge + GA-BP")
+    assert [line.get_label() for line in ax.figure.axes[1].lines][1:] == [
+        "ridge + GA-BP", "plain BP", "persistence", "seasonal naive"]
 
 
 def test_without_zoom_extra_lines_go_on_the_main_axes_and_inset_with_given_ax():

@@ -121,3 +121,89 @@ def test_forecaster_linear_forecasts_a_linear_recursion_almost_exactly():
         errs[linear] = bt.metrics["gabp"]["rmse"]
     assert errs[True] < 0.01 * np.std(y[:160])
     assert errs[True] < errs[False]
+
+
+# ------------------------------------------------------------- [network] linear in runs
+
+TINY_RUN = {
+    "seed": 3,
+    "data": {"dataset": "sunspots", "n_lags": 6},
+    "network": {"hidden_layer_sizes": [4], "linear": True},
+    "ga": {"population_size": 6, "n_generations": 3},
+    "bp": {"bp_epochs": 1, "max_epochs": 15, "patience": 5},
+    "run": {"mode": "lamarckian", "n_baseline": 2, "report": True},
+}
+
+
+@pytest.fixture(scope="module")
+def linear_run(tmp_path_factory):
+    from gabp.experiment import run_experiment
+
+    return run_experiment(TINY_RUN, out=tmp_path_factory.mktemp("runs"), name="lin",
+                          verbose=0)
+
+
+def test_a_linear_run_predicts_the_ridge_plus_the_network_everywhere(linear_run, tmp_path):
+    from gabp.data import load_dataset, make_windows
+    from gabp.model import Model
+    from gabp.runs import load_run
+
+    run = load_run(linear_run.path)
+    lin = run.model.linear
+    assert lin is not None and lin["coef"].shape == (6, 1)
+    assert run.metrics["linear"]["alpha"] == lin["alpha"]
+    ds = load_dataset("sunspots")
+    win = make_windows(ds.series, n_lags=6, index=ds.series_index)
+    by_year = {float(t): i for i, t in enumerate(win.index)}
+    rows = [r for r in run.predictions if r["part"] == "test"]
+    X = np.array([win.X[by_year[r["index"]]] for r in rows])
+    pred = run.model.predict(X)[:, 0]
+    np.testing.assert_allclose(pred, [r["y_pred"] for r in rows], rtol=1e-12)  # recorded
+    Xs = run.model.x_scaler.transform(X)  # the sum, by hand
+    out = Xs @ lin["coef"] + lin["intercept"] + lin["scale"] * run.model.network.forward(
+        Xs).mean(0)
+    np.testing.assert_allclose(pred, run.model.y_scaler.inverse_transform(out)[:, 0],
+                               rtol=1e-12)
+    without = Model(network=run.model.network, task="series", x_scaler=run.model.x_scaler,
+                    y_scaler=run.model.y_scaler, windowing=run.model.windowing)
+    assert not np.allclose(without.predict(X), run.model.predict(X))  # the part matters
+    rmse = np.sqrt(np.mean((pred - np.array([r["y_true"] for r in rows])) ** 2))
+    assert rmse == pytest.approx(run.metrics["gabp"]["test"]["rmse"])
+    path = tmp_path / "m.npz"  # the part survives a save and a load, bit for bit
+    run.model.save(path)
+    np.testing.assert_array_equal(Model.load(path).predict(X), run.model.predict(X))
+    report = open(f"{linear_run.path}/report.md", encoding="utf-8").read()
+    assert "ridge + GA-BP" in report and "linear part" in report
+
+
+def test_model_from_a_linear_regressor_keeps_the_linear_part(rng, tmp_path):
+    from gabp.model import Model
+
+    X = rng.normal(size=(80, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + np.sin(X[:, 0])
+    reg = GABPRegressor(random_state=0, linear=True, **SMALL).fit(X, y)
+    model = Model.from_estimator(reg)
+    np.testing.assert_allclose(model.predict(X)[:, 0], reg.predict(X), rtol=1e-12)
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(Model.load(tmp_path / "m.npz").predict(X), model.predict(X))
+    bad = dict(model.linear, coef=np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="'linear' must have coef \\(3, 1\\)"):
+        Model(network=model.network, task="regression", linear=bad)
+
+
+def test_linear_config_needs_a_regression_or_series_task_and_no_search(tmp_path):
+    from gabp.config import ConfigError
+    from gabp.experiment import run_experiment
+
+    cfg = {**TINY_RUN, "data": {"dataset": "iris"}}
+    with pytest.raises(ConfigError, match=r"\[network\] linear.*regression or series task"):
+        run_experiment(cfg, out=tmp_path, verbose=0)
+    with pytest.raises(ConfigError, match="linear"):
+        run_experiment({**TINY_RUN, "network": {"linear": "yes"}}, out=tmp_path, verbose=0)
+    search = {"seed": 0, "data": {"dataset": "sunspots", "n_lags": 6},
+              "network": {"linear": True}, "run": {"report": False},
+              "search": {"population_size": 4, "n_generations": 2,
+                         "space": {"n_layers": 1, "units": [3, 8], "max_epochs": 15}}}
+    with pytest.raises(ConfigError, match=r"\[network\] linear.*\[search\]"):
+        run_experiment(search, out=tmp_path, verbose=0)
+    assert not any(tmp_path.iterdir())  # refused before any run folder

@@ -117,7 +117,8 @@ def _screen(cfg: dict[str, Any]):
     return GABPRegressor(hidden_layer_sizes=tuple(cfg["network"]["hidden_layer_sizes"]),
                          activation=cfg["network"]["activation"]
                          if isinstance(cfg["network"]["activation"], str) else "tanh",
-                         mode="bp", random_state=cfg["seed"], **kw)
+                         mode="bp", random_state=cfg["seed"],
+                         linear=bool(cfg["network"].get("linear", False)), **kw)
 
 
 def attach_levels(parts: dict[str, dict[str, Any]], ds: Dataset, windowing: dict[str, Any]
