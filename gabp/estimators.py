@@ -783,7 +783,9 @@ class GABPRegressor(_GABPBase):
         residuals (rescaled to the targets' spread); predictions are the sum (the hybrid of Zhang,
         *Neurocomputing* 50, 2003). Where the signal is mostly linear (a trend, an
         autoregression) the network then only has the nonlinear rest to learn
-        (:class:`~gabp.GABPForecaster` turns it on by default). The network's attributes
+        (:class:`~gabp.GABPForecaster` turns it on by default; on scikit-learn's diabetes
+        data it brings the test RMSE from 55.5 to 54.9, where ``RidgeCV`` has 54.8:
+        ``bench/README.md``, "Forecasting"). The network's attributes
         (``network_``, ``coefs_``, ``validation_error_``, ...) are those of the residual
         model.
 
