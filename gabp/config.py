@@ -511,6 +511,12 @@ def check_task(cfg: dict[str, Any], task: Any, *, source: str = "<config>") -> N
             raise config_error(source, "data", key, f"{d[key]} of the data gives no "
                                f"{part} row (only {n_train} training rows); use more data "
                                f"or set {key} = 0")
+    period = d.get("seasonal_period")
+    if task.task == "series" and period is not None and period >= n_train:
+        # the seasonal naive forecast and MASE's scale need a season inside the training part
+        raise config_error(source, "data", "seasonal_period", f"{period} is not below the "
+                           f"training part's {n_train} rows; a season must fit in it (use "
+                           "a shorter period or more data)")
     if cfg["network"]["linear"] and task.task == "classification":
         raise config_error(source, "network", "linear", "a linear part needs a regression or "
                            "series task (a classifier's outputs are class probabilities)")

@@ -227,3 +227,11 @@ def test_bad_search_table(tmp_path):
     path.write_text('[data]\ndataset = "iris"\n[search.space]\nactivation = ["tanhh"]\n')
     with pytest.raises(ConfigError, match=r"line 3: \[search.space\]"):
         load_config(path)
+
+
+def test_a_season_longer_than_the_training_part_is_refused_before_the_folder(tmp_path):
+    # found by the config-mutation property test: the run trained, then failed in MASE
+    cfg = _cfg(data={"dataset": "sunspots", "n_lags": 6, "seasonal_period": 10**12})
+    with pytest.raises(ConfigError, match=r"seasonal_period.*not below the training part"):
+        run_experiment(cfg, out=tmp_path, verbose=0)
+    assert not any(tmp_path.iterdir())
