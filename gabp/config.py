@@ -300,10 +300,14 @@ def _check_semantics(rep: _Reporter, cfg: dict[str, Any], base_dir: str) -> None
     _resolve_layers(rep, cfg)
     _check_values(rep, cfg)
     try:
-        ga_config(cfg)
+        ga = ga_config(cfg)
     except (ValueError, TypeError) as exc:
         key = _param_name(str(exc))
         raise rep.error("ga", key if key in SCHEMA["ga"] else None, str(exc)) from None
+    # the delivered model averages members of the final population (evolve checks it too,
+    # but only once the run folder exists)
+    _checked(rep, "run", "ensemble", check_int, cfg["run"]["ensemble"], "ensemble", low=1,
+             high=ga.population_size)
     try:
         bp_config(cfg)
     except (ValueError, TypeError) as exc:

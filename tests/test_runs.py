@@ -235,3 +235,11 @@ def test_a_season_longer_than_the_training_part_is_refused_before_the_folder(tmp
     with pytest.raises(ConfigError, match=r"seasonal_period.*not below the training part"):
         run_experiment(cfg, out=tmp_path, verbose=0)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("ensemble", [0, 7])
+def test_an_ensemble_outside_the_population_is_refused_when_the_config_loads(ensemble):
+    # found by the slow config-mutation test: evolve refused it, after the folder existed
+    with pytest.raises(ConfigError, match=r"\[run\].*ensemble.*\[1, 6\]"):
+        resolve_config(_cfg(run={"ensemble": ensemble}))
+    assert resolve_config(_cfg(run={"ensemble": 6}))["run"]["ensemble"] == 6
