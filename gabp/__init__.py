@@ -8,7 +8,8 @@
 - :func:`evolve`: a DEAP genetic algorithm over those same arrays (classic, Baldwinian,
   Lamarckian GA-BP) with a plain-BP baseline at an equal gradient-step budget.
 - :class:`GABPRegressor` / :class:`GABPClassifier`: scikit-learn-style estimators.
-- :class:`GABPForecaster`: series forecasting (lags, differencing, intervals, backtests).
+- :class:`GABPForecaster`: series forecasting (lags, differencing, intervals, backtests;
+  a ridge on the lags plus the GA-BP network on its residuals by default).
 - :class:`EvolutionarySearch`: evolve hyperparameters and architecture.
 - :func:`run_experiment`: a config -> a run folder with metrics, model and figures.
 

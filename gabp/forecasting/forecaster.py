@@ -1,7 +1,8 @@
 """``GABPForecaster``: a GA-BP network forecasting a series on (differenced) lags.
 
 The forecaster builds a :class:`~gabp.GABPRegressor` from its own parameters (composition:
-the regressor does the evolution and training) and adds the series pipeline around it:
+the regressor does the evolution and training; by default ``linear=True``, a ridge on the
+lags plus the network on its residuals) and adds the series pipeline around it:
 lags, differencing chosen on its own validation part, recursive or direct multi-step
 forecasts inverted to the original units, split-conformal intervals, dates and a
 walk-forward backtest against the naive forecasts.
