@@ -42,7 +42,7 @@ from .evolution import MODES, BPConfig, GAConfig, evolve
 from .layers import Layer
 from .network import check_dtype
 from .optimizers import OPTIMIZERS
-from .ridge import fit_ridge, residual_scale
+from .ridge import fit_linear_part
 
 __all__ = ["DataConversionWarning", "GABPClassifier", "GABPRegressor", "NotFittedError"]
 
@@ -828,10 +828,8 @@ class GABPRegressor(_GABPBase):
                      ) -> tuple[np.ndarray, dict[str, Any]]:
         if not self.linear:
             return Ys, {"linear_": None, "residual_scale_": None}
-        fit = fit_ridge(Xs[train], Ys[train])
-        resid = Ys - fit.predict(Xs)
-        scale = residual_scale(resid[train], Ys[train])
-        return resid / scale, {"linear_": fit, "residual_scale_": scale}
+        fit, scale = fit_linear_part(Xs[train], Ys[train])
+        return (Ys - fit.predict(Xs)) / scale, {"linear_": fit, "residual_scale_": scale}
 
     def _prepare_targets(self, y: Any, where: str):
         y_arr = check_array(y, "y", where, ndim=(1, 2), min_rows=0)

@@ -44,7 +44,7 @@ from .forecasting import series_runs
 from .metrics import classification_report, confusion_matrix, regression_report, series_report
 from .model import Model, linear_part
 from .network import Network
-from .ridge import fit_ridge, residual_scale
+from .ridge import fit_linear_part
 from .trainer import History
 
 logger = logging.getLogger(__name__)
@@ -194,8 +194,7 @@ def _model(task: TaskData, net: Network, linear: dict[str, Any] | None = None) -
 def _linear_part(task: TaskData) -> dict[str, Any]:
     """``[network] linear``: a ridge on the scaled training rows (penalty by leave-one-out
     error) and the scale of its residuals there, as :class:`gabp.GABPRegressor` fits it."""
-    fit = fit_ridge(task.X_train, task.y_train)
-    scale = residual_scale(task.y_train - fit.predict(task.X_train), task.y_train)
+    fit, scale = fit_linear_part(task.X_train, task.y_train)
     return linear_part(fit.coef, fit.intercept, scale, fit.alpha)
 
 

@@ -105,3 +105,12 @@ def residual_scale(residuals: np.ndarray, targets: np.ndarray) -> np.ndarray:
     r, t = np.std(residuals, axis=0), np.std(targets, axis=0)
     ok = (r > 0) & (t > 0)
     return np.where(ok, r / np.where(ok, t, 1.0), 1.0)
+
+
+def fit_linear_part(X: np.ndarray, Y: np.ndarray) -> tuple[RidgeFit, np.ndarray]:
+    """The linear part of a ridge + network model, fitted on training rows ``(X, Y)``: the
+    ridge and the :func:`residual_scale` of its residuals there. The network then learns
+    ``(Y - fit.predict(X)) / scale``, and a prediction is ``fit.predict(X) + scale * net``.
+    """
+    fit = fit_ridge(X, Y)
+    return fit, residual_scale(Y - fit.predict(X), Y)
