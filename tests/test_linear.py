@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gabp import GABPForecaster, GABPRegressor
-from gabp.ridge import ALPHAS, fit_ridge
+from gabp.ridge import ALPHAS, fit_linear_part, fit_ridge, residual_scale
 
 SMALL = dict(population_size=6, n_generations=3, bp_epochs=2, max_epochs=30)
 
@@ -45,6 +45,17 @@ def test_fit_ridge_picks_a_large_penalty_for_noise_and_a_small_one_for_a_clean_s
     np.testing.assert_allclose(const.coef, 0.0)
     np.testing.assert_allclose(const.intercept, [4.5])
     assert const.alpha == ALPHAS[-1]  # ties go to the larger penalty
+
+
+def test_residual_scale_gives_the_residuals_the_targets_spread(rng):
+    Y = rng.normal(0, 3.0, (50, 3))
+    Y[:, 2] = 1.0  # a constant target: nothing to rescale
+    R = np.column_stack([0.5 * Y[:, 0], np.zeros(50), rng.normal(size=50)])
+    np.testing.assert_allclose(residual_scale(R, Y), [0.5, 1.0, 1.0])
+    X = rng.normal(size=(50, 2))
+    fit, scale = fit_linear_part(X, Y[:, :2])
+    resid = (Y[:, :2] - fit.predict(X)) / scale
+    np.testing.assert_allclose(resid.std(axis=0), Y[:, :2].std(axis=0))
 
 
 def test_fit_ridge_rejects_bad_input():
