@@ -221,20 +221,11 @@ def test_linear_config_needs_a_regression_or_series_task_and_no_search(tmp_path)
 
 
 def test_a_linear_run_resumed_after_an_interruption_equals_the_uninterrupted_run(tmp_path):
-    from gabp.experiment import resume_experiment, run_experiment
+    from helpers import full_and_resumed
 
     cfg = {**TINY_RUN, "ga": {"population_size": 6, "n_generations": 4},
            "run": {**TINY_RUN["run"], "report": False, "checkpoint_every": 1}}
-    full = run_experiment(cfg, out=tmp_path, name="full", verbose=0)
-
-    def interrupt(state):
-        if state.generation == 2:
-            raise KeyboardInterrupt
-
-    target = tmp_path / "interrupted"
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(cfg, run_dir=target, verbose=0, callbacks=[interrupt])
-    resumed = resume_experiment(target, verbose=0)  # the ridge is refitted, identically
+    full, resumed = full_and_resumed(cfg, tmp_path)  # the ridge is refitted, identically
     assert resumed.metrics["gabp"] == full.metrics["gabp"]
     assert resumed.metrics["linear"] == full.metrics["linear"]
     np.testing.assert_array_equal(resumed.model.linear["coef"], full.model.linear["coef"])

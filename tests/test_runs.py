@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import full_and_resumed
 
 from gabp.config import ConfigError, dump_toml, load_config, resolve_config
 from gabp.experiment import resume_experiment, run_experiment
@@ -117,19 +118,7 @@ def test_existing_run_folder_is_not_overwritten(series_run):
 
 
 def test_resume_after_interruption_equals_uninterrupted(tmp_path):
-    cfg = _cfg(ga={"n_generations": 5})
-    full = run_experiment(cfg, out=tmp_path, name="full", verbose=0)
-
-    def interrupt(state):
-        if state.generation == 2:
-            raise KeyboardInterrupt
-
-    target = tmp_path / "interrupted"
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(cfg, run_dir=target, verbose=0, callbacks=[interrupt])
-    assert not (target / "model.npz").exists()
-    assert (target / "checkpoint.npz").exists()
-    resumed = resume_experiment(target, verbose=0)
+    full, resumed = full_and_resumed(_cfg(ga={"n_generations": 5}), tmp_path)
     assert resumed.metrics["gabp"] == full.metrics["gabp"]
     assert resumed.metrics["baseline"]["mean"] == full.metrics["baseline"]["mean"]
     strip = [{k: v for k, v in r.items() if k != "elapsed"} for r in full.logbook]
