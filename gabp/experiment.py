@@ -191,21 +191,6 @@ def _model(task: TaskData, net: Network, linear: dict[str, Any] | None = None) -
                  linear=linear)
 
 
-def _linear_part(task: TaskData) -> dict[str, Any]:
-    """``[network] linear``: a ridge on the scaled training rows (penalty by leave-one-out
-    error) and the scale of its residuals there, as :class:`gabp.GABPRegressor` fits it."""
-    fit, scale = fit_linear_part(task.X_train, task.y_train)
-    return linear_part(fit.coef, fit.intercept, scale, fit.alpha)
-
-
-def _residual_targets(linear: dict[str, Any] | None, X: np.ndarray, y: np.ndarray
-                      ) -> np.ndarray:
-    """What the network learns: ``y``, or the linear part's rescaled residuals."""
-    if linear is None or X.shape[0] == 0:
-        return y
-    return (y - (X @ linear["coef"] + linear["intercept"])) / linear["scale"]
-
-
 def _predict(model: Model, X_scaled: np.ndarray, part: dict[str, Any] | None = None
              ) -> np.ndarray:
     """Predictions in original units (or labels) from already-scaled inputs; a differenced
@@ -529,12 +514,14 @@ def _run_in(path: str, cfg: dict[str, Any], toml_text: str, ds: Dataset, task: T
     classification = task.task == "classification"
     run = cfg["run"]
     has_val = task.X_val.shape[0] > 0
-    # [network] linear: GA-BP and the plain-BP baseline learn the ridge's residuals
-    linear = _linear_part(task) if cfg["network"]["linear"] else None
+    linear, y_train, y_val = None, task.y_train, task.y_val
+    if cfg["network"]["linear"]:  # GA-BP and the plain-BP baseline learn a ridge's residuals
+        fit, scale = fit_linear_part(task.X_train, task.y_train)
+        y_train = (y_train - fit.predict(task.X_train)) / scale
+        y_val = (y_val - fit.predict(task.X_val)) / scale if has_val else y_val
+        linear = linear_part(fit.coef, fit.intercept, scale, fit.alpha)
     result = evolve(
-        task.X_train, _residual_targets(linear, task.X_train, task.y_train),
-        task.X_val if has_val else None,
-        _residual_targets(linear, task.X_val, task.y_val) if has_val else None,
+        task.X_train, y_train, task.X_val if has_val else None, y_val if has_val else None,
         hidden_layer_sizes=tuple(cfg["network"]["hidden_layer_sizes"]),
         hidden_activation=cfg["network"]["activation"],
         output_activation="softmax" if classification else "identity",

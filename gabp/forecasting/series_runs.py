@@ -118,7 +118,7 @@ def _screen(cfg: dict[str, Any]):
                          activation=cfg["network"]["activation"]
                          if isinstance(cfg["network"]["activation"], str) else "tanh",
                          mode="bp", random_state=cfg["seed"],
-                         linear=bool(cfg["network"].get("linear", False)), **kw)
+                         linear=cfg["network"]["linear"], **kw)
 
 
 def attach_levels(parts: dict[str, dict[str, Any]], ds: Dataset, windowing: dict[str, Any]
